@@ -1,0 +1,168 @@
+"""One settings object for the whole center.
+
+Sources, later wins: built-in defaults, ``var/ckm.local.toml`` (written by ckm itself, e.g. the
+ARI password generated per install), the file named by ``CKM_CONFIG`` (default ``ckm.toml`` in
+the working directory, optional), then ``CKM_<FIELD>`` environment variables.
+
+Rules: settings are read once at the edge (CLI, ``ckm run``) and passed down as a frozen object;
+no module reads the environment on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- where ckm keeps its own files
+    data_dir: Path = ROOT / "var"
+    cache_dir: Path = ROOT / ".cache"
+    # --- Asterisk: "auto" uses a configured system Asterisk when one answers, else the sandbox
+    asterisk_mode: str = "auto"  # auto | sandbox | system
+    sandbox_dir: Path = ROOT / ".cache" / "asterisk-sid"
+    debian_mirror: str = ""  # empty: the mirror already in the host's apt sources
+    asterisk_http_host: str = "127.0.0.1"
+    asterisk_http_port: int = 8088
+    sip_port: int = 5060
+    rtp_start: int = 10000
+    rtp_end: int = 10999
+    # --- ARI
+    ari_url: str = ""  # empty: http://{asterisk_http_host}:{asterisk_http_port}/ari
+    ari_user: str = "ckm"
+    ari_password: str = ""  # generated per install into var/ckm.local.toml
+    ari_app: str = "ckm"
+    # Where Asterisk reads sound files from, seen from this host (the sandbox's own by default).
+    asterisk_sounds_dir: Path | None = None
+    # --- web
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    # --- CRM
+    database_url: str = ""  # empty: sqlite:///{data_dir}/ckm.sqlite3
+    # --- calls
+    greeting: str = "sound:hello-world"
+    idle_hangup_s: float = 30.0
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ari_base(self) -> str:
+        base = self.ari_url or f"http://{self.asterisk_http_host}:{self.asterisk_http_port}/ari"
+        return base.rstrip("/")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ckm.sqlite3'}"
+
+    @property
+    def sounds_dir(self) -> Path:
+        if self.asterisk_sounds_dir is not None:
+            return self.asterisk_sounds_dir
+        return self.sandbox_dir / "usr/share/asterisk/sounds"
+
+    @property
+    def local_file(self) -> Path:
+        return self.data_dir / "ckm.local.toml"
+
+    def public(self) -> dict[str, str]:
+        """Every setting as text, secrets masked (for `ckm settings` and the README)."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra":
+                continue
+            if "password" in f.name and value:
+                value = "********"
+            out[f.name] = str(value)
+        return out
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    text_kind = str(kind)
+    try:
+        if "Path" in text_kind:
+            return None if raw in (None, "") and "None" in text_kind else Path(str(raw))
+        if text_kind in ("int", "<class 'int'>"):
+            return int(raw)
+        if text_kind in ("float", "<class 'float'>"):
+            return float(raw)
+        if text_kind in ("bool", "<class 'bool'>"):
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        if text_kind.startswith("dict"):
+            return dict(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: cannot use {raw!r} ({exc})") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load(env: dict[str, str] | None = None, *, generate_secrets: bool = True) -> Settings:
+    env = dict(os.environ if env is None else env)
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    data_dir = Path(env.get("CKM_DATA_DIR", str(Settings.data_dir)))
+    config_path = Path(env.get("CKM_CONFIG", "ckm.toml"))
+    layers = [_read_toml(data_dir / "ckm.local.toml"), _read_toml(config_path)]
+    for layer in layers:
+        for key, raw in layer.items():
+            if key not in known:
+                raise SettingsError(f"unknown setting {key!r} (known: {', '.join(sorted(known))})")
+            values[key] = raw
+    for key, raw in env.items():
+        if key.startswith("CKM_") and key not in ("CKM_CONFIG",):
+            name = key[4:].lower()
+            if name in known:
+                values[name] = raw
+    coerced = {k: _coerce(k, known[k].type, v) for k, v in values.items()}
+    settings = Settings(**coerced)
+    if settings.asterisk_mode not in ("auto", "sandbox", "system"):
+        raise SettingsError(
+            f"setting asterisk_mode: expected auto, sandbox or system, got {settings.asterisk_mode!r}"
+        )
+    if not settings.ari_password and generate_secrets:
+        settings = dataclasses.replace(settings, ari_password=_generate_ari_password(settings))
+    return settings
+
+
+def _generate_ari_password(settings: Settings) -> str:
+    """Create the per-install ARI password once and keep it in var/ckm.local.toml."""
+    password = secrets.token_urlsafe(24)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    existing = _read_toml(settings.local_file)
+    existing["ari_password"] = password
+    lines = [f"{k} = {_toml_value(v)}" for k, v in existing.items()]
+    tmp = settings.local_file.with_suffix(".tmp")
+    tmp.write_text("# written by ckm; per-install secrets\n" + "\n".join(lines) + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(settings.local_file)
+    return password
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
