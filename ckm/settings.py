@@ -36,7 +36,12 @@ class Settings:
     debian_mirror: str = ""  # empty: the mirror already in the host's apt sources
     asterisk_http_host: str = "127.0.0.1"
     asterisk_http_port: int = 8088
+    sip_bind: str = "127.0.0.1"
     sip_port: int = 5060
+    # Carrier trunks as "name=host" pairs separated by commas (calls from host land in [inbound]).
+    sip_trunks: str = ""
+    # Browser softphone extensions, "1001-1020" or "1001,1002"; passwords derive from a secret.
+    softphone_extensions: str = "1001-1020"
     rtp_start: int = 10000
     rtp_end: int = 10999
     # --- ARI
@@ -44,8 +49,10 @@ class Settings:
     ari_user: str = "ckm"
     ari_password: str = ""  # generated per install into var/ckm.local.toml
     ari_app: str = "ckm"
-    # Where Asterisk reads sound files from, seen from this host (the sandbox's own by default).
+    # ckm's own prompts: the folder seen from this host, and the same folder as Asterisk sees
+    # it (they differ only for the sandbox, whose root is a chroot).
     asterisk_sounds_dir: Path | None = None
+    asterisk_sounds_uri_dir: str = "/var/lib/asterisk/sounds/ckm"
     # --- web
     web_host: str = "127.0.0.1"
     web_port: int = 8080
@@ -70,7 +77,11 @@ class Settings:
     def sounds_dir(self) -> Path:
         if self.asterisk_sounds_dir is not None:
             return self.asterisk_sounds_dir
-        return self.sandbox_dir / "usr/share/asterisk/sounds"
+        return self.sandbox_dir / self.asterisk_sounds_uri_dir.lstrip("/")
+
+    def sound_uri(self, name: str) -> str:
+        """ARI media URI of a prompt file `name` (no extension) in ckm's sounds folder."""
+        return f"sound:{self.asterisk_sounds_uri_dir.rstrip('/')}/{name}"
 
     @property
     def local_file(self) -> Path:

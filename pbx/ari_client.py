@@ -1,0 +1,282 @@
+"""A small ARI client: REST on aiohttp, events on one websocket, reconnect with backoff.
+
+Rules (FACTS, pitfalls seen live):
+- credentials go in the Authorization header, never `api_key=` in the URL (it leaks into logs);
+- ids are assigned by us (`channelId`, `otherChannelId`) so a waiter can be registered before the
+  POST — under load StasisStart arrives before the HTTP response;
+- a 404 while tearing down means "already gone", never an error;
+- while no websocket is connected Asterisk drops our events, so every (re)connect is followed by
+  the `on_connected` callback, which resyncs from `GET /channels`;
+- websockets honours HTTP(S)_PROXY by default: `proxy=None` keeps loopback on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import websockets
+
+from pbx.ari_events import AriEvent, MalformedEvent, UnknownEvent, parse_event
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[AriEvent], Awaitable[None]]
+ConnectedHandler = Callable[[], Awaitable[None]]
+
+
+class AriError(RuntimeError):
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"ARI {method} {path} -> {status}: {body[:200]}")
+        self.status = status
+
+
+class AriUnavailable(RuntimeError):
+    """ARI cannot be reached or refuses our credentials; the message says which."""
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:20]}"
+
+
+class AriClient:
+    def __init__(self, base_url: str, user: str, password: str, app: str,
+                 *, subscribe_all: bool = False) -> None:
+        self.base = base_url.rstrip("/")
+        self.app = app
+        self.subscribe_all = subscribe_all
+        self._auth = aiohttp.encode_basic_auth(user, password)  # type: ignore[attr-defined]
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: Any = None
+        self._handlers: list[EventHandler] = []
+        self._on_connected: list[ConnectedHandler] = []
+        self._waiters: dict[tuple[str, str], asyncio.Future[AriEvent]] = {}
+        self._run_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self.last_error = ""
+        self.unknown_types: set[str] = set()
+
+    # --- wiring ------------------------------------------------------------------------------
+    def on_event(self, handler: EventHandler) -> None:
+        self._handlers.append(handler)
+
+    def on_connected(self, handler: ConnectedHandler) -> None:
+        self._on_connected.append(handler)
+
+    def expect(self, event_type: str, channel_id: str) -> asyncio.Future[AriEvent]:
+        """Register interest in `event_type` for `channel_id` before causing it."""
+        fut: asyncio.Future[AriEvent] = asyncio.get_running_loop().create_future()
+        self._waiters[(event_type, channel_id)] = fut
+        return fut
+
+    # --- REST ---------------------------------------------------------------------------
+    async def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                headers={"Authorization": self._auth},
+                timeout=aiohttp.ClientTimeout(total=10),
+                connector=aiohttp.TCPConnector(limit=64),
+            )
+        return self._http
+
+    async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                      body: Any = None, *, gone_ok: bool = False) -> Any:
+        session = await self._session()
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        url = f"{self.base}{path}"
+        try:
+            async with session.request(method, url, params=query,
+                                       json=body if body is not None else None) as resp:
+                text = await resp.text()
+                if resp.status == 404 and gone_ok:
+                    return None
+                if resp.status == 401:
+                    raise AriUnavailable(f"ARI at {self.base} refused user/password (401)")
+                if resp.status >= 400:
+                    raise AriError(method, path, resp.status, text)
+                return json.loads(text) if text else None
+        except aiohttp.ClientConnectionError as exc:
+            raise AriUnavailable(f"ARI at {self.base} unreachable: {exc}") from None
+
+    async def asterisk_info(self) -> dict[str, Any]:
+        info = await self.request("GET", "/asterisk/info")
+        return info if isinstance(info, dict) else {}
+
+    async def channels(self) -> list[dict[str, Any]]:
+        found = await self.request("GET", "/channels")
+        return found if isinstance(found, list) else []
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        found = await self.request("GET", "/bridges")
+        return found if isinstance(found, list) else []
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/answer")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}", {"reason": reason}, gone_ok=True)
+
+    async def play(self, channel_id: str, media: str | list[str], playback_id: str,
+                   lang: str | None = None) -> None:
+        media_param = ",".join(media) if isinstance(media, list) else media
+        await self.request("POST", f"/channels/{channel_id}/play/{playback_id}",
+                           {"media": media_param, "lang": lang})
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"/playbacks/{playback_id}", gone_ok=True)
+
+    async def send_dtmf(self, channel_id: str, dtmf: str, between_ms: int = 100) -> None:
+        await self.request("POST", f"/channels/{channel_id}/dtmf",
+                           {"dtmf": dtmf, "between": between_ms})
+
+    async def set_var(self, channel_id: str, name: str, value: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/variable",
+                           {"variable": name, "value": value}, gone_ok=True)
+
+    async def get_var(self, channel_id: str, name: str) -> str | None:
+        try:
+            found = await self.request("GET", f"/channels/{channel_id}/variable",
+                                       {"variable": name}, gone_ok=True)
+        except AriError:
+            # An unset variable is a 404 on some versions and a 500 on others.
+            return None
+        return str(found.get("value", "")) if isinstance(found, dict) else None
+
+    async def originate(self, endpoint: str, *, channel_id: str, other_channel_id: str = "",
+                        app: str = "", app_args: str = "", context: str = "",
+                        extension: str = "", caller_id: str = "", timeout: int = 30,
+                        variables: dict[str, str] | None = None, formats: str = "") -> None:
+        params = {
+            "endpoint": endpoint, "channelId": channel_id,
+            "otherChannelId": other_channel_id or None, "app": app or None,
+            "appArgs": app_args or None, "context": context or None,
+            "extension": extension or None, "priority": 1 if extension else None,
+            "callerId": caller_id or None, "timeout": timeout, "formats": formats or None,
+        }
+        body = {"variables": variables} if variables else None
+        await self.request("POST", "/channels", params, body)
+
+    async def create_bridge(self, bridge_id: str, kind: str = "mixing", name: str = "") -> None:
+        await self.request("POST", f"/bridges/{bridge_id}", {"type": kind, "name": name or None})
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}", gone_ok=True)
+
+    # --- events ------------------------------------------------------------------------------
+    def events_url(self) -> str:
+        ws_base = self.base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        query = urlencode({"app": self.app, "subscribeAll": str(self.subscribe_all).lower()})
+        return f"{ws_base}/events?{query}"
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._run_task = asyncio.create_task(self._run(), name=f"ari-events-{self.app}")
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def drop_connection(self) -> None:
+        """Close the events socket as a network failure would (used by reliability tests)."""
+        if self._ws is not None:
+            await self._ws.close(code=1011, reason="dropped")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._run_task is not None:
+            self._run_task.cancel()
+            try:
+                await self._run_task
+            except asyncio.CancelledError:
+                pass
+        if self._http is not None:
+            await self._http.close()
+        for fut in self._waiters.values():
+            if not fut.done():
+                fut.cancel()
+
+    async def _run(self) -> None:
+        delay = 0.05
+        while not self._stopping:
+            started = time.monotonic()
+            try:
+                async with websockets.connect(
+                    self.events_url(), additional_headers={"Authorization": self._auth},
+                    proxy=None, open_timeout=5, ping_interval=10, ping_timeout=10,
+                    max_size=2**22,
+                ) as ws:
+                    self._ws = ws
+                    self.connects += 1
+                    self.last_error = ""
+                    self.connected.set()
+                    log.info("ari connected app=%s connects=%d", self.app, self.connects)
+                    for handler in self._on_connected:
+                        try:
+                            await handler()
+                        except Exception:
+                            log.exception("ari resync after connect failed")
+                    async for message in ws:
+                        await self._dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except websockets.InvalidStatus as exc:
+                status = exc.response.status_code
+                self.last_error = (
+                    f"ARI refused user/password ({status})" if status == 401
+                    else f"ARI events refused ({status})"
+                )
+            except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+                self.last_error = f"ARI events at {self.base} unreachable: {exc}"
+            finally:
+                self._ws = None
+                self.connected.clear()
+            if self._stopping:
+                return
+            if time.monotonic() - started > 5:
+                delay = 0.05  # a long healthy connection: reconnect at once
+            log.warning("ari disconnected (%s); retrying in %.2f s",
+                        self.last_error or "socket closed", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _dispatch(self, message: str | bytes) -> None:
+        try:
+            event = parse_event(json.loads(message))
+        except (MalformedEvent, ValueError, TypeError) as exc:
+            log.warning("ari malformed event skipped: %s; raw=%.200r", exc, message)
+            return
+        if isinstance(event, UnknownEvent):
+            if event.type not in self.unknown_types:
+                self.unknown_types.add(event.type)
+                log.info("ari event type %s is not handled; skipping it", event.type)
+            return
+        channel = getattr(event, "channel", None)
+        if channel is not None:
+            fut = self._waiters.pop((event.type, channel.id), None)
+            if fut is not None and not fut.done():
+                fut.set_result(event)
+        for handler in self._handlers:
+            try:
+                await handler(event)
+            except Exception:
+                log.exception("ari handler failed on %s", event.type)
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,240 @@
+"""A scripted resident: `ckm call 19115 --dtmf 1,2 --say speech.wav`.
+
+It places a real call through Asterisk: a Local channel whose callee half dials the number in
+[inbound] (so it meets the same dialplan as a trunk call) and whose caller half enters this
+tool's own Stasis app. The tool sends DTMF and plays audio on the caller half and watches the
+center's playbacks on the callee half to report which prompts the resident heard.
+
+Its app name is unique per run, so several scripted residents (tests, benchmarks) can call at
+once, and it never competes with the controller's app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ckm.settings import Settings
+from pbx import ari_events as ev
+from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
+
+
+class CallerError(RuntimeError):
+    """The call could not be placed; the message says why."""
+
+
+@dataclass(frozen=True)
+class DtmfStep:
+    pause_s: float
+    digit: str
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    number: str = "19115"
+    caller_id: str = "+48600100200"
+    name: str = "Jan Kowalski"
+    dtmf: tuple[DtmfStep, ...] = ()
+    say: tuple[Path, ...] = ()
+    hangup_after: float = 8.0
+    wait_answer: float = 10.0
+    first_input_after: float = 1.0
+    context: str = "inbound"
+
+    @classmethod
+    def from_args(cls, *, number: str, caller_id: str, name: str, dtmf: str,
+                  say: list[str], hangup_after: float, wait_answer: float) -> CallPlan:
+        """Parse CLI text; raise ValueError naming the bad part.
+
+        DTMF is "1,2,3"; "w1.5" before a digit waits that many seconds first (default 0.5).
+        """
+        steps: list[DtmfStep] = []
+        pause = 0.5
+        for token in filter(None, (t.strip() for t in dtmf.split(","))):
+            if token.startswith("w"):
+                try:
+                    pause = float(token[1:])
+                except ValueError:
+                    raise ValueError(f"--dtmf: {token!r} is not a pause like w1.5") from None
+                continue
+            if len(token) != 1 or token not in "0123456789*#ABCD":
+                raise ValueError(f"--dtmf: {token!r} is not a DTMF digit (0-9 * # A-D)")
+            steps.append(DtmfStep(pause, token))
+            pause = 0.5
+        files = []
+        for item in say:
+            path = Path(item)
+            if not path.is_file():
+                raise ValueError(f"--say: {item} is not a file")
+            files.append(path)
+        if not number or any(c not in "+0123456789*#" for c in number):
+            raise ValueError(f"number {number!r}: digits only (a leading + is allowed)")
+        if hangup_after <= 0 or wait_answer <= 0:
+            raise ValueError("--hangup-after and --wait-answer must be positive")
+        return cls(number=number, caller_id=caller_id, name=name, dtmf=tuple(steps),
+                   say=tuple(files), hangup_after=hangup_after, wait_answer=wait_answer)
+
+
+@dataclass
+class CallSummary:
+    number: str
+    answered: bool = False
+    answer_delay_s: float = 0.0
+    duration_s: float = 0.0
+    prompts_heard: list[str] = field(default_factory=list)
+    dtmf_sent: list[str] = field(default_factory=list)
+    audio_played: list[str] = field(default_factory=list)
+    ended_by: str = ""  # caller | center | no_answer | failed
+    caller_channel: str = ""
+    callee_channel: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if not self.answered:
+            return f"call to {self.number}: not answered ({self.ended_by})"
+        prompts = ", ".join(self.prompts_heard) or "none"
+        return (f"call to {self.number}: answered after {self.answer_delay_s:.2f} s, lasted "
+                f"{self.duration_s:.1f} s, ended by {self.ended_by}; prompts heard: {prompts}; "
+                f"DTMF sent: {','.join(self.dtmf_sent) or 'none'}")
+
+
+def stage_audio(settings: Settings, source: Path) -> str:
+    """Copy `source` as 8 kHz mono WAV into Asterisk's sounds; return its media URI."""
+    data = source.read_bytes()
+    name = "caller-" + hashlib.sha256(data).hexdigest()[:16]
+    target = settings.sounds_dir / f"{name}.wav"
+    if not target.exists():
+        if shutil.which("sox") is None:
+            raise CallerError("sox is needed to convert --say audio (apt-get install sox)")
+        settings.sounds_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp.wav")
+        proc = subprocess.run(["sox", str(source), "-r", "8000", "-c", "1", "-b", "16",
+                               "-e", "signed-integer", str(tmp)], capture_output=True, text=True,
+                              check=False)
+        if proc.returncode != 0:
+            raise CallerError(f"--say {source}: sox could not read it: {proc.stderr.strip()}")
+        tmp.replace(target)
+    return settings.sound_uri(name)
+
+
+async def place_call(settings: Settings, plan: CallPlan) -> CallSummary:
+    app = f"{settings.ari_app}-caller-{uuid.uuid4().hex[:8]}"
+    client = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, app,
+                       subscribe_all=True)
+    events: asyncio.Queue[ev.AriEvent] = asyncio.Queue()
+
+    async def collect(event: ev.AriEvent) -> None:
+        events.put_nowait(event)
+
+    client.on_event(collect)
+    await client.start()
+    try:
+        if not await client.wait_connected(5):
+            raise CallerError(client.last_error or f"no ARI events socket at {settings.ari_base}")
+        return await _converse(settings, client, plan, events)
+    except AriUnavailable as exc:
+        raise CallerError(str(exc)) from None
+    finally:
+        await client.stop()
+
+
+async def _converse(settings: Settings, client: AriClient, plan: CallPlan,
+                    events: asyncio.Queue[ev.AriEvent]) -> CallSummary:
+    caller = new_id("resident")
+    callee = new_id("resident-in")
+    summary = CallSummary(number=plan.number, caller_channel=caller, callee_channel=callee)
+    started = time.monotonic()
+    answered = client.expect("StasisStart", caller)
+    try:
+        await client.originate(
+            f"Local/{plan.number}@{plan.context}", channel_id=caller, other_channel_id=callee,
+            app=client.app, caller_id=f'"{plan.name}" <{plan.caller_id}>',
+            timeout=max(1, int(plan.wait_answer)),
+        )
+    except AriError as exc:
+        raise CallerError(f"originate refused: {exc}") from None
+    try:
+        await asyncio.wait_for(answered, plan.wait_answer)
+    except TimeoutError:
+        summary.ended_by = "no_answer"
+        await client.hangup(caller)
+        return summary
+    summary.answered = True
+    summary.answer_delay_s = time.monotonic() - started
+    answered_at = time.monotonic()
+    ended = asyncio.Event()
+    watcher = asyncio.create_task(_watch(events, caller, callee, summary, ended))
+    try:
+        actions = asyncio.create_task(_act(settings, client, plan, caller, summary, ended))
+        remaining = plan.hangup_after
+        try:
+            await asyncio.wait_for(ended.wait(), remaining)
+            summary.ended_by = "center"
+        except TimeoutError:
+            summary.ended_by = "caller"
+            await client.hangup(caller)
+        actions.cancel()
+        try:
+            await actions
+        except (asyncio.CancelledError, AriError, AriUnavailable):
+            pass
+    finally:
+        await asyncio.sleep(0.05)  # let the last playback events of the callee arrive
+        watcher.cancel()
+    summary.duration_s = time.monotonic() - answered_at
+    return summary
+
+
+async def _watch(events: asyncio.Queue[ev.AriEvent], caller: str, callee: str,
+                 summary: CallSummary, ended: asyncio.Event) -> None:
+    while True:
+        event = await events.get()
+        match event:
+            case ev.PlaybackStarted(target_uri=target, media_uri=media) if target == f"channel:{callee}":
+                summary.prompts_heard.append(media)
+            case ev.StasisEnd(channel=chan) if chan.id == caller:
+                ended.set()
+            case ev.ChannelDestroyed(channel=chan) if chan.id in (caller, callee):
+                ended.set()
+            case _:
+                pass
+
+
+async def _act(settings: Settings, client: AriClient, plan: CallPlan, caller: str,
+               summary: CallSummary, ended: asyncio.Event) -> None:
+    await asyncio.sleep(plan.first_input_after)
+    for step in plan.dtmf:
+        await asyncio.sleep(step.pause_s)
+        if ended.is_set():
+            return
+        await client.send_dtmf(caller, step.digit)
+        summary.dtmf_sent.append(step.digit)
+    for path in plan.say:
+        if ended.is_set():
+            return
+        media = stage_audio(settings, path)
+        playback_id = new_id("say")
+        await client.play(caller, media, playback_id)
+        summary.audio_played.append(path.name)
+        # Wait for the clip to end before the next one (PlaybackFinished via the watcher is
+        # not routed here; the clip's length is known from the file).
+        await asyncio.sleep(_wav_seconds(path))
+
+
+def _wav_seconds(path: Path) -> float:
+    import wave
+
+    try:
+        with wave.open(str(path)) as wav:
+            return wav.getnframes() / float(wav.getframerate())
+    except (wave.Error, OSError, EOFError):
+        return 1.0

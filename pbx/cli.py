@@ -1,0 +1,92 @@
+"""`ckm asterisk ...` and `ckm call ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from ckm.settings import Settings
+from pbx import provision
+
+
+def register(sub: Any) -> None:
+    ast = sub.add_parser("asterisk", help="provision and inspect the Asterisk ckm runs on")
+    ast_sub = ast.add_subparsers(dest="asterisk_command", metavar="ACTION", required=True)
+    for name, help_text in (
+        ("up", "build (once) and start the sandbox, or check the system Asterisk"),
+        ("down", "stop the sandbox Asterisk and unmount its proc"),
+        ("status", "is Asterisk running, which version, how many calls"),
+    ):
+        p = ast_sub.add_parser(name, help=help_text)
+        p.set_defaults(handler=_asterisk)
+    p = ast_sub.add_parser("cli", help="run one Asterisk CLI command")
+    p.add_argument("cli_command")
+    p.set_defaults(handler=_asterisk)
+    p = ast_sub.add_parser("logs", help="the last lines of Asterisk's log")
+    p.add_argument("-n", "--lines", type=int, default=100)
+    p.set_defaults(handler=_asterisk)
+
+    call = sub.add_parser("call", help="place a scripted resident's call through Asterisk")
+    call.add_argument("number", nargs="?", default="19115")
+    call.add_argument("--caller-id", default="+48600100200")
+    call.add_argument("--name", default="Jan Kowalski")
+    call.add_argument("--dtmf", default="",
+                      help='digits separated by commas; "1,2" or with pauses "w2,1,w0.5,2"')
+    call.add_argument("--say", action="append", default=[], metavar="FILE.wav",
+                      help="audio the caller plays (after the DTMF); repeatable")
+    call.add_argument("--hangup-after", type=float, default=8.0, metavar="S")
+    call.add_argument("--wait-answer", type=float, default=10.0, metavar="S")
+    call.add_argument("--json", action="store_true", help="print the summary as JSON")
+    call.set_defaults(handler=_call)
+
+
+def _asterisk(args: argparse.Namespace, settings: Settings) -> int:
+    target = provision.select(settings)
+    try:
+        match args.asterisk_command:
+            case "up":
+                status = target.up(settings.data_dir / "logs")
+                print(f"asterisk {status.mode}: {status.version or 'running'} ({status.detail})")
+                print(f"ARI: {settings.ari_base} (user {settings.ari_user}, app {settings.ari_app})")
+            case "down":
+                target.down()
+                print(f"asterisk {target.status().mode}: stopped")
+            case "status":
+                status = target.status()
+                state = "running" if status.running else "not running"
+                print(f"asterisk {status.mode}: {state}; {status.version} {status.detail}".strip())
+                return 0 if status.running else 3
+            case "cli":
+                print(target.cli(args.cli_command), end="")
+            case "logs":
+                print(target.logs(args.lines))
+    except provision.ProvisionError as exc:
+        print(f"ckm asterisk {args.asterisk_command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _call(args: argparse.Namespace, settings: Settings) -> int:
+    from pbx import caller
+
+    try:
+        plan = caller.CallPlan.from_args(
+            number=args.number, caller_id=args.caller_id, name=args.name, dtmf=args.dtmf,
+            say=args.say, hangup_after=args.hangup_after, wait_answer=args.wait_answer,
+        )
+    except ValueError as exc:
+        print(f"ckm call: {exc}", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(caller.place_call(settings, plan))
+    except caller.CallerError as exc:
+        print(f"ckm call: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(summary.describe())
+    return 0 if summary.answered else 1
