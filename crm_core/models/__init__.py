@@ -1,0 +1,58 @@
+"""Typed SQLAlchemy models of the CRM; importing this package registers every table."""
+
+from crm_core.models.base import Base, UtcDateTime, utcnow
+from crm_core.models.cases import (
+    OPEN_STATUSES,
+    Case,
+    CaseNumberCounter,
+    CaseStatus,
+    CaseStatusChange,
+    case_interactions,
+)
+from crm_core.models.contact_center import (
+    AgentSkill,
+    ApiKey,
+    DispositionCode,
+    IvrScriptVersion,
+    PauseReason,
+    Queue,
+    QueueMember,
+    WebSession,
+)
+from crm_core.models.interactions import CHANNELS, AppliedEvent, Interaction, IvrPathStep
+from crm_core.models.knowledge import KbArticle, KbArticleVersion
+from crm_core.models.organisation import Category, Department, RoutingRule
+from crm_core.models.people import Resident, ResidentPhone, Role, User
+
+__all__ = [
+    "CHANNELS",
+    "OPEN_STATUSES",
+    "AgentSkill",
+    "ApiKey",
+    "AppliedEvent",
+    "Base",
+    "Case",
+    "CaseNumberCounter",
+    "CaseStatus",
+    "CaseStatusChange",
+    "Category",
+    "Department",
+    "DispositionCode",
+    "Interaction",
+    "IvrPathStep",
+    "IvrScriptVersion",
+    "KbArticle",
+    "KbArticleVersion",
+    "PauseReason",
+    "Queue",
+    "QueueMember",
+    "Resident",
+    "ResidentPhone",
+    "Role",
+    "RoutingRule",
+    "User",
+    "UtcDateTime",
+    "WebSession",
+    "case_interactions",
+    "utcnow",
+]

@@ -1,0 +1,84 @@
+"""Interactions: every contact with a resident (calls, portal, app, e-mail), a call's IVR path."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm_core.models.base import Base
+
+CHANNELS = ("phone", "portal", "app", "email")
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (
+        sa.CheckConstraint("channel IN ('phone', 'portal', 'app', 'email')", name="channel"),
+        # The screen-pop reads a resident's latest interactions: this index serves it alone.
+        sa.Index("ix_interactions_resident_started", "resident_id", sa.text("started_at DESC")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    # Asterisk channel id of the caller's leg; unique so replayed call events find their call.
+    call_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("residents.id"))
+    caller_number: Mapped[str | None] = mapped_column(sa.String(32))
+    dialed: Mapped[str | None] = mapped_column(sa.String(32))
+    started_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(sa.String(30))
+    queue: Mapped[str | None] = mapped_column(sa.String(40))
+    queued_at: Mapped[datetime | None]
+    category_hint: Mapped[str | None] = mapped_column(sa.String(60))
+    priority: Mapped[int | None]
+    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    agent_username: Mapped[str | None] = mapped_column(sa.String(64))
+    connected_at: Mapped[datetime | None]
+    wait_s: Mapped[float | None]
+    talk_s: Mapped[float | None]
+    transferred_to: Mapped[str | None] = mapped_column(sa.String(64))
+    wrapped_up_at: Mapped[datetime | None]
+    disposition_code: Mapped[str | None] = mapped_column(sa.String(40))
+    subject: Mapped[str | None] = mapped_column(sa.String(200))
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    recording_ref: Mapped[str | None] = mapped_column(sa.String(255))
+    transcript: Mapped[str | None] = mapped_column(sa.Text)
+
+    ivr_steps: Mapped[list[IvrPathStep]] = relationship(
+        back_populates="interaction", cascade="all, delete-orphan", order_by="IvrPathStep.seq"
+    )
+
+
+class IvrPathStep(Base):
+    """One IVR decision on a call: node left, what the caller pressed or said, where it went."""
+
+    __tablename__ = "interaction_ivr_steps"
+    __table_args__ = (sa.UniqueConstraint("interaction_id", "seq", name="uq_ivr_step_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(sa.ForeignKey("interactions.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    script: Mapped[str] = mapped_column(sa.String(80))
+    version: Mapped[str] = mapped_column(sa.String(20))
+    node: Mapped[str] = mapped_column(sa.String(80))
+    input_kind: Mapped[str] = mapped_column(sa.String(10))  # dtmf | speech | timeout | none
+    input_value: Mapped[str] = mapped_column(sa.String(500))
+    confidence: Mapped[float | None]
+    next_node: Mapped[str] = mapped_column(sa.String(80))
+
+    interaction: Mapped[Interaction] = relationship(back_populates="ivr_steps")
+
+
+class AppliedEvent(Base):
+    """Ids of outbox entries already applied: replaying the journal twice changes nothing."""
+
+    __tablename__ = "applied_events"
+
+    event_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    applied_at: Mapped[datetime]

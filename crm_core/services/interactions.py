@@ -1,0 +1,265 @@
+"""Interactions: applying the call controller's domain events, and non-call contacts.
+
+`apply_event` is what the outbox writer runs for each journal entry. Events may arrive for a
+call whose CallStarted was never recorded (a controller restarted mid-call and re-adopted it),
+so every event finds-or-creates the interaction by its Asterisk channel id rather than failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ckm import events as ev
+from crm_core.db import Database
+from crm_core.errors import NotFound, ValidationError
+from crm_core.models import (
+    CHANNELS,
+    DispositionCode,
+    Interaction,
+    IvrPathStep,
+    Resident,
+    ResidentPhone,
+    User,
+)
+from crm_core.phone import is_anonymous, normalize_phone
+
+MAX_NOTES = 10_000
+MAX_TRANSCRIPT = 200_000
+
+
+def _interaction_for(session: Session, call_id: str, at: datetime) -> Interaction:
+    found = session.scalar(sa.select(Interaction).where(Interaction.call_id == call_id))
+    if found is None:
+        found = Interaction(channel="phone", call_id=call_id, started_at=at)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def _resident_for_caller(session: Session, raw_number: str) -> int | None:
+    """Find the resident by caller id, creating a nameless one for a new valid number so the
+    next call from it already has a history. Withheld or garbled numbers stay anonymous."""
+    if is_anonymous(raw_number):
+        return None
+    try:
+        number = normalize_phone(raw_number)
+    except ValidationError:
+        return None
+    resident_id = session.scalar(sa.select(ResidentPhone.resident_id).where(ResidentPhone.number == number))
+    if resident_id is None:
+        resident = Resident(phones=[ResidentPhone(number=number)])
+        session.add(resident)
+        session.flush()
+        resident_id = resident.id
+    return resident_id
+
+
+def apply_event(session: Session, event: ev.DomainEvent) -> None:
+    """Fold one call event into the interaction of `event.call_id` (inside the caller's
+    transaction). Applying the same event twice is prevented by the outbox, not here."""
+    call = _interaction_for(session, event.call_id, event.at)
+    match event:
+        case ev.CallStarted():
+            call.started_at = event.at
+            call.caller_number = event.caller_number[:32]
+            call.dialed = event.dialed[:32]
+            call.resident_id = _resident_for_caller(session, event.caller_number)
+        case ev.CallAnswered():
+            call.answered_at = call.answered_at or event.at
+        case ev.IvrStep():
+            seq = session.scalar(
+                sa.select(sa.func.coalesce(sa.func.max(IvrPathStep.seq), 0)).where(
+                    IvrPathStep.interaction_id == call.id
+                )
+            )
+            session.add(
+                IvrPathStep(
+                    interaction_id=call.id,
+                    seq=(seq or 0) + 1,
+                    at=event.at,
+                    script=event.script[:80],
+                    version=str(event.version)[:20],
+                    node=event.node[:80],
+                    input_kind=event.input_kind[:10],
+                    input_value=event.input_value[:500],
+                    confidence=event.confidence,
+                    next_node=event.next_node[:80],
+                )
+            )
+        case ev.CallQueued():
+            call.queue = event.queue[:40]
+            call.queued_at = event.at
+            call.category_hint = event.category[:60] or None
+            call.priority = event.priority
+        case ev.AgentConnected():
+            call.queue = event.queue[:40] or call.queue
+            call.agent_username = event.agent[:64]
+            call.agent_id = session.scalar(sa.select(User.id).where(User.username == event.agent))
+            call.connected_at = event.at
+            call.wait_s = event.wait_s
+        case ev.CallTransferred():
+            call.transferred_to = event.target[:64]
+        case ev.CallEnded():
+            call.ended_at = event.at
+            call.end_reason = event.reason[:30]
+            if call.connected_at is not None:
+                call.talk_s = max(0.0, (event.at - call.connected_at).total_seconds())
+        case _:
+            # DTMF digits, prompts and offers are carried by IvrStep / AgentConnected already;
+            # the interaction row exists, which is all they add.
+            pass
+    session.flush()
+
+
+def record_event(db: Database, event: ev.DomainEvent) -> None:
+    """Apply one event straight away (tools and tests; telephony goes through the outbox)."""
+    with db.writing() as session:
+        apply_event(session, event)
+
+
+@dataclass(frozen=True)
+class IvrStepView:
+    seq: int
+    at: datetime
+    node: str
+    input_kind: str
+    input_value: str
+    confidence: float | None
+    next_node: str
+
+
+@dataclass(frozen=True)
+class InteractionView:
+    id: int
+    channel: str
+    call_id: str | None
+    resident_id: int | None
+    caller_number: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    queue: str | None
+    wait_s: float | None
+    agent_username: str | None
+    talk_s: float | None
+    disposition_code: str | None
+    notes: str | None
+    recording_ref: str | None
+    transcript: str | None
+    ivr_path: tuple[IvrStepView, ...]
+
+
+def _view(i: Interaction) -> InteractionView:
+    return InteractionView(
+        id=i.id,
+        channel=i.channel,
+        call_id=i.call_id,
+        resident_id=i.resident_id,
+        caller_number=i.caller_number,
+        started_at=i.started_at,
+        answered_at=i.answered_at,
+        ended_at=i.ended_at,
+        end_reason=i.end_reason,
+        queue=i.queue,
+        wait_s=i.wait_s,
+        agent_username=i.agent_username,
+        talk_s=i.talk_s,
+        disposition_code=i.disposition_code,
+        notes=i.notes,
+        recording_ref=i.recording_ref,
+        transcript=i.transcript,
+        ivr_path=tuple(
+            IvrStepView(s.seq, s.at, s.node, s.input_kind, s.input_value, s.confidence, s.next_node)
+            for s in i.ivr_steps
+        ),
+    )
+
+
+def get_call(db: Database, call_id: str) -> InteractionView:
+    with db.reading() as session:
+        found = session.scalar(sa.select(Interaction).where(Interaction.call_id == call_id))
+        if found is None:
+            raise NotFound("call", call_id)
+        return _view(found)
+
+
+def get_interaction(db: Database, interaction_id: int) -> InteractionView:
+    with db.reading() as session:
+        found = session.get(Interaction, interaction_id)
+        if found is None:
+            raise NotFound("interaction", interaction_id)
+        return _view(found)
+
+
+def wrap_up(
+    db: Database,
+    call_id: str,
+    *,
+    disposition_code: str,
+    notes: str = "",
+    recording_ref: str | None = None,
+    transcript: str | None = None,
+    at: datetime,
+) -> InteractionView:
+    """The consultant's after-call work: disposition, notes, recording and transcript."""
+    errors: dict[str, str] = {}
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = f"at most {MAX_NOTES} characters (got {len(notes)})"
+    if transcript is not None and len(transcript) > MAX_TRANSCRIPT:
+        errors["transcript"] = f"at most {MAX_TRANSCRIPT} characters"
+    with db.writing() as session:
+        known = session.scalar(
+            sa.select(DispositionCode.id).where(
+                DispositionCode.code == disposition_code, DispositionCode.is_active
+            )
+        )
+        if known is None:
+            errors["disposition_code"] = f"unknown disposition code {disposition_code!r}"
+        call = session.scalar(sa.select(Interaction).where(Interaction.call_id == call_id))
+        if call is None:
+            errors["call_id"] = f"no call {call_id!r} (its events may still be in the outbox)"
+        if errors:
+            raise ValidationError(errors)
+        assert call is not None
+        call.disposition_code = disposition_code
+        call.notes = notes or call.notes
+        call.recording_ref = recording_ref or call.recording_ref
+        call.transcript = transcript or call.transcript
+        call.wrapped_up_at = at
+        session.flush()
+        return _view(call)
+
+
+def record_contact(
+    db: Database,
+    *,
+    channel: str,
+    at: datetime,
+    resident_id: int | None = None,
+    subject: str | None = None,
+    notes: str | None = None,
+) -> InteractionView:
+    """A contact that is not a call: a portal or app report, an e-mail."""
+    errors: dict[str, str] = {}
+    if channel not in CHANNELS or channel == "phone":
+        errors["channel"] = f"expected portal, app or email, got {channel!r}"
+    if subject is not None and len(subject) > 200:
+        errors["subject"] = "at most 200 characters"
+    if notes is not None and len(notes) > MAX_NOTES:
+        errors["notes"] = f"at most {MAX_NOTES} characters"
+    with db.writing() as session:
+        if resident_id is not None and session.get(Resident, resident_id) is None:
+            errors["resident_id"] = f"no resident {resident_id}"
+        if errors:
+            raise ValidationError(errors)
+        item = Interaction(
+            channel=channel, started_at=at, resident_id=resident_id, subject=subject, notes=notes
+        )
+        session.add(item)
+        session.flush()
+        return _view(item)
