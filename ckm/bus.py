@@ -8,6 +8,7 @@ gets its own queue and task, so events reach it in publication order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,10 +46,8 @@ class EventBus:
         for _, _, task in self._subscribers:
             task.cancel()
         for _, _, task in self._subscribers:
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         self._subscribers.clear()
 
     @staticmethod

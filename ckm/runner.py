@@ -57,10 +57,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             log.error("asterisk: %s", exc)
             return 1
         log.info("asterisk %s ready: %s", status.mode, status.version.split(" built")[0])
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings, web_enabled=not args.no_web))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -13,6 +13,7 @@ Rules (FACTS, pitfalls seen live):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -199,10 +200,8 @@ class AriClient:
             await self._ws.close()
         if self._run_task is not None:
             self._run_task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._run_task
-            except asyncio.CancelledError:
-                pass
         if self._http is not None:
             await self._http.close()
         for fut in self._waiters.values():

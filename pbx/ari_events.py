@@ -161,7 +161,7 @@ def _timestamp(data: dict[str, Any]) -> datetime | None:
         return None
 
 
-def _playback(data: dict[str, Any], where: str) -> dict[str, str]:
+def _playback(data: dict[str, Any], where: str) -> dict[str, Any]:
     pb = _req(data, "playback", where)
     if not isinstance(pb, dict):
         raise MalformedEvent(f"{where}: playback must be an object")

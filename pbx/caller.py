@@ -12,6 +12,7 @@ once, and it never competes with the controller's app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import shutil
 import subprocess
@@ -183,10 +184,8 @@ async def _converse(settings: Settings, client: AriClient, plan: CallPlan,
             summary.ended_by = "caller"
             await client.hangup(caller)
         actions.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, AriError, AriUnavailable):
             await actions
-        except (asyncio.CancelledError, AriError, AriUnavailable):
-            pass
     finally:
         await asyncio.sleep(0.05)  # let the last playback events of the callee arrive
         watcher.cancel()
@@ -235,6 +234,6 @@ def _wav_seconds(path: Path) -> float:
 
     try:
         with wave.open(str(path)) as wav:
-            return wav.getnframes() / float(wav.getframerate())
+            return float(wav.getnframes()) / float(wav.getframerate())
     except (wave.Error, OSError, EOFError):
         return 1.0

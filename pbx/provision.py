@@ -60,7 +60,7 @@ def ari_answers(settings: Settings, timeout: float = 2.0) -> str | None:
     token = b64encode(f"{settings.ari_user}:{settings.ari_password}".encode()).decode()
     request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             body = resp.read().decode()
     except (urllib.error.URLError, OSError, ValueError):
         return None
@@ -118,6 +118,7 @@ class Sandbox:
             for line in src.read_text(errors="replace").splitlines():
                 if line.lstrip().startswith("#"):
                     continue
+                url: str
                 for url in re.findall(r"(https?://[^\s\]]+/debian)/?(?:\s|$)", line):
                     # Security and snapshot archives do not carry sid.
                     if "security" not in url and "snapshot" not in url:
@@ -319,13 +320,13 @@ def _render_hold_music(folder: Path) -> None:
     notes = ["C4", "E4", "G4", "C5", "G4", "E4", "F4", "A4", "C5", "A4", "G4", "B3"]
     parts = []
     for i, note in enumerate(notes):
-        part = folder / f".note{i}.wav"
-        _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(part), "synth", "0.6",
+        note_file = folder / f".note{i}.wav"
+        _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(note_file), "synth", "0.6",
               "pluck", note, "fade", "0.01", "0.6", "0.3", "vol", "0.25"])
-        parts.append(str(part))
+        parts.append(str(note_file))
     _run(["sox", *parts, str(target), "repeat", "4"])
-    for part in parts:
-        Path(part).unlink()
+    for name in parts:
+        Path(name).unlink()
 
 
 class SystemAsterisk:

@@ -1,0 +1,129 @@
+"""Calls through the real Asterisk 22 (the sandbox) into the controller.
+
+A scripted resident (`pbx.caller`, the engine of `ckm call`) dials each form of 19115 through
+the [inbound] dialplan; the controller runs in this test's event loop and publishes domain
+events on a bus the test reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from ckm import events as domain
+from ckm.bus import EventBus
+from ckm.settings import Settings
+from pbx.ari_client import AriClient
+from pbx.asterisk_config import NUMBERS_19115
+from pbx.caller import CallPlan, DtmfStep, place_call
+from pbx.controller import Controller
+
+pytestmark = pytest.mark.asterisk
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[domain.DomainEvent] = []
+
+    async def __call__(self, event: Any) -> None:
+        self.events.append(event)
+
+    def of(self, call_id: str, kind: type[domain.DomainEvent]) -> list[Any]:
+        return [e for e in self.events if e.call_id == call_id and isinstance(e, kind)]
+
+
+@pytest_asyncio.fixture
+async def center(asterisk: Any, settings: Settings) -> AsyncIterator[tuple[Controller, Recorder]]:
+    bus = EventBus()
+    recorder = Recorder()
+    bus.subscribe("test", recorder)
+    controller = Controller(replace(settings, idle_hangup_s=2.0), bus)
+    await controller.start()
+    assert await controller.ari.wait_connected(5), controller.ari.last_error
+    yield controller, recorder
+    await controller.stop()
+    await bus.close()
+
+
+@pytest.mark.parametrize("number", NUMBERS_19115)
+async def test_every_form_of_19115_is_answered_and_hears_the_greeting(
+        center: tuple[Controller, Recorder], settings: Settings, number: str) -> None:
+    controller, recorder = center
+    summary = await place_call(settings, CallPlan(number=number, hangup_after=6))
+    assert summary.answered, summary
+    assert summary.prompts_heard[:1] == [settings.greeting]
+    # With nothing pressed the center says goodbye on its own after the quiet period.
+    assert summary.ended_by == "center"
+    await controller.bus.drain()
+    started = recorder.of(summary.callee_channel, domain.CallStarted)
+    assert [e.dialed for e in started] == [number]
+    assert recorder.of(summary.callee_channel, domain.CallAnswered)
+    assert [e.reason for e in recorder.of(summary.callee_channel, domain.CallEnded)] == [
+        "system_hangup"]
+
+
+async def test_dtmf_and_caller_id_reach_the_session(
+        center: tuple[Controller, Recorder], settings: Settings) -> None:
+    controller, recorder = center
+    plan = CallPlan(caller_id="+48600100200", name="Jan Kowalski", hangup_after=4,
+                    dtmf=(DtmfStep(0.3, "1"), DtmfStep(0.3, "2"), DtmfStep(0.3, "#")))
+    summary = await place_call(settings, plan)
+    assert summary.dtmf_sent == ["1", "2", "#"]
+    await asyncio.sleep(0.2)
+    await controller.bus.drain()
+    call = summary.callee_channel
+    assert [e.digit for e in recorder.of(call, domain.DtmfReceived)] == ["1", "2", "#"]
+    started = recorder.of(call, domain.CallStarted)[0]
+    assert (started.caller_number, started.caller_name) == ("+48600100200", "Jan Kowalski")
+    assert summary.ended_by == "caller"
+    assert [e.reason for e in recorder.of(call, domain.CallEnded)] == ["caller_hangup"]
+
+
+async def test_dropped_events_socket_reconnects_resyncs_and_the_call_ends_normally(
+        center: tuple[Controller, Recorder], settings: Settings) -> None:
+    controller, recorder = center
+    call_task = asyncio.create_task(place_call(settings, CallPlan(hangup_after=8)))
+    for _ in range(100):
+        if controller.calls:
+            break
+        await asyncio.sleep(0.05)
+    assert controller.calls, "the call never reached the controller"
+    connects, resyncs = controller.ari.connects, controller.stats.resyncs
+    loop = asyncio.get_running_loop()
+    dropped_at = loop.time()
+    await controller.ari.drop_connection()
+    while controller.stats.resyncs == resyncs and loop.time() - dropped_at < 5:
+        await asyncio.sleep(0.01)
+    recovered_in = loop.time() - dropped_at
+    assert controller.ari.connects == connects + 1
+    assert recovered_in < 2.0, f"reconnect + resync took {recovered_in:.2f} s"
+    summary = await call_task
+    assert summary.answered and summary.ended_by == "center"
+    await controller.bus.drain()
+    assert [e.reason for e in recorder.of(summary.callee_channel, domain.CallEnded)] == [
+        "system_hangup"]
+
+
+async def test_wrong_ari_password_gives_a_clear_message_and_keeps_retrying(
+        asterisk: Any, settings: Settings) -> None:
+    client = AriClient(settings.ari_base, settings.ari_user, "not-the-password", "ckm-wrongpw")
+    await client.start()
+    await asyncio.sleep(0.6)
+    assert not client.connected.is_set()
+    assert "refused user/password (401)" in client.last_error
+    assert client._run_task is not None and not client._run_task.done()  # still retrying
+    await client.stop()
+
+
+async def test_unreachable_ari_gives_a_clear_message_and_keeps_retrying() -> None:
+    client = AriClient("http://127.0.0.1:9/ari", "ckm", "x", "ckm-nowhere")
+    await client.start()
+    await asyncio.sleep(0.5)
+    assert "unreachable" in client.last_error
+    assert client._run_task is not None and not client._run_task.done()
+    await client.stop()

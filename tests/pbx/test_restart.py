@@ -1,0 +1,85 @@
+"""A controller killed with SIGKILL mid-call: the next one adopts the call and ends it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from ckm.settings import Settings
+from pbx.ari_client import AriClient
+from pbx.caller import CallPlan, place_call
+
+pytestmark = pytest.mark.asterisk
+
+
+def start_controller(idle_s: float) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, CKM_IDLE_HANGUP_S=str(idle_s))
+    return subprocess.Popen(
+        [sys.executable, "-m", "ckm.cli", "run", "--no-asterisk", "--no-web"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_sigkilled_controller_call_is_readopted_and_nothing_is_left(
+        asterisk: Any, settings: Settings) -> None:
+    ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, "ckm-observer")
+    first = start_controller(idle_s=3)
+    second: subprocess.Popen[bytes] | None = None
+
+    async def controller_connected() -> bool:
+        return await ari.request("GET", f"/applications/{settings.ari_app}", gone_ok=True) is not None
+
+    await wait_for(controller_connected, 15, "the first controller to connect")
+    call = asyncio.create_task(place_call(settings, CallPlan(hangup_after=40, wait_answer=15)))
+    try:
+        async def call_is_waiting() -> bool:
+            for chan in await ari.channels():
+                if chan["id"].startswith("resident-in-") and chan["state"] == "Up":
+                    state = await ari.get_var(chan["id"], "CKM_STATE")
+                    return state in ("greeting", "waiting")
+            return False
+
+        await wait_for(call_is_waiting, 15, "the call to be answered by the first controller")
+        first.send_signal(signal.SIGKILL)
+        first.wait(5)
+        await asyncio.sleep(0.5)
+        assert not call.done(), "the call must survive the controller's death"
+        second = start_controller(idle_s=2)
+        await wait_for(controller_connected, 15, "the second controller to connect")
+        summary = await asyncio.wait_for(call, 20)
+        assert summary.answered
+        assert summary.ended_by == "center", "the new controller should end the adopted call"
+
+        async def nothing_left() -> bool:
+            ours = [c for c in await ari.channels() if c["id"].startswith("resident")]
+            return not ours and not await ari.bridges()
+
+        await wait_for(nothing_left, 5, "channels and bridges to be gone")
+        second.send_signal(signal.SIGTERM)
+        output = second.communicate(timeout=10)[0].decode()
+        assert second.returncode == 0, output
+        assert "call adopted" in output
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if not call.done():
+            call.cancel()
+        await ari.stop()
