@@ -62,6 +62,10 @@ class Settings:
     greeting: str = "sound:hello-world"
     idle_hangup_s: float = 30.0
     log_level: str = "INFO"
+    # --- IVR speech: None = under cache_dir / data_dir (see the properties below)
+    ivr_prompt_dir: Path | None = None  # rendered TTS prompts (8 kHz .wav + 16 kHz .sln16)
+    ivr_models_dir: Path | None = None  # joined Whisper weights, installed Vosk models
+    vosk_models: str = ""  # extra Vosk model dirs per language: "pl=/path,ko=/path"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,6 +86,14 @@ class Settings:
     def sound_uri(self, name: str) -> str:
         """ARI media URI of a prompt file `name` (no extension) in ckm's sounds folder."""
         return f"sound:{self.asterisk_sounds_uri_dir.rstrip('/')}/{name}"
+
+    @property
+    def prompt_dir(self) -> Path:
+        return self.ivr_prompt_dir or self.cache_dir / "tts"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.ivr_models_dir or self.data_dir / "models"
 
     @property
     def local_file(self) -> Path:
