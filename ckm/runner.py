@@ -121,6 +121,13 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
         await stop.wait()
     finally:
         log.info("stopping")
+        stats = center.controller.stats
+        print("CKM_STATS " + json.dumps({
+            "calls_started": stats.calls_started, "calls_adopted": stats.calls_adopted,
+            "calls_ended": stats.calls_ended, "command_errors": stats.command_errors,
+            "answer_latency_s": stats.answer_latency_s,
+            "loop_stalls": len(watchdog.stalls),
+        }), flush=True)
         if runner is not None:
             await runner.cleanup()
         await center.controller.stop()

@@ -261,7 +261,9 @@ class AriClient:
         if isinstance(event, UnknownEvent):
             if event.type not in self.unknown_types:
                 self.unknown_types.add(event.type)
-                log.info("ari event type %s is not handled; skipping it", event.type)
+                # A subscribeAll client (the scripted caller) sees every type there is.
+                level = logging.DEBUG if self.subscribe_all else logging.INFO
+                log.log(level, "ari event type %s is not handled; skipping it", event.type)
             return
         channel = getattr(event, "channel", None)
         if channel is not None:

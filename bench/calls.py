@@ -1,0 +1,168 @@
+"""Call set-up through the controller versus the same flow in pure dialplan, in one run.
+
+Both flows: a Local channel into [ckm-bench]; the callee half answers, plays `beep`, hangs up.
+`controller` does it over ARI (Stasis → controller answers → play → hang up); `native` in
+dialplan. The caller halves enter this benchmark's own Stasis app, so both flows are driven
+and timed by the same code. CPU comes from /proc (utime+stime) of Asterisk and the controller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ckm.settings import Settings
+from pbx import provision
+from pbx.ari_client import AriClient, AriError, new_id
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+@dataclass
+class Run:
+    name: str
+    calls: int
+    concurrency: int
+    answered: int = 0
+    failed: int = 0
+    wall_s: float = 0.0
+    asterisk_cpu_s: float = 0.0
+    controller_cpu_s: float = 0.0
+    answer_latency_s: list[float] = field(default_factory=list)
+    stasis_to_answer_s: list[float] = field(default_factory=list)
+
+    @property
+    def cpu_per_call_ms(self) -> float:
+        return 1000 * (self.asterisk_cpu_s + self.controller_cpu_s) / max(1, self.answered)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20) -> None:
+    sem = asyncio.Semaphore(run.concurrency)
+
+    async def one() -> None:
+        async with sem:
+            caller = new_id("bench")
+            answered = client.expect("StasisStart", caller)
+            ended = client.expect("StasisEnd", caller)
+            t0 = time.monotonic()
+            try:
+                await client.originate(endpoint, channel_id=caller, app=client.app, timeout=15,
+                                       caller_id='"Bench" <+48600000000>')
+                await asyncio.wait_for(answered, timeout)
+                run.answer_latency_s.append(time.monotonic() - t0)
+                await asyncio.wait_for(ended, timeout)
+                run.answered += 1
+            except (TimeoutError, AriError):
+                run.failed += 1
+                await client.hangup(caller)
+
+    start = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(run.calls)))
+    run.wall_s = time.monotonic() - start
+
+
+def start_controller() -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "ckm.cli", "run", "--no-asterisk", "--no-web"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+async def wait_app(client: AriClient, app: str) -> None:
+    for _ in range(200):
+        if await client.request("GET", f"/applications/{app}", gone_ok=True) is not None:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"the controller never registered ARI app {app!r}")
+
+
+async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
+    target = provision.select(settings)
+    if not isinstance(target, provision.Sandbox):
+        raise RuntimeError("the side-by-side benchmark measures the sandbox Asterisk's CPU")
+    target.up(settings.data_dir / "logs")
+    ast_pid = target.pid()
+    assert ast_pid is not None
+    client = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, "ckm-bench-load")
+    await client.start()
+    if not await client.wait_connected(5):
+        raise RuntimeError(client.last_error)
+    runs = []
+    try:
+        # Warm-up so neither flow pays for first-use costs (codec paths, file cache).
+        await drive(client, "Local/native@ckm-bench", Run("warm", 20, 10))
+        native = Run("native dialplan", calls, concurrency)
+        a0 = cpu_seconds(ast_pid)
+        await drive(client, "Local/native@ckm-bench", native)
+        native.asterisk_cpu_s = cpu_seconds(ast_pid) - a0
+        runs.append(native)
+
+        ctl = start_controller()
+        try:
+            await wait_app(client, settings.ari_app)
+            await drive(client, "Local/controller@ckm-bench", Run("warm", 20, 10))
+            controller = Run("controller (ARI)", calls, concurrency)
+            a0, c0 = cpu_seconds(ast_pid), cpu_seconds(ctl.pid)
+            await drive(client, "Local/controller@ckm-bench", controller)
+            controller.asterisk_cpu_s = cpu_seconds(ast_pid) - a0
+            controller.controller_cpu_s = cpu_seconds(ctl.pid) - c0
+        finally:
+            ctl.send_signal(signal.SIGTERM)
+            out = ctl.communicate(timeout=20)[0]
+        for line in out.splitlines():
+            if line.startswith("CKM_STATS "):
+                stats: dict[str, Any] = json.loads(line.removeprefix("CKM_STATS "))
+                controller.stasis_to_answer_s = stats["answer_latency_s"][-calls:]
+        runs.append(controller)
+    finally:
+        await client.stop()
+    return runs
+
+
+def report(runs: list[Run]) -> str:
+    lines = [f"{'flow':<18} {'calls':>5} {'fail':>4} {'setup/s':>8} {'orig→ans p50':>13} "
+             f"{'p99':>7} {'Stasis→ans p50':>15} {'p99':>7} {'CPU ms/call':>12} "
+             f"{'(ast+ctl)':>16}"]
+    for r in runs:
+        ms = [1000 * x for x in r.answer_latency_s]
+        sa = [1000 * x for x in r.stasis_to_answer_s]
+        sa50 = f"{pct(sa, 0.5):.1f} ms" if sa else "—"
+        sa99 = f"{pct(sa, 0.99):.1f}" if sa else "—"
+        lines.append(
+            f"{r.name:<18} {r.calls:>5} {r.failed:>4} {r.answered / r.wall_s:>8.1f} "
+            f"{pct(ms, 0.5):>10.1f} ms {pct(ms, 0.99):>7.1f} {sa50:>15} {sa99:>7} "
+            f"{r.cpu_per_call_ms:>12.2f} "
+            f"{1000 * r.asterisk_cpu_s / max(1, r.answered):>7.2f}+"
+            f"{1000 * r.controller_cpu_s / max(1, r.answered):.2f}")
+    if len(runs) == 2 and runs[0].cpu_per_call_ms > 0:
+        ratio = runs[1].cpu_per_call_ms / runs[0].cpu_per_call_ms
+        lines.append(f"CPU ratio controller/native: {ratio:.2f}  (target ≤ 1.5)")
+        lines.append(f"mean answer latency: {statistics.mean(runs[1].answer_latency_s) * 1000:.1f} ms "
+                     f"controller vs {statistics.mean(runs[0].answer_latency_s) * 1000:.1f} ms native")
+    return "\n".join(lines)
+
+
+def main(settings: Settings, calls: int, concurrency: int) -> int:
+    runs = asyncio.run(bench(settings, calls, concurrency))
+    print(f"{calls} calls at concurrency {concurrency}, Asterisk {settings.ari_base}")
+    print(report(runs))
+    return 0 if all(r.failed == 0 for r in runs) else 1
