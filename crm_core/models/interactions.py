@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_core.models.base import Base
+from crm_core.models.people import Resident
 
 CHANNELS = ("phone", "portal", "app", "email")
 
@@ -48,6 +49,7 @@ class Interaction(Base):
     recording_ref: Mapped[str | None] = mapped_column(sa.String(255))
     transcript: Mapped[str | None] = mapped_column(sa.Text)
 
+    resident: Mapped[Resident | None] = relationship()
     ivr_steps: Mapped[list[IvrPathStep]] = relationship(
         back_populates="interaction", cascade="all, delete-orphan", order_by="IvrPathStep.seq"
     )

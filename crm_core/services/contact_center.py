@@ -59,9 +59,7 @@ def list_dispositions(db: Database) -> list[DispositionView]:
 
 def list_pause_reasons(db: Database) -> list[PauseReasonView]:
     with db.reading() as session:
-        rows = session.scalars(
-            sa.select(PauseReason).where(PauseReason.is_active).order_by(PauseReason.id)
-        )
+        rows = session.scalars(sa.select(PauseReason).where(PauseReason.is_active).order_by(PauseReason.id))
         return [PauseReasonView(p.code, p.label, p.paid, p.max_minutes) for p in rows]
 
 
@@ -313,9 +311,7 @@ def set_queue_member(db: Database, queue: str, username: str, penalty: int = 0) 
         if errors:
             raise ValidationError(errors)
         member = session.scalar(
-            sa.select(QueueMember).where(
-                QueueMember.queue_id == queue_id, QueueMember.user_id == user_id
-            )
+            sa.select(QueueMember).where(QueueMember.queue_id == queue_id, QueueMember.user_id == user_id)
         )
         if member is None:
             session.add(QueueMember(queue_id=queue_id, user_id=user_id, penalty=penalty))

@@ -31,87 +31,135 @@ MAX_NOTES = 10_000
 MAX_TRANSCRIPT = 200_000
 
 
-def _interaction_for(session: Session, call_id: str, at: datetime) -> Interaction:
-    found = session.scalar(sa.select(Interaction).where(Interaction.call_id == call_id))
-    if found is None:
-        found = Interaction(channel="phone", call_id=call_id, started_at=at)
-        session.add(found)
-        session.flush()
-    return found
+class CallEventBatch:
+    """Applies a run of call events inside one transaction with few statements: the calls,
+    their IVR step counters and the agents are looked up once per batch, new rows are written
+    in one flush. This is what lets the outbox writer keep up with thousands of events/s."""
 
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._calls: dict[str, Interaction] = {}
+        self._next_seq: dict[str, int] = {}
+        self._residents: dict[str, Resident] = {}
+        self._agents: dict[str, int | None] = {}
 
-def _resident_for_caller(session: Session, raw_number: str) -> int | None:
-    """Find the resident by caller id, creating a nameless one for a new valid number so the
-    next call from it already has a history. Withheld or garbled numbers stay anonymous."""
-    if is_anonymous(raw_number):
-        return None
-    try:
-        number = normalize_phone(raw_number)
-    except ValidationError:
-        return None
-    resident_id = session.scalar(sa.select(ResidentPhone.resident_id).where(ResidentPhone.number == number))
-    if resident_id is None:
-        resident = Resident(phones=[ResidentPhone(number=number)])
-        session.add(resident)
-        session.flush()
-        resident_id = resident.id
-    return resident_id
+    def preload(self, events: list[ev.DomainEvent]) -> None:
+        call_ids = list({e.call_id for e in events} - self._calls.keys())
+        if not call_ids:
+            return
+        with self.session.no_autoflush:
+            for call in self.session.scalars(sa.select(Interaction).where(Interaction.call_id.in_(call_ids))):
+                assert call.call_id is not None
+                self._calls[call.call_id] = call
+            for call_id, last in self.session.execute(
+                sa.select(Interaction.call_id, sa.func.max(IvrPathStep.seq))
+                .join(IvrPathStep, IvrPathStep.interaction_id == Interaction.id)
+                .where(Interaction.call_id.in_(call_ids))
+                .group_by(Interaction.call_id)
+            ):
+                if call_id is not None:
+                    self._next_seq[call_id] = last + 1
+
+    def _call(self, call_id: str, at: datetime) -> Interaction:
+        call = self._calls.get(call_id)
+        if call is None:
+            call = self.session.scalar(sa.select(Interaction).where(Interaction.call_id == call_id))
+            if call is None:
+                call = Interaction(channel="phone", call_id=call_id, started_at=at)
+                self.session.add(call)
+                self._next_seq[call_id] = 1
+            self._calls[call_id] = call
+        return call
+
+    def _resident(self, raw_number: str) -> Resident | None:
+        """Find the resident by caller id, creating a nameless one for a new valid number so
+        the next call from it already has a history. Withheld or garbled numbers stay
+        anonymous."""
+        if is_anonymous(raw_number):
+            return None
+        try:
+            number = normalize_phone(raw_number)
+        except ValidationError:
+            return None
+        resident = self._residents.get(number)
+        if resident is None:
+            resident = self.session.scalar(
+                sa.select(Resident)
+                .join(ResidentPhone, ResidentPhone.resident_id == Resident.id)
+                .where(ResidentPhone.number == number)
+            )
+            if resident is None:
+                resident = Resident(phones=[ResidentPhone(number=number)])
+                self.session.add(resident)
+            self._residents[number] = resident
+        return resident
+
+    def _agent_id(self, username: str) -> int | None:
+        if username not in self._agents:
+            self._agents[username] = self.session.scalar(sa.select(User.id).where(User.username == username))
+        return self._agents[username]
+
+    def apply(self, event: ev.DomainEvent) -> None:
+        """Fold one call event into the interaction of `event.call_id`. Applying the same
+        event twice is prevented by the outbox (applied_events), not here."""
+        with self.session.no_autoflush:
+            call = self._call(event.call_id, event.at)
+            self._apply(call, event)
+
+    def _apply(self, call: Interaction, event: ev.DomainEvent) -> None:
+        match event:
+            case ev.CallStarted():
+                call.started_at = event.at
+                call.caller_number = event.caller_number[:32]
+                call.dialed = event.dialed[:32]
+                call.resident = self._resident(event.caller_number)
+            case ev.CallAnswered():
+                call.answered_at = call.answered_at or event.at
+            case ev.IvrStep():
+                seq = self._next_seq.get(event.call_id, 1)
+                self._next_seq[event.call_id] = seq + 1
+                self.session.add(
+                    IvrPathStep(
+                        interaction=call,
+                        seq=seq,
+                        at=event.at,
+                        script=event.script[:80],
+                        version=str(event.version)[:20],
+                        node=event.node[:80],
+                        input_kind=event.input_kind[:10],
+                        input_value=event.input_value[:500],
+                        confidence=event.confidence,
+                        next_node=event.next_node[:80],
+                    )
+                )
+            case ev.CallQueued():
+                call.queue = event.queue[:40]
+                call.queued_at = event.at
+                call.category_hint = event.category[:60] or None
+                call.priority = event.priority
+            case ev.AgentConnected():
+                call.queue = event.queue[:40] or call.queue
+                call.agent_username = event.agent[:64]
+                call.agent_id = self._agent_id(event.agent)
+                call.connected_at = event.at
+                call.wait_s = event.wait_s
+            case ev.CallTransferred():
+                call.transferred_to = event.target[:64]
+            case ev.CallEnded():
+                call.ended_at = event.at
+                call.end_reason = event.reason[:30]
+                if call.connected_at is not None:
+                    call.talk_s = max(0.0, (event.at - call.connected_at).total_seconds())
+            case _:
+                # DTMF digits, prompts and offers are carried by IvrStep / AgentConnected;
+                # the interaction row exists, which is all they add.
+                pass
 
 
 def apply_event(session: Session, event: ev.DomainEvent) -> None:
-    """Fold one call event into the interaction of `event.call_id` (inside the caller's
-    transaction). Applying the same event twice is prevented by the outbox, not here."""
-    call = _interaction_for(session, event.call_id, event.at)
-    match event:
-        case ev.CallStarted():
-            call.started_at = event.at
-            call.caller_number = event.caller_number[:32]
-            call.dialed = event.dialed[:32]
-            call.resident_id = _resident_for_caller(session, event.caller_number)
-        case ev.CallAnswered():
-            call.answered_at = call.answered_at or event.at
-        case ev.IvrStep():
-            seq = session.scalar(
-                sa.select(sa.func.coalesce(sa.func.max(IvrPathStep.seq), 0)).where(
-                    IvrPathStep.interaction_id == call.id
-                )
-            )
-            session.add(
-                IvrPathStep(
-                    interaction_id=call.id,
-                    seq=(seq or 0) + 1,
-                    at=event.at,
-                    script=event.script[:80],
-                    version=str(event.version)[:20],
-                    node=event.node[:80],
-                    input_kind=event.input_kind[:10],
-                    input_value=event.input_value[:500],
-                    confidence=event.confidence,
-                    next_node=event.next_node[:80],
-                )
-            )
-        case ev.CallQueued():
-            call.queue = event.queue[:40]
-            call.queued_at = event.at
-            call.category_hint = event.category[:60] or None
-            call.priority = event.priority
-        case ev.AgentConnected():
-            call.queue = event.queue[:40] or call.queue
-            call.agent_username = event.agent[:64]
-            call.agent_id = session.scalar(sa.select(User.id).where(User.username == event.agent))
-            call.connected_at = event.at
-            call.wait_s = event.wait_s
-        case ev.CallTransferred():
-            call.transferred_to = event.target[:64]
-        case ev.CallEnded():
-            call.ended_at = event.at
-            call.end_reason = event.reason[:30]
-            if call.connected_at is not None:
-                call.talk_s = max(0.0, (event.at - call.connected_at).total_seconds())
-        case _:
-            # DTMF digits, prompts and offers are carried by IvrStep / AgentConnected already;
-            # the interaction row exists, which is all they add.
-            pass
+    """Apply one call event inside the caller's transaction."""
+    batch = CallEventBatch(session)
+    batch.apply(event)
     session.flush()
 
 

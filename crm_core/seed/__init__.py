@@ -1,0 +1,178 @@
+"""`ckm seed`: reference data and demo accounts, idempotent (run by every `make run`).
+
+Existing rows are matched by their code/name and brought up to date; nothing is duplicated,
+and demo users that already exist keep their (possibly changed) passwords.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crm_core.db import Database
+from crm_core.models import (
+    AgentSkill,
+    Category,
+    Department,
+    DispositionCode,
+    PauseReason,
+    Queue,
+    QueueMember,
+    RoutingRule,
+    User,
+    utcnow,
+)
+from crm_core.search import save_article
+from crm_core.seed import reference as ref
+from crm_core.seed.kb_articles import ARTICLES
+from crm_core.services.users import hash_password
+from crm_core.warsaw import DISTRICTS
+
+T = TypeVar("T")
+
+
+@dataclass
+class SeedReport:
+    created: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str) -> None:
+        self.created[what] = self.created.get(what, 0) + 1
+
+    def __str__(self) -> str:
+        if not self.created:
+            return "seed: everything already in place"
+        return "seed: created " + ", ".join(f"{n} {k}" for k, n in sorted(self.created.items()))
+
+
+def _get_or_add(
+    session: Session, report: SeedReport, model: type[T], key: Mapping[str, object], **values: object
+) -> T:
+    row = session.scalar(sa.select(model).filter_by(**key))
+    if row is None:
+        row = model(**key, **values)
+        session.add(row)
+        session.flush()
+        report.count(getattr(model, "__tablename__", model.__name__))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    return row
+
+
+def _categories(session: Session, report: SeedReport) -> dict[str, Category]:
+    found: dict[str, Category] = {}
+    for code, name, subs in ref.CATEGORIES:
+        parent = _get_or_add(session, report, Category, {"code": code}, name=name)
+        found[code] = parent
+        for sub_code, sub_name in subs:
+            found[sub_code] = _get_or_add(
+                session, report, Category, {"code": sub_code}, name=sub_name, parent_id=parent.id
+            )
+    return found
+
+
+def _departments(session: Session, report: SeedReport) -> dict[str, Department]:
+    return {
+        code: _get_or_add(
+            session, report, Department, {"code": code}, name=name, kind=kind, district=district, email=email
+        )
+        for code, name, kind, district, email in ref.DEPARTMENTS
+    }
+
+
+def _routing(
+    session: Session,
+    report: SeedReport,
+    categories: dict[str, Category],
+    departments: dict[str, Department],
+) -> None:
+    rules: list[tuple[str, str | None, str]] = [(c, None, d) for c, d in ref.ROUTING.items()]
+    for name in DISTRICTS:
+        office = ref.district_code(name)
+        rules += [(c, name, office) for c in ref.DISTRICT_ROUTED]
+        if name in ref.OUTER_DISTRICTS:
+            rules += [(c, name, office) for c in ref.OUTER_ROUTED]
+    for category, district, department in rules:
+        _get_or_add(
+            session,
+            report,
+            RoutingRule,
+            {"category_id": categories[category].id, "district": district},
+            department_id=departments[department].id,
+        )
+
+
+def _users(session: Session, report: SeedReport) -> dict[str, User]:
+    users: dict[str, User] = {}
+    for username, full_name, role, extension in ref.USERS:
+        user = session.scalar(sa.select(User).where(User.username == username))
+        if user is None:
+            user = User(
+                username=username,
+                full_name=full_name,
+                role=role,
+                extension=extension,
+                password_hash=hash_password(ref.DEMO_PASSWORD),
+            )
+            session.add(user)
+            session.flush()
+            report.count("users")
+        users[username] = user
+    return users
+
+
+def _queues(session: Session, report: SeedReport, users: dict[str, User]) -> None:
+    queues: dict[str, Queue] = {}
+    for name, display, skills, _, _, callback, priority in ref.QUEUES:
+        queues[name] = _get_or_add(
+            session,
+            report,
+            Queue,
+            {"name": name},
+            display_name=display,
+            skills_required=list(skills),
+            callback_allowed=callback,
+            priority=priority,
+        )
+    for name, _, _, overflow, after_s, _, _ in ref.QUEUES:
+        queues[name].overflow_queue_id = queues[overflow].id if overflow else None
+        queues[name].overflow_after_s = after_s
+    for username, memberships in ref.MEMBERS.items():
+        for queue, penalty in memberships.items():
+            key = {"queue_id": queues[queue].id, "user_id": users[username].id}
+            _get_or_add(session, report, QueueMember, key, penalty=penalty)
+    for username, levels in ref.SKILLS.items():
+        for skill, level in levels.items():
+            skill_key: dict[str, object] = {"user_id": users[username].id, "skill": skill}
+            _get_or_add(session, report, AgentSkill, skill_key, level=level)
+
+
+def seed(db: Database, *, at: datetime | None = None) -> SeedReport:
+    """Put the reference data and demo accounts in place; safe to run any number of times."""
+    report = SeedReport()
+    with db.writing() as session:
+        categories = _categories(session, report)
+        departments = _departments(session, report)
+        _routing(session, report, categories, departments)
+        for code, label, requires_case in ref.DISPOSITIONS:
+            _get_or_add(
+                session, report, DispositionCode, {"code": code}, label=label, requires_case=requires_case
+            )
+        for code, label, paid, max_minutes in ref.PAUSE_REASONS:
+            _get_or_add(
+                session, report, PauseReason, {"code": code}, label=label, paid=paid, max_minutes=max_minutes
+            )
+        users = _users(session, report)
+        _queues(session, report, users)
+        author_id = users["autor"].id
+    now = at or utcnow()
+    for slug, title, tags, body in ARTICLES:
+        view = save_article(db, slug=slug, title=title, body=body, tags=tags, author_id=author_id, at=now)
+        if view.version == 1 and view.updated_at == now:
+            report.count("kb_articles")
+    return report
