@@ -135,13 +135,24 @@ class Acd:
         if event.at.tzinfo is None:
             raise AcdError(f"{type(event).__name__}: 'at' must be timezone-aware")
         self._cmds, self._notes = [], []
+        before = (self.now, self._at, self.day)
+        # Rolling the day clears counters; keep them until the event is known to be legal.
+        saved = None
+        if event.at.astimezone(self.tz).date().isoformat() != self.day:
+            saved = ({q: dict(c) for q, c in self.answered_today.items()},
+                     {a: list(h) for a, h in self.history.items()})
         self.now = event.at if self.now is None else max(self.now, event.at)
         self._at = event.at
         self._roll_day(event.at)
         try:
             handler(event)
-        except IllegalTransition as exc:
+        except (AcdError, IllegalTransition) as exc:
             self._cmds, self._notes = [], []
+            self.now, self._at, self.day = before
+            if saved is not None:
+                self.answered_today, self.history = saved
+            if isinstance(exc, AcdError):
+                raise
             raise AcdError(str(exc)) from None
         if not isinstance(event, ev.QueueConfigured | ev.SnoopRequested):
             self._dispatch(event.at)
