@@ -185,7 +185,8 @@ def save_article(
     if errors:
         raise ValidationError(errors)
     tag_list = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
-    search_text = textsearch.index_text(title, " ".join(tag_list), body)
+    # The title twice: a word in the title should outrank the same word deep in the body.
+    search_text = textsearch.index_text(title, title, " ".join(tag_list), body)
     with db.writing() as session:
         article = session.scalar(
             sa.select(KbArticle).where(KbArticle.slug == slug, KbArticle.language == language)

@@ -68,6 +68,13 @@ class CallEventBatch:
                 call = Interaction(channel="phone", call_id=call_id, started_at=at)
                 self.session.add(call)
                 self._next_seq[call_id] = 1
+            else:
+                last = self.session.scalar(
+                    sa.select(sa.func.max(IvrPathStep.seq)).where(
+                        IvrPathStep.interaction_id == call.id
+                    )
+                )
+                self._next_seq[call_id] = (last or 0) + 1
             self._calls[call_id] = call
         return call
 
