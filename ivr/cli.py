@@ -103,11 +103,11 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.asr import models
+    from ivr.asr import models as speech_models
 
     try:
-        path = models.install_vosk(settings, args.language)
-    except models.ModelInstallError as exc:
+        path = speech_models.install_vosk(settings, args.language)
+    except speech_models.ModelInstallError as exc:
         print(f"ckm models install: {exc}", file=sys.stderr)
         return 1
     print(f"vosk model for {args.language} installed in {path}")
@@ -115,8 +115,8 @@ def cmd_models_install(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_status(args: argparse.Namespace, settings: Settings) -> int:
-    from ivr.asr import models
+    from ivr.asr import models as speech_models
 
-    for line in models.status_lines(settings):
+    for line in speech_models.status_lines(settings):
         print(line)
     return 0

@@ -183,4 +183,4 @@ class Script:
         return self.marks.get(name, Mark())
 
 
-DEFAULT_VOICES: Mapping[str, str] = {"pl": "zlw/pl", "en": "gmw/en-US", "uk": "zle/uk", "ko": "ko"}
+DEFAULT_VOICES: Mapping[str, str] = {"pl": "zlw/pl", "en": "gmw/en-us", "uk": "zle/uk", "ko": "ko"}
