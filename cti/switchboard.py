@@ -1,0 +1,391 @@
+"""The switchboard: the ACD at work in the running controller (the only stateful I/O in cti/).
+
+Rules:
+- `feed(event)` is synchronous and never awaits: the ACD decides, commands go to the pbx sink
+  in order, notices go to the live figures, the hub and the domain-event bus. So ordering per
+  call is the ACD's ordering, end to end.
+- Time: the switchboard arms one loop timer at the ACD's next deadline and feeds a `Tick`.
+- The screen-pop must not wait for the database: caller history is fetched when the caller
+  joins the queue. If it is not there when the phone rings, the offer goes out at once with
+  `history_pending: true` and a `screen_pop_history` event follows.
+- After every change the ACD snapshot is written (atomically, coalesced to one write per loop
+  turn) when a path is given, so a restarted controller keeps callers' places.
+- Desktop commands arrive through the hub as protocol messages; `execute` maps them to ACD
+  events for the user's own agent, and turns an `AcdError` into a refusal with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ckm import events as domain
+from ckm.bus import EventBus
+from cti import events as ev
+from cti import notices as nt
+from cti import protocol, snapshot
+from cti.acd import Acd, AcdError, Step
+from cti.config import Caller
+from cti.hub import CtiHub, Refused
+from cti.ports import CommandSink, HistoryProvider, Principal, QueueDirectory
+from cti.stats import LiveFigures
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Switchboard:
+    def __init__(
+        self,
+        acd: Acd,
+        pbx: CommandSink,
+        *,
+        directory: QueueDirectory | None = None,
+        history: HistoryProvider | None = None,
+        bus: EventBus | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        snapshot_path: Path | None = None,
+        figures_every_s: float = 1.0,
+        history_timeout_s: float = 2.0,
+    ) -> None:
+        self.acd = acd
+        self.pbx = pbx
+        self.directory = directory
+        self.history = history
+        self.bus = bus
+        self.clock = clock
+        self.snapshot_path = snapshot_path
+        self.figures_every_s = figures_every_s
+        self.history_timeout_s = history_timeout_s
+        self.figures = LiveFigures(acd.tz)
+        self.hub: CtiHub | None = None
+        self.histories: dict[str, Mapping[str, Any] | None] = {}  # call_id -> fetched history
+        self._pending_pops: dict[str, list[str]] = {}  # call_id -> agents waiting for history
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._figures_task: asyncio.Task[None] | None = None
+        self._save_scheduled = False
+
+    def attach(self, hub: CtiHub) -> None:
+        self.hub = hub
+
+    # --- events in ---------------------------------------------------------------------------
+
+    def feed(self, event: ev.AcdEvent) -> Step:
+        step = self.acd.handle(event)  # raises AcdError with the state unchanged
+        for command in step.commands:
+            self.pbx.execute(command)
+        for notice in step.notices:
+            self.figures.apply(notice, self.acd.queues)
+            self._publish(notice)
+        self._arm_timer()
+        self._schedule_save()
+        return step
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def _arm_timer(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # driven synchronously (tests, replays): the caller ticks
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.acd.next_deadline()
+        if deadline is None:
+            return
+        delay = max(0.0, (deadline - self.clock()).total_seconds())
+        self._timer = loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.feed(ev.Tick(self.clock()))
+        except Exception:
+            log.exception("ACD tick failed")
+
+    async def start(self) -> None:
+        self._arm_timer()
+        if self.figures_every_s > 0 and self._figures_task is None:
+            self._figures_task = asyncio.get_running_loop().create_task(self._figures_loop())
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        tasks = list(self._tasks)
+        if self._figures_task is not None:
+            tasks.append(self._figures_task)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.save()
+
+    async def _figures_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.figures_every_s)
+            if self.hub is not None and self.hub.connections:
+                self.hub.publish("figures", self.figures_view(), supervisors=True)
+
+    # --- snapshot persistence ----------------------------------------------------------------
+
+    def _schedule_save(self) -> None:
+        if self.snapshot_path is None or self._save_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save()
+            return
+        self._save_scheduled = True
+        loop.call_soon(self.save)
+
+    def save(self) -> None:
+        self._save_scheduled = False
+        if self.snapshot_path is None:
+            return
+        tmp = self.snapshot_path.with_suffix(".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(snapshot.dumps(self.acd), encoding="utf-8")
+        tmp.replace(self.snapshot_path)
+
+    # --- notices out -------------------------------------------------------------------------
+
+    def _publish(self, n: nt.Notice) -> None:
+        if isinstance(n, nt.CallQueued):
+            self._prefetch_history(n.call_id, n.caller.number)
+        if self.bus is not None:
+            for d in _domain_events(n):
+                self.bus.publish(d)
+        if self.hub is None:
+            if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self._call_alive(n.call_id):
+                self.histories.pop(n.call_id, None)
+            return
+        hub = self.hub
+        at = n.at.isoformat()
+        if isinstance(n, nt.AgentStateChanged):
+            hub.publish("agent_state", {"agent": n.agent, "state": n.state, "reason": n.reason,
+                                        "call_id": n.call_id, "at": at}, agents=[n.agent])
+        elif isinstance(n, nt.CallQueued):
+            hub.publish("call_queued", {"call_id": n.call_id, "queue": n.queue,
+                                        "caller": _caller(n.caller), "priority": n.priority,
+                                        "callback": n.callback, "at": at})
+        elif isinstance(n, nt.CallOffered):
+            pending = self.histories.get(n.call_id) is None
+            if pending:
+                self._pending_pops.setdefault(n.call_id, []).append(n.agent)
+            hub.publish("call_offered", {
+                "call_id": n.call_id, "queue": n.queue, "agent": n.agent,
+                "waited_s": round(n.waited_s, 1), "callback": n.callback, "at": at,
+                "screen_pop": {
+                    "caller_number": n.caller.number, "caller_name": n.caller.name,
+                    "ivr_path": list(n.context.ivr_path), "category": n.context.category,
+                    "transcript": n.context.transcript,
+                    "history": self.histories.get(n.call_id), "history_pending": pending,
+                }}, agents=[n.agent])
+        elif isinstance(n, nt.OfferWithdrawn):
+            hub.publish("offer_withdrawn", {"call_id": n.call_id, "agent": n.agent,
+                                            "reason": n.reason, "at": at}, agents=[n.agent])
+        elif isinstance(n, nt.CallConnected):
+            hub.publish("call_answered", {"call_id": n.call_id, "queue": n.queue,
+                                          "agent": n.agent, "waited_s": round(n.waited_s, 1),
+                                          "callback": n.callback, "transferred": n.transferred,
+                                          "at": at}, agents=[n.agent])
+        elif isinstance(n, nt.CallHeld):
+            hub.publish("call_held", {"call_id": n.call_id, "agent": n.agent, "held": n.held,
+                                      "at": at}, agents=[n.agent])
+        elif isinstance(n, nt.CallTransferred):
+            hub.publish("call_transferred", {
+                "call_id": n.call_id, "agent": n.agent, "kind": n.kind, "target": n.target,
+                "attended": n.attended, "at": at},
+                agents=[n.agent, n.target] if n.kind == "agent" else [n.agent])
+        elif isinstance(n, nt.CallEnded):
+            hub.publish("call_ended", {"call_id": n.call_id, "queue": n.queue, "agent": n.agent,
+                                       "by": n.by, "talk_s": round(n.talk_s, 1), "at": at},
+                        agents=[n.agent])
+        elif isinstance(n, nt.CallLeftQueue):
+            hub.publish("call_left_queue", {"call_id": n.call_id, "queue": n.queue,
+                                            "reason": n.reason, "waited_s": round(n.waited_s, 1),
+                                            "callback": n.callback, "at": at})
+        elif isinstance(n, nt.WrapUpDone):
+            hub.publish("wrap_up_done", {"agent": n.agent, "call_id": n.call_id,
+                                         "disposition": n.disposition, "at": at},
+                        agents=[n.agent])
+        if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self._call_alive(n.call_id):
+            self.histories.pop(n.call_id, None)
+            self._pending_pops.pop(n.call_id, None)
+
+    def _call_alive(self, call_id: str) -> bool:
+        return call_id in self.acd.entries or call_id in self.acd.calls
+
+    def _prefetch_history(self, call_id: str, number: str) -> None:
+        if self.history is None or call_id in self.histories:
+            return
+        self.histories[call_id] = None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._fetch_history(call_id, number))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch_history(self, call_id: str, number: str) -> None:
+        assert self.history is not None
+        try:
+            found = await asyncio.wait_for(self.history.caller_history(number),
+                                           self.history_timeout_s)
+        except Exception:
+            log.exception("caller history for %s failed; screen-pop without it", call_id)
+            found = {"error": "history unavailable"}
+        if not self._call_alive(call_id):
+            self.histories.pop(call_id, None)
+            return
+        self.histories[call_id] = found
+        waiting = self._pending_pops.pop(call_id, [])
+        if waiting and self.hub is not None:
+            self.hub.publish("screen_pop_history", {"call_id": call_id, "history": found},
+                             agents=waiting)
+
+    # --- views for the hub -------------------------------------------------------------------
+
+    def figures_view(self) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "at": now.isoformat(),
+            "queues": [dataclasses.asdict(q) for q in self.figures.queues(self.acd, now)],
+            "agents": [dataclasses.asdict(a) for a in self.figures.agents(self.acd, now)],
+        }
+
+    def snapshot_for(self, principal: Principal) -> dict[str, Any]:
+        agent = self.acd.agents.get(principal.user)
+        mine = {"agent": None if agent is None else {
+            "agent": agent.agent_id, "state": agent.status.value, "reason": agent.reason,
+            "call_id": agent.call_id, "since": agent.since.isoformat() if agent.since else None,
+            "pending_pause": agent.pending_pause}}
+        calls = [self._call_view(c.call_id) for c in self.acd.calls.values()
+                 if principal.role.sees_everything or c.agent == principal.user]
+        ringing = [e.call_id for e in self.acd.entries.values()
+                   if principal.user in e.offered_to]
+        data: dict[str, Any] = {**mine, "calls": calls,
+                                "ringing": [self._entry_view(cid) for cid in ringing]}
+        if principal.role.sees_everything:
+            data["figures"] = self.figures_view()
+            data["waiting"] = [self._entry_view(cid) for q in self.acd.order.values()
+                               for _, cid in q]
+        return data
+
+    def _call_view(self, call_id: str) -> dict[str, Any]:
+        c = self.acd.calls[call_id]
+        return {"call_id": c.call_id, "queue": c.queue, "agent": c.agent,
+                "caller": _caller(c.caller), "held": c.held,
+                "connected_at": c.connected_at.isoformat(),
+                "consult": None if c.consult is None else {
+                    "kind": c.consult.kind.value, "target": c.consult.target,
+                    "answered": c.consult.answered}}
+
+    def _entry_view(self, call_id: str) -> dict[str, Any]:
+        e = self.acd.entries[call_id]
+        return {"call_id": e.call_id, "queue": e.queue, "caller": _caller(e.caller),
+                "priority": e.priority, "callback": e.callback, "phase": e.phase.value,
+                "joined_at": e.joined_at.isoformat(), "offered_to": sorted(e.offered_to),
+                "screen_pop": {"ivr_path": list(e.context.ivr_path),
+                               "category": e.context.category,
+                               "transcript": e.context.transcript,
+                               "history": self.histories.get(call_id)}}
+
+    # --- commands from desktops --------------------------------------------------------------
+
+    async def execute(self, principal: Principal, message: protocol.ClientMessage) -> None:
+        event = await self._to_event(principal, message)
+        try:
+            self.feed(event)
+        except AcdError as exc:
+            raise Refused(str(exc)) from None
+
+    async def _to_event(self, p: Principal, m: protocol.ClientMessage) -> ev.AcdEvent:
+        at = self.clock()
+        me = p.user
+        if isinstance(m, protocol.Login):
+            if self.directory is None:
+                raise Refused("no agent directory configured")
+            seat = await self.directory.seat(me)
+            if seat is None:
+                raise Refused(f"user {me} is not an agent of any queue")
+            return ev.AgentLoggedIn(at, seat.profile, seat.endpoint)
+        if isinstance(m, protocol.SetState):
+            if m.state == "available":
+                return ev.AgentReady(at, me)
+            if m.state == "offline":
+                return ev.AgentLoggedOut(at, me)
+            await self._check_pause_reason(m.reason)
+            return ev.AgentPaused(at, me, m.reason)
+        if isinstance(m, protocol.Hold):
+            return ev.HoldRequested(at, m.call_id, me)
+        if isinstance(m, protocol.Unhold):
+            return ev.UnholdRequested(at, m.call_id, me)
+        if isinstance(m, protocol.Hangup):
+            return ev.HangupRequested(at, m.call_id, me)
+        if isinstance(m, protocol.Transfer):
+            return ev.TransferRequested(at, m.call_id, me, m.kind, m.target, m.attended)
+        if isinstance(m, protocol.CompleteTransfer):
+            return ev.TransferCompleted(at, m.call_id, me)
+        if isinstance(m, protocol.CancelTransfer):
+            return ev.TransferCancelled(at, m.call_id, me)
+        if isinstance(m, protocol.CompleteWrapUp):
+            return ev.WrapUpCompleted(at, me, m.disposition, m.notes)
+        if isinstance(m, protocol.ScheduleCallback):
+            return ev.CallbackScheduled(at, f"cb-{uuid.uuid4().hex[:12]}", m.queue,
+                                        Caller(m.number, m.name), m.not_before)
+        if not p.role.sees_everything:
+            raise Refused(f"{p.role.value} may not do this; a supervisor or admin may")
+        if isinstance(m, protocol.SnoopCall):
+            seat = await self.directory.seat(me) if self.directory is not None else None
+            endpoint = seat.endpoint if seat is not None else f"PJSIP/{me}"
+            return ev.SnoopRequested(at, m.call_id, me, endpoint, m.mode)
+        if isinstance(m, protocol.ForcePause):
+            await self._check_pause_reason(m.reason)
+            return ev.AgentPaused(at, m.agent, m.reason, by=me)
+        if isinstance(m, protocol.ForceLogout):
+            return ev.AgentLoggedOut(at, m.agent, by=me)
+        raise Refused(f"{type(m).__name__} is not a command")
+
+    async def _check_pause_reason(self, reason: str) -> None:
+        if not reason:
+            raise Refused("pause: expected a reason")
+        if self.directory is None:
+            return
+        allowed = await self.directory.pause_reasons()
+        if allowed and reason not in allowed:
+            raise Refused(f"pause reason {reason!r} is not one of {', '.join(sorted(allowed))}")
+
+
+def _caller(c: Caller) -> dict[str, str]:
+    return {"number": c.number, "name": c.name}
+
+
+def _domain_events(n: nt.Notice) -> list[domain.DomainEvent]:
+    """The ACD's facts in the center's shared vocabulary (ckm.events) for the CRM recorder.
+
+    pbx/ publishes CallQueued (when the IVR enqueues) and CallEnded (when the channel goes);
+    the ACD adds what only it knows: offers, connections, transfers."""
+    if isinstance(n, nt.CallOffered):
+        return [domain.CallOffered(n.call_id, n.at, n.queue, n.agent)]
+    if isinstance(n, nt.CallConnected) and not n.transferred:
+        return [domain.AgentConnected(n.call_id, n.at, n.queue, n.agent, n.waited_s)]
+    if isinstance(n, nt.CallTransferred):
+        return [domain.CallTransferred(n.call_id, n.at, f"{n.kind}:{n.target}")]
+    return []
