@@ -3,8 +3,8 @@
 Search runs in widening steps and stops at the first that finds something:
 1. every query word, by stem prefix (AND);
 2. any query word (OR);
-3. any word by its first four letters ("smietnik" → "smie*" meets "smiec", "smieciarka");
-4. PostgreSQL only: trigram similarity of the unaccented title, for typos ("smeci").
+3. PostgreSQL only: trigram similarity of the unaccented title, for typos ("biletomad");
+4. any word by its first four letters ("smietnik" → "smie*" meets "smiec", "smieciarka").
 Words are folded and stemmed in Python (crm_core.textsearch) for both engines; SQLite matches
 with FTS5, PostgreSQL with a tsvector GIN index. Only published articles valid now are found.
 """
@@ -130,16 +130,18 @@ def kb_search(
     short = list(dict.fromkeys(t[: textsearch.MIN_STEM] for t in terms))
     with db.reading() as session:
         if db.dialect == "postgresql":
-            steps = [
-                " & ".join(f"{t}:*" for t in terms),
-                " | ".join(f"{t}:*" for t in terms),
-                " | ".join(f"{t}:*" for t in short),
-            ]
-            for expr in dict.fromkeys(steps):
+            for expr in dict.fromkeys(
+                [" & ".join(f"{t}:*" for t in terms), " | ".join(f"{t}:*" for t in terms)]
+            ):
                 hits = _match_postgresql(session, expr, lang, now, limit)
                 if hits:
                     return hits
-            return _trigram_postgresql(session, " ".join(textsearch.words(query)), lang, now, limit)
+            # A typo is closer to the intended title than a four-letter prefix is.
+            folded = " ".join(textsearch.words(query))
+            hits = _trigram_postgresql(session, folded, lang, now, limit)
+            if hits:
+                return hits
+            return _match_postgresql(session, " | ".join(f"{t}:*" for t in short), lang, now, limit)
         steps = [
             " AND ".join(f'"{t}"*' for t in terms),
             " OR ".join(f'"{t}"*' for t in terms),

@@ -39,9 +39,7 @@ def test_events_of_a_call_never_started_still_land(seeded: Database) -> None:
 
 
 def test_anonymous_caller_has_no_resident(seeded: Database) -> None:
-    interactions.record_event(
-        seeded, ev.CallStarted("anon", T0, "anonymous", "", "19115", "PJSIP/x")
-    )
+    interactions.record_event(seeded, ev.CallStarted("anon", T0, "anonymous", "", "19115", "PJSIP/x"))
     assert interactions.get_call(seeded, "anon").resident_id is None
 
 

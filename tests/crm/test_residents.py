@@ -27,9 +27,7 @@ def test_resident_with_several_numbers_is_found_by_any_notation(db: Database) ->
 
 def test_invalid_input_names_every_bad_field_and_writes_nothing(db: Database) -> None:
     with pytest.raises(ValidationError) as err:
-        residents.create_resident(
-            db, name="x" * 201, phones=["600100200", "12"], preferred_language="xx"
-        )
+        residents.create_resident(db, name="x" * 201, phones=["600100200", "12"], preferred_language="xx")
     assert set(err.value.fields) == {"name", "phones[1]", "preferred_language"}
     assert residents.find_resident(db, "600100200") is None
 
