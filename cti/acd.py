@@ -15,13 +15,12 @@ Rules:
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import heapq
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +29,7 @@ from cti import events as ev
 from cti import notices as nt
 from cti.agent import Action, Agent, AgentStatus, IllegalTransition, transition
 from cti.config import CallContext, Caller, QueueConfig, Strategy
+from cti.frozen import evolve
 from cti.queue import EntryPhase, QueueEntry, choose, member_key
 
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -79,6 +79,7 @@ class Acd:
     ) -> None:
         self.queues: dict[str, QueueConfig] = {}
         self.agents: dict[str, Agent] = {}
+        self.available: set[str] = set()  # index of agents in AVAILABLE, kept by _set_agent
         self.entries: dict[str, QueueEntry] = {}
         self.calls: dict[str, ActiveCall] = {}
         self.order: dict[str, list[tuple[tuple[int, int], str]]] = {}
@@ -94,6 +95,7 @@ class Acd:
         self.seed = seed
         self.rng = random.Random(seed)
         self._at: datetime | None = None
+        self._day_bounds: tuple[datetime, datetime] | None = None
         self._cmds: list[cmd.Command] = []
         self._notes: list[nt.Notice] = []
         for q in queues:
@@ -135,10 +137,10 @@ class Acd:
         if event.at.tzinfo is None:
             raise AcdError(f"{type(event).__name__}: 'at' must be timezone-aware")
         self._cmds, self._notes = [], []
-        before = (self.now, self._at, self.day)
+        before = (self.now, self._at, self.day, self._day_bounds)
         # Rolling the day clears counters; keep them until the event is known to be legal.
         saved = None
-        if event.at.astimezone(self.tz).date().isoformat() != self.day:
+        if not self._same_day(event.at):
             saved = ({q: dict(c) for q, c in self.answered_today.items()},
                      {a: list(h) for a, h in self.history.items()})
         self.now = event.at if self.now is None else max(self.now, event.at)
@@ -148,7 +150,7 @@ class Acd:
             handler(event)
         except (AcdError, IllegalTransition) as exc:
             self._cmds, self._notes = [], []
-            self.now, self._at, self.day = before
+            self.now, self._at, self.day, self._day_bounds = before
             if saved is not None:
                 self.answered_today, self.history = saved
             if isinstance(exc, AcdError):
@@ -205,8 +207,20 @@ class Acd:
     def _on_queue_configured(self, e: ev.QueueConfigured) -> None:
         self._configure(e.config)
 
+    def _same_day(self, at: datetime) -> bool:
+        bounds = self._day_bounds
+        return bounds is not None and bounds[0] <= at < bounds[1]
+
     def _roll_day(self, at: datetime) -> None:
-        day = at.astimezone(self.tz).date().isoformat()
+        if self._same_day(at):
+            return
+        local = at.astimezone(self.tz)
+        # Kept in UTC: comparing datetimes across tzinfo objects is slow (and events are UTC).
+        start = datetime.combine(local.date(), datetime.min.time(), self.tz).astimezone(UTC)
+        end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(),
+                               self.tz).astimezone(UTC)
+        self._day_bounds = (start, end)
+        day = local.date().isoformat()
         if day != self.day:
             self.day = day
             for counts in self.answered_today.values():
@@ -239,7 +253,7 @@ class Acd:
         for agent_id in sorted(entry.offered_to):
             self._cmds.append(cmd.CancelRing(entry.call_id, agent_id))
             self._withdraw(agent_id, entry, at, "timeout", unanswered=True)
-        self._put(dataclasses.replace(
+        self._put(evolve(
             entry, phase=EntryPhase.WAITING, offered_to=frozenset(), offer_deadline=None,
             tried=entry.tried | entry.offered_to, only_agent=None))
 
@@ -250,7 +264,7 @@ class Acd:
             self._notes.append(nt.CallLeftQueue(at, entry.call_id, entry.queue, "overflow",
                                                 waited, False))
             self._remove(entry)
-            moved = dataclasses.replace(
+            moved = evolve(
                 entry, queue=target, joined_at=at, phase=EntryPhase.WAITING, tried=frozenset(),
                 overflow_done=False, last_position=None, last_wait_s=None,
                 next_announce_at=self._first_announce(self.queues[target], at))
@@ -263,7 +277,7 @@ class Acd:
         else:
             if config.overflow_to_callback:
                 self._cmds.append(cmd.OfferCallback(entry.call_id, entry.queue))
-            self._put(dataclasses.replace(entry, overflow_done=True))
+            self._put(evolve(entry, overflow_done=True))
 
     def _announce(self, at: datetime) -> None:
         for queue, order in self.order.items():
@@ -279,15 +293,17 @@ class Acd:
                 if entry.callback or due is None or due > at:
                     continue
                 if entry.phase is not EntryPhase.WAITING:
-                    self._put(dataclasses.replace(entry, next_announce_at=at + every))
+                    self._put(evolve(entry, next_announce_at=at + every))
                     continue
                 wait = math.ceil(position / staff * handle / 60) * 60
                 improves = entry.last_position is None or position < entry.last_position or (
                     entry.last_wait_s is not None and wait < entry.last_wait_s)
                 if improves or not config.announce_only_when_improves:
                     self._cmds.append(cmd.AnnouncePosition(call_id, position, wait))
-                    entry = dataclasses.replace(entry, last_position=position, last_wait_s=wait)
-                self._put(dataclasses.replace(entry, next_announce_at=at + every))
+                    self._put(evolve(entry, last_position=position, last_wait_s=wait,
+                                     next_announce_at=at + every))
+                else:
+                    self._put(evolve(entry, next_announce_at=at + every))
 
     @staticmethod
     def _first_announce(config: QueueConfig, at: datetime) -> datetime | None:
@@ -350,7 +366,7 @@ class Acd:
         if not e.number:
             raise AcdError("callback: expected the number to call back")
         self._cancel_offers(entry, e.at, "caller_gone")
-        converted = dataclasses.replace(
+        converted = evolve(
             entry, callback=True, caller=Caller(e.number, entry.caller.name),
             phase=EntryPhase.WAITING, offered_to=frozenset(), offer_deadline=None,
             next_announce_at=None)
@@ -405,16 +421,16 @@ class Acd:
             self._notes.append(nt.CallLeftQueue(at, entry.call_id, entry.queue,
                                                 "callback_failed", self._waited(entry, at), True))
             return
-        self._put(dataclasses.replace(
+        self._put(evolve(
             entry, attempts=attempts, phase=EntryPhase.WAITING, offered_to=frozenset(),
             offer_deadline=None, not_before=at + timedelta(seconds=config.callback_retry_s)))
 
     # --- offers ------------------------------------------------------------------------------
 
     def _dispatch(self, at: datetime) -> None:
-        free = {a.agent_id: a for a in self.agents.values() if a.status is AgentStatus.AVAILABLE}
-        if not free:
+        if not self.available:
             return
+        free = {aid: self.agents[aid] for aid in sorted(self.available)}
         for _, call_id in heapq.merge(*self.order.values()):
             entry = self.entries[call_id]
             if entry.phase is not EntryPhase.WAITING:
@@ -461,7 +477,7 @@ class Acd:
         tried = entry.tried
         if not {a.agent_id for a in picks} - tried:
             tried = frozenset()
-        self._put(dataclasses.replace(
+        self._put(evolve(
             entry, phase=EntryPhase.OFFERED, offered_to=frozenset(a.agent_id for a in picks),
             offer_deadline=at + timedelta(seconds=timeout), tried=tried))
 
@@ -474,7 +490,7 @@ class Acd:
             return  # the ring was already over (timeout, answered elsewhere)
         self._withdraw(e.agent, entry, e.at, "declined", unanswered=True)
         left = entry.offered_to - {e.agent}
-        self._put(dataclasses.replace(
+        self._put(evolve(
             entry, offered_to=left, tried=entry.tried | {e.agent},
             phase=EntryPhase.OFFERED if left else EntryPhase.WAITING,
             offer_deadline=entry.offer_deadline if left else None,
@@ -493,13 +509,13 @@ class Acd:
         for other in sorted(entry.offered_to - {e.agent}):
             self._cmds.append(cmd.CancelRing(e.call_id, other))
             self._withdraw(other, entry, e.at, "answered_elsewhere", unanswered=False)
-        self._set_agent(dataclasses.replace(
+        self._set_agent(evolve(
             transition(agent, Action.ANSWER, e.at, call_id=e.call_id), unanswered=0))
         counts = self.answered_today[entry.queue]
         counts[e.agent] = counts.get(e.agent, 0) + 1
         config = self.queues[entry.queue]
         if entry.callback:
-            self._put(dataclasses.replace(entry, phase=EntryPhase.DIALING,
+            self._put(evolve(entry, phase=EntryPhase.DIALING,
                                           offered_to=frozenset({e.agent}), offer_deadline=None))
             self._cmds.append(cmd.DialResident(e.call_id, e.agent, entry.caller.number,
                                                entry.caller.name))
@@ -519,12 +535,12 @@ class Acd:
         if unanswered and limit and count >= limit:
             new = transition(agent, Action.WITHDRAW, at, to=AgentStatus.PAUSED,
                              reason="autopause")
-            new = dataclasses.replace(new, unanswered=0, pending_pause=None)
+            new = evolve(new, unanswered=0, pending_pause=None)
         elif agent.pending_pause is not None:
             new = transition(agent, Action.WITHDRAW, at, to=AgentStatus.PAUSED,
                              reason=agent.pending_pause)
         else:
-            new = dataclasses.replace(transition(agent, Action.WITHDRAW, at), unanswered=count)
+            new = evolve(transition(agent, Action.WITHDRAW, at), unanswered=count)
         self._notes.append(nt.OfferWithdrawn(at, entry.call_id, agent_id, reason))
         self._set_agent(new)
 
@@ -548,7 +564,7 @@ class Acd:
                 self._set_agent(transition(agent, Action.END_CALL, e.at,
                                            to=self._idle_target(agent),
                                            reason=agent.pending_pause or ""))
-                self._put(dataclasses.replace(entry, phase=EntryPhase.WAITING,
+                self._put(evolve(entry, phase=EntryPhase.WAITING,
                                               offered_to=frozenset()))
             return
         if call.consult is not None and call.consult.answered:
@@ -577,7 +593,7 @@ class Acd:
         self.wrapup_queue[call.agent] = (call.call_id, call.queue)
         if config.wrapup_s > 0:
             new = transition(agent, Action.END_CALL, at, to=AgentStatus.WRAP_UP)
-            self._set_agent(dataclasses.replace(
+            self._set_agent(evolve(
                 new, wrapup_until=at + timedelta(seconds=config.wrapup_s)))
         else:
             self._set_agent(transition(agent, Action.END_CALL, at, to=self._idle_target(agent),
@@ -587,7 +603,7 @@ class Acd:
         call = self._agent_call(e.call_id, e.agent)
         if call.held:
             raise AcdError(f"call {e.call_id} is already on hold")
-        self.calls[call.call_id] = dataclasses.replace(call, held=True)
+        self.calls[call.call_id] = evolve(call, held=True)
         self._cmds.append(cmd.HoldCall(call.call_id, self.queues[call.queue].moh_class))
         self._notes.append(nt.CallHeld(e.at, call.call_id, call.agent, True))
 
@@ -597,7 +613,7 @@ class Acd:
             raise AcdError(f"call {e.call_id} is not on hold")
         if call.consult is not None:
             raise AcdError(f"call {e.call_id}: finish or cancel the transfer first")
-        self.calls[call.call_id] = dataclasses.replace(call, held=False)
+        self.calls[call.call_id] = evolve(call, held=False)
         self._cmds.append(cmd.UnholdCall(call.call_id))
         self._notes.append(nt.CallHeld(e.at, call.call_id, call.agent, False))
 
@@ -629,7 +645,7 @@ class Acd:
                 endpoint = target_agent.endpoint
             else:
                 endpoint = f"external:{e.target}"
-            self.calls[call.call_id] = dataclasses.replace(
+            self.calls[call.call_id] = evolve(
                 call, held=True, consult=Consult(e.kind, e.target, deadline=deadline))
             if not call.held:
                 self._cmds.append(cmd.HoldCall(call.call_id, config.moh_class))
@@ -666,8 +682,8 @@ class Acd:
         if call.consult.kind is ev.TargetKind.AGENT:
             target = self.agents[call.consult.target]
             self._set_agent(transition(target, Action.ANSWER, e.at, call_id=e.call_id))
-        self.calls[call.call_id] = dataclasses.replace(
-            call, consult=dataclasses.replace(call.consult, answered=True, deadline=None))
+        self.calls[call.call_id] = evolve(
+            call, consult=evolve(call.consult, answered=True, deadline=None))
 
     def _on_consult_failed(self, e: ev.ConsultFailed) -> None:
         call = self.calls.get(e.call_id)
@@ -677,7 +693,7 @@ class Acd:
 
     def _consult_failed(self, call: ActiveCall, at: datetime) -> None:
         self._drop_consult(call, at, hang_up_leg=True)
-        self.calls[call.call_id] = dataclasses.replace(self.calls[call.call_id], held=False)
+        self.calls[call.call_id] = evolve(self.calls[call.call_id], held=False)
         self._notes.append(nt.CallHeld(at, call.call_id, call.agent, False))
 
     def _drop_consult(self, call: ActiveCall, at: datetime, *, hang_up_leg: bool) -> None:
@@ -695,7 +711,7 @@ class Acd:
                                            to=self._idle_target(target),
                                            reason=target.pending_pause or ""))
         if call.call_id in self.calls:
-            self.calls[call.call_id] = dataclasses.replace(self.calls[call.call_id], consult=None)
+            self.calls[call.call_id] = evolve(self.calls[call.call_id], consult=None)
 
     def _on_transfer_completed(self, e: ev.TransferCompleted) -> None:
         call = self._agent_call(e.call_id, e.agent)
@@ -712,7 +728,7 @@ class Acd:
         self._end_call(call, at, by="transfer")
         if consult.kind is ev.TargetKind.AGENT:
             # The call goes on with the colleague; it is theirs from now on.
-            self.calls[call.call_id] = dataclasses.replace(
+            self.calls[call.call_id] = evolve(
                 call, agent=consult.target, consult=None, held=False, connected_at=at)
             self._notes.append(nt.CallConnected(at, call.call_id, call.queue, consult.target,
                                                 0.0, call.callback, transferred=True))
@@ -742,7 +758,7 @@ class Acd:
         if unknown:
             raise AcdError(f"agent {e.profile.agent_id}: unknown queue(s) {', '.join(unknown)}")
         base = current if current is not None else Agent(e.profile)
-        base = dataclasses.replace(base, profile=e.profile, endpoint=e.endpoint)
+        base = evolve(base, profile=e.profile, endpoint=e.endpoint)
         to = AgentStatus.PAUSED if e.paused_reason else AgentStatus.AVAILABLE
         self._set_agent(transition(base, Action.LOGIN, e.at, to=to,
                                    reason=e.paused_reason or ""))
@@ -766,14 +782,14 @@ class Acd:
         entry = self.entries.get(agent.call_id)
         if entry is not None and agent.agent_id in entry.offered_to:
             left = entry.offered_to - {agent.agent_id}
-            self._put(dataclasses.replace(
+            self._put(evolve(
                 entry, offered_to=left, phase=EntryPhase.OFFERED if left else EntryPhase.WAITING,
                 offer_deadline=entry.offer_deadline if left else None, only_agent=None))
             return
         call = self.calls.get(agent.call_id)
         if call is not None and call.consult is not None and call.consult.target == agent.agent_id:
             self._cmds.append(cmd.CancelConsult(call.call_id, call.agent))
-            self.calls[call.call_id] = dataclasses.replace(call, consult=None, held=False)
+            self.calls[call.call_id] = evolve(call, consult=None, held=False)
             self._notes.append(nt.CallHeld(at, call.call_id, call.agent, False))
 
     def _on_paused(self, e: ev.AgentPaused) -> None:
@@ -782,7 +798,7 @@ class Acd:
             raise AcdError("pause: expected a reason")
         reason = f"{e.reason} (forced by {e.by})" if e.by else e.reason
         if agent.status in (AgentStatus.ON_CALL, AgentStatus.RESERVED):
-            self._set_agent(dataclasses.replace(agent, pending_pause=reason),
+            self._set_agent(evolve(agent, pending_pause=reason),
                             reason=f"pause pending: {reason}")
             return
         new = transition(agent, Action.PAUSE, e.at, reason=reason)
@@ -794,9 +810,9 @@ class Acd:
     def _on_ready(self, e: ev.AgentReady) -> None:
         agent = self._agent(e.agent)
         if agent.pending_pause is not None:
-            self._set_agent(dataclasses.replace(agent, pending_pause=None))
+            self._set_agent(evolve(agent, pending_pause=None))
             return
-        self._set_agent(dataclasses.replace(transition(agent, Action.READY, e.at), unanswered=0))
+        self._set_agent(evolve(transition(agent, Action.READY, e.at), unanswered=0))
 
     def _on_wrapup_completed(self, e: ev.WrapUpCompleted) -> None:
         agent = self._agent(e.agent)
@@ -849,6 +865,10 @@ class Acd:
 
     def _set_agent(self, agent: Agent, *, reason: str | None = None) -> None:
         self.agents[agent.agent_id] = agent
+        if agent.status is AgentStatus.AVAILABLE:
+            self.available.add(agent.agent_id)
+        else:
+            self.available.discard(agent.agent_id)
         assert self._at is not None
         note = nt.AgentStateChanged(self._at, agent.agent_id, agent.status.value,
                                     agent.reason if reason is None else reason, agent.call_id)

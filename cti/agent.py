@@ -8,12 +8,12 @@ available when a pause was requested during the call).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from cti.config import AgentProfile
+from cti.frozen import evolve
 
 
 class AgentStatus(StrEnum):
@@ -116,4 +116,4 @@ def transition(
     if target is AgentStatus.OFFLINE:
         changes["pending_pause"] = None
         changes["unanswered"] = 0
-    return dataclasses.replace(agent, **changes)  # type: ignore[arg-type]
+    return evolve(agent, **changes)

@@ -176,6 +176,8 @@ def _fill(acd: Acd, data: dict[str, Any]) -> None:
         dialing_agents.update(a.agent_id for a in acd.agents.values() if a.call_id == entry.call_id)
     for q in acd.order.values():
         q.sort()
+    acd.available = {a.agent_id for a in acd.agents.values()
+                     if a.status is AgentStatus.AVAILABLE}
     # Rings and callback dials in flight are not trusted after a restart (see module rules).
     for agent_id in dialing_agents:
         agent = acd.agents[agent_id]
@@ -183,6 +185,7 @@ def _fill(acd: Acd, data: dict[str, Any]) -> None:
             acd.agents[agent_id] = Agent(
                 agent.profile, AgentStatus.AVAILABLE, agent.since, agent.endpoint, "", None,
                 agent.idle_since or agent.since, agent.unanswered, agent.pending_pause, None)
+            acd.available.add(agent_id)
 
 
 def _ctx(raw: dict[str, Any]) -> CallContext:
