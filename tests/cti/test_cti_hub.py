@@ -366,3 +366,40 @@ async def test_restart_from_the_snapshot_file_keeps_the_callers_places(tmp_path:
     from cti import snapshot
     restored = snapshot.loads(path.read_text(), QUEUES)
     assert [e.call_id for e in restored.waiting("roads")] == ["c0", "c1", "c2"]
+
+
+async def test_the_switchboard_clock_times_out_a_ring_and_offers_the_next_agent() -> None:
+    acd = Acd([QueueConfig("roads", ring_timeout_s=0.2, autopause_after=1)])
+    r = await make_rig(History(), acd=acd)
+    try:
+        now = datetime.now(UTC)
+        for agent in ("anna", "bart"):
+            seat = await Directory().seat(agent)
+            assert seat is not None
+            r.board.feed(ev.AgentLoggedIn(now, seat.profile, seat.endpoint))
+        r.enqueue("c1")
+        await asyncio.sleep(0.5)
+        rings = [(c.call_id, c.agent) for c in r.pbx.commands if isinstance(c, cmd.RingAgent)]
+        assert rings[:2] == [("c1", "anna"), ("c1", "bart")]
+        assert cmd.CancelRing("c1", "anna") in r.pbx.commands
+        assert r.board.acd.agents["anna"].reason == "autopause"
+    finally:
+        await r.board.stop()
+        await r.client.close()
+
+
+async def test_a_client_that_stops_reading_is_cut_off_not_the_others(rig: Rig) -> None:
+    assert rig.board.hub is not None
+    rig.board.hub.max_backlog = 5
+    boss = await rig.connect("tok-boss")
+    await frame(boss)
+    (conn,) = rig.board.hub.connections
+    for n in range(10):  # published faster than the writer task can run
+        rig.board.hub.publish("figures", {"n": n})
+    assert conn.dropped
+    while not boss.ws.closed:
+        await boss.ws.receive(timeout=2)
+    assert boss.ws.close_code == 4408
+    fresh = await rig.connect("tok-boss")
+    assert (await frame(fresh))["type"] == "snapshot"
+    await fresh.close()
