@@ -103,10 +103,20 @@ class CallEnded(DomainEvent):
     reason: str  # caller_hangup | system_hangup | abandoned | transferred_out | error
 
 
+@dataclass(frozen=True)
+class CallDispositioned(DomainEvent):
+    """The consultant closed wrap-up with a disposition code (published by cti/)."""
+
+    kind: ClassVar[str] = "call_dispositioned"
+    agent: str
+    disposition: str
+    notes: str
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.kind: cls
     for cls in (CallStarted, CallAnswered, DtmfReceived, PromptPlayed, IvrStep, CallQueued,
-                CallOffered, AgentConnected, CallTransferred, CallEnded)
+                CallOffered, AgentConnected, CallTransferred, CallEnded, CallDispositioned)
 }
 
 

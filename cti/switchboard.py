@@ -116,6 +116,16 @@ class Switchboard:
         except Exception:
             log.exception("ACD tick failed")
 
+    async def configure(self) -> int:
+        """(Re)load the queues from the directory; waiting callers keep their places."""
+        if self.directory is None:
+            return 0
+        configs = await self.directory.queues()
+        at = self.clock()
+        for config in configs:
+            self.feed(ev.QueueConfigured(at, config))
+        return len(configs)
+
     async def start(self) -> None:
         self._arm_timer()
         if self.figures_every_s > 0 and self._figures_task is None:
@@ -388,4 +398,6 @@ def _domain_events(n: nt.Notice) -> list[domain.DomainEvent]:
         return [domain.AgentConnected(n.call_id, n.at, n.queue, n.agent, n.waited_s)]
     if isinstance(n, nt.CallTransferred):
         return [domain.CallTransferred(n.call_id, n.at, f"{n.kind}:{n.target}")]
+    if isinstance(n, nt.WrapUpDone) and n.call_id is not None and n.disposition:
+        return [domain.CallDispositioned(n.call_id, n.at, n.agent, n.disposition, n.notes)]
     return []

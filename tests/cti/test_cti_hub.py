@@ -403,3 +403,31 @@ async def test_a_client_that_stops_reading_is_cut_off_not_the_others(rig: Rig) -
     fresh = await rig.connect("tok-boss")
     assert (await frame(fresh))["type"] == "snapshot"
     await fresh.close()
+
+
+async def test_the_crm_hears_offers_connections_transfers_and_dispositions() -> None:
+    from ckm import events as domain
+    from ckm.bus import EventBus
+
+    bus = EventBus()
+    heard: list[domain.DomainEvent] = []
+
+    async def record(event: domain.DomainEvent) -> None:
+        heard.append(event)
+
+    bus.subscribe("test", record)
+    board = Switchboard(Acd(), RecordingPbx(), directory=Directory(), bus=bus,
+                        figures_every_s=0)
+    assert await board.configure() == 2
+    seat = await Directory().seat("anna")
+    assert seat is not None
+    now = datetime.now(UTC)
+    board.feed(ev.AgentLoggedIn(now, seat.profile, seat.endpoint))
+    board.feed(ev.CallEnqueued(now, "c1", "roads", Caller("+48221234567")))
+    board.feed(ev.AgentAnswered(now, "c1", "anna"))
+    board.feed(ev.HangupRequested(now, "c1", "anna"))
+    board.feed(ev.WrapUpCompleted(now, "anna", "resolved", "told about the schedule"))
+    await bus.close()
+    await board.stop()
+    assert [e.kind for e in heard] == ["call_offered", "agent_connected", "call_dispositioned"]
+    assert domain.from_dict(heard[-1].to_dict()) == heard[-1]

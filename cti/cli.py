@@ -1,0 +1,63 @@
+"""ACD sub-commands of `ckm`: `ckm acd state` (who waits where, from the persisted snapshot) and
+`ckm acd bench` (the routing and hub benchmark)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ckm.settings import Settings
+
+SNAPSHOT_FILE = "acd-state.json"
+
+
+def snapshot_path(settings: Settings) -> Path:
+    """Where the running switchboard keeps the ACD snapshot (restored on start)."""
+    return settings.data_dir / SNAPSHOT_FILE
+
+
+def register(subparsers: Any) -> None:
+    acd = subparsers.add_parser("acd", help="ACD: persisted queue state, benchmark")
+    sub = acd.add_subparsers(dest="acd_command", metavar="ACTION", required=True)
+    state = sub.add_parser("state", help="queues, waiting callers and agents from the snapshot")
+    state.add_argument("--file", type=Path, default=None, help="snapshot file (default: "
+                       f"<data_dir>/{SNAPSHOT_FILE})")
+    state.add_argument("--json", action="store_true", help="print the raw snapshot")
+    state.set_defaults(handler=_state)
+    bench = sub.add_parser("bench", help="routing decisions/s and hub fan-out latency")
+    bench.set_defaults(handler=_bench)
+
+
+def _state(args: argparse.Namespace, settings: Settings) -> int:
+    path: Path = args.file or snapshot_path(settings)
+    if not path.is_file():
+        print(f"no ACD snapshot at {path} (the controller has not run, or runs elsewhere)")
+        return 1
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    now = datetime.now(UTC)
+    print(f"snapshot of {data.get('now')}")
+    by_queue: dict[str, list[dict[str, Any]]] = {}
+    for entry in data.get("entries", []):
+        by_queue.setdefault(entry["queue"], []).append(entry)
+    for queue, entries in sorted(by_queue.items()):
+        print(f"queue {queue}: {len(entries)} waiting")
+        for pos, e in enumerate(entries, 1):
+            waited = (now - datetime.fromisoformat(e["joined_at"])).total_seconds()
+            kind = "callback" if e["callback"] else "caller"
+            print(f"  {pos:3d}. {e['call_id']:<28} {kind:<8} {e['caller']['number']:<16} "
+                  f"prio {e['priority']}  {waited:7.0f} s")
+    for agent in data.get("agents", []):
+        print(f"agent {agent['agent_id']:<16} {agent['status']:<10} {agent['reason']}")
+    return 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from bench import acd_bench
+
+    return acd_bench.main([])

@@ -1,0 +1,32 @@
+"""`ckm acd state`: an operator sees who waits where after a restart."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from ckm.settings import Settings
+from cti import cli, snapshot
+from cti.config import QueueConfig
+from cti.drill import Drill
+
+
+def test_acd_state_lists_waiting_callers_in_order(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    d = Drill(QueueConfig("roads"))
+    d.call("c1", "roads", number="+48221110001")
+    d.call("c2", "roads", number="+48221110002", priority=2)
+    settings = Settings(data_dir=tmp_path)
+    cli.snapshot_path(settings).write_text(snapshot.dumps(d.acd))
+    assert cli._state(argparse.Namespace(file=None, json=False), settings) == 0
+    out = capsys.readouterr().out
+    assert "queue roads: 2 waiting" in out
+    assert out.index("+48221110002") < out.index("+48221110001")  # priority first
+
+
+def test_acd_state_without_a_snapshot_says_so(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli._state(argparse.Namespace(file=None, json=False), Settings(data_dir=tmp_path)) == 1
+    assert "no ACD snapshot" in capsys.readouterr().out
