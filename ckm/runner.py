@@ -15,16 +15,18 @@ import importlib
 import json
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from ckm.bus import EventBus
-from ckm.settings import Settings
+from ckm.settings import ROOT, Settings
 
 log = logging.getLogger("ckm.run")
 
+BENCH_SCRIPTS = ROOT / "bench" / "scripts"
 WEB_MODULES = ("crm_core.wiring", "cti.wiring", "agent_desktop.wiring", "portal.wiring")
 
 
@@ -86,9 +88,22 @@ def build_web(center: Center) -> web.Application:
     return app
 
 
+def _crm_lookup(center: Center) -> Any:
+    db = center.services.get("crm.db")
+    if db is None:
+        log.warning("no CRM database attached: IVR lookups will take their error path")
+        return None
+    from pbx.crm_lookup import CrmLookup
+
+    return CrmLookup(db)
+
+
 async def serve(settings: Settings, *, web_enabled: bool = True,
                 stop: asyncio.Event | None = None) -> None:
+    from ivr.model import Script
     from pbx.controller import Controller
+    from pbx.prompts import PromptStage
+    from pbx.script_library import ScriptLibrary
     from pbx.watchdog import LoopWatchdog
 
     stop = stop or asyncio.Event()
@@ -100,10 +115,34 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
     watchdog.start()
     bus = EventBus()
     center = Center(settings=settings, bus=bus)
-    center.controller = Controller(settings, bus)
+    library = ScriptLibrary()
+    library.load_dir()
+    library.load_dir(BENCH_SCRIPTS)
+    prompts = PromptStage(settings)
+    center.services["ivr.library"] = library
+    center.services["ivr.prompts"] = prompts
+    # Prompts are rendered before the first call can arrive, never on a call's path.
+    started = time.monotonic()
+    count = 0
+    for name in library.names():
+        count = await prompts.prepare_async(library.current(name))
+    log.info("%d IVR prompts ready in %.1f s", count, time.monotonic() - started)
+    render_tasks: set[asyncio.Task[int]] = set()
+
+    def render_published(script: Script) -> None:
+        task = loop.create_task(prompts.prepare_async(script))
+        render_tasks.add(task)
+        task.add_done_callback(render_tasks.discard)
+
+    library.on_publish(render_published)
+    app = build_web(center)  # wiring modules register services and subscribe to the bus
+    center.controller = Controller(
+        settings, bus, library=library, prompts=prompts,
+        lookup=_crm_lookup(center), router=center.services.get("pbx.router"),
+        speech=center.services.get("pbx.speech"),
+    )
     runner: web.AppRunner | None = None
     try:
-        app = build_web(center)  # wiring modules subscribe to the bus before calls arrive
         await center.controller.start()
         if web_enabled:
             runner = web.AppRunner(app, access_log=None)

@@ -58,9 +58,8 @@ class Settings:
     web_port: int = 8080
     # --- CRM
     database_url: str = ""  # empty: sqlite:///{data_dir}/ckm.sqlite3
-    # --- calls
-    greeting: str = "sound:hello-world"
-    idle_hangup_s: float = 30.0
+    # --- calls: the IVR script new calls to 19115 start with (ivr/scripts/<name>.yaml)
+    ivr_script: str = "19115"
     log_level: str = "INFO"
     # --- IVR speech: None = under cache_dir / data_dir (see the properties below)
     ivr_prompt_dir: Path | None = None  # rendered TTS prompts (8 kHz .wav + 16 kHz .sln16)

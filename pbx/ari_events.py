@@ -7,7 +7,8 @@ Nothing past this module touches ARI's JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,8 @@ class Channel:
     app_name: str
     app_data: str
     language: str = "en"
+    # Variables listed in ari.conf `channelvars`: ckm's recovery state rides along here.
+    variables: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_local_caller_half(self) -> bool:
@@ -147,6 +150,8 @@ def parse_channel(data: Any, where: str = "channel") -> Channel:
         app_name=str(dialplan.get("app_name", "")),
         app_data=str(dialplan.get("app_data", "")),
         language=str(data.get("language", "en")),
+        variables={str(k): str(v) for k, v in (data.get("channelvars") or {}).items()}
+        if isinstance(data.get("channelvars"), dict) else {},
     )
 
 

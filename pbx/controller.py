@@ -4,8 +4,9 @@ Rules:
 - the event loop never waits on a call's REST requests: each call has its own command queue
   and task, so one slow call cannot delay another, and a call's commands run in order;
 - sessions are pure (`pbx.call_session`); this module only translates and executes;
+- CRM lookups, prompt rendering and speech recognition run off the loop, bounded in time;
 - after every (re)connect the controller resyncs from `GET /channels`: channels still in our
-  Stasis app are adopted (their saved state is in a channel variable), sessions whose channel
+  Stasis app are adopted (their saved state is in channel variables), sessions whose channel
   vanished while we were away are ended.
 """
 
@@ -17,20 +18,48 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from ckm.bus import EventBus
 from ckm.settings import Settings
+from ivr import events as ie
+from ivr import lookup as ivr_lookup
 from pbx import ari_events as ev
 from pbx import call_session as cs
 from pbx.ari_client import AriClient, AriError, AriUnavailable
+from pbx.prompts import PromptStage
+from pbx.script_library import ScriptLibrary
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+LOOKUP_TIMEOUT_S = 2.0
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class CallRouter(Protocol):
+    """Where calls go when the IVR hands them over (the ACD adapter implements it)."""
+
+    async def enqueue(self, call: cs.EnqueueCall) -> None: ...
+
+    async def register_callback(self, call: cs.RegisterCallback, caller_number: str) -> None: ...
+
+    async def caller_gone(self, channel_id: str) -> None: ...
+
+
+SpeechSink = Callable[[str, cs.SessionInput], None]
+
+
+class SpeechPort(Protocol):
+    """Streams a caller's audio to a recogniser while the IVR listens."""
+
+    async def start(self, channel_id: str, phrases: tuple[str, ...], language: str, turn: int,
+                    sink: SpeechSink) -> None: ...
+
+    async def stop(self, channel_id: str) -> None: ...
 
 
 @dataclass
@@ -40,6 +69,8 @@ class CallHandle:
     task: asyncio.Task[None] | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     started_mono: float = 0.0
+    pending_vars: dict[str, str] = field(default_factory=dict)
+    var_writer: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -53,14 +84,22 @@ class ControllerStats:
 
 
 class Controller:
-    def __init__(self, settings: Settings, bus: EventBus, *, clock: Clock = utcnow,
-                 ari: AriClient | None = None) -> None:
+    def __init__(self, settings: Settings, bus: EventBus, *, library: ScriptLibrary,
+                 prompts: PromptStage, clock: Clock = utcnow, ari: AriClient | None = None,
+                 lookup: ivr_lookup.LookupPort | None = None, router: CallRouter | None = None,
+                 speech: SpeechPort | None = None) -> None:
         self.settings = settings
         self.bus = bus
         self.clock = clock
+        self.library = library
+        self.prompts = prompts
+        self.lookup = lookup
+        self.router = router
+        self.speech = speech
         self.ari = ari or AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
                                     settings.ari_app)
         self.calls: dict[str, CallHandle] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.stats = ControllerStats()
         self.asterisk_version = ""
         self.replaced = False
@@ -80,12 +119,11 @@ class Controller:
                 handle.task.cancel()
         self.calls.clear()
 
-    def flow_for(self, args: tuple[str, ...]) -> cs.FlowConfig:
+    def script_for(self, args: tuple[str, ...]) -> tuple[str, bool]:
+        """(script name, persist recovery vars) for a call entering Stasis with `args`."""
         if args and args[0] == "bench":
-            return cs.FlowConfig(greeting="sound:beep", idle_hangup_s=5,
-                                 hangup_after_greeting=True, persist_state=False)
-        return cs.FlowConfig(greeting=self.settings.greeting,
-                             idle_hangup_s=self.settings.idle_hangup_s)
+            return "bench", False
+        return self.settings.ivr_script, True
 
     def health(self) -> dict[str, object]:
         return {
@@ -97,6 +135,7 @@ class Controller:
             "calls_in_progress": len(self.calls),
             "calls_started": self.stats.calls_started,
             "calls_ended": self.stats.calls_ended,
+            "ivr_scripts": {n: self.library.current(n).version for n in self.library.names()},
         }
 
     # --- events in -----------------------------------------------------------------------
@@ -120,15 +159,19 @@ class Controller:
             present.add(chan.id)
             if chan.id in self.calls or not self._is_ours(chan):
                 continue
-            saved = await self.ari.get_var(chan.id, cs.STATE_VAR) or ""
             args = tuple(chan.app_data.split(",")[1:])
+            if args and args[0] not in ("inbound", "bench"):
+                continue  # an agent leg or a helper channel: the ACD adapter re-adopts those
+            saved = chan.variables.get(cs.STATE_VAR, "")
+            saved_ivr = chan.variables.get(cs.IVR_VAR, "")
+            saved_queue = chan.variables.get(cs.QUEUE_VAR, "")
             handle = self._new_call(chan.id, args)
             self.stats.calls_adopted += 1
             log.info("call adopted channel=%s saved_state=%s", chan.id, saved or "-")
             self._feed(handle, cs.Adopted(
                 at=self.clock(), channel_id=chan.id, channel_name=chan.name,
                 caller_number=chan.caller_number, caller_name=chan.caller_name,
-                saved_state=saved,
+                saved_state=saved, saved_ivr=saved_ivr, saved_queue=saved_queue,
             ))
         for channel_id in [c for c in self.calls if c not in present]:
             log.info("call ended while disconnected channel=%s", channel_id)
@@ -141,7 +184,7 @@ class Controller:
     async def _on_event(self, event: ev.AriEvent) -> None:
         match event:
             case ev.StasisStart(channel=chan, args=args):
-                if chan.id in self.calls:
+                if chan.id in self.calls or (args and args[0] not in ("inbound", "bench")):
                     return
                 handle = self._new_call(chan.id, args)
                 handle.started_mono = time.monotonic()
@@ -153,7 +196,6 @@ class Controller:
                     dialed=dialed,
                 ))
             case ev.ChannelDtmfReceived(channel=chan, digit=digit):
-                log.info("dtmf channel=%s digit=%s", chan.id, digit)
                 self._feed_id(chan.id, cs.Digit(at=self.clock(), digit=digit))
             case ev.PlaybackFinished(playback_id=pid, target_uri=target):
                 channel_id = target.removeprefix("channel:")
@@ -170,12 +212,17 @@ class Controller:
 
     # --- sessions ----------------------------------------------------------------------------
     def _new_call(self, channel_id: str, args: tuple[str, ...]) -> CallHandle:
-        handle = CallHandle(session=cs.CallSession(config=self.flow_for(args)),
-                            queue=asyncio.Queue())
+        name, persist = self.script_for(args)
+        session = cs.CallSession(script=self.library.current(name), persist=persist)
+        handle = CallHandle(session=session, queue=asyncio.Queue())
         handle.task = asyncio.create_task(self._execute_loop(channel_id, handle),
                                           name=f"call-{channel_id}")
         self.calls[channel_id] = handle
         return handle
+
+    def feed(self, channel_id: str, item: cs.SessionInput) -> None:
+        """Input from outside the ARI stream (speech results, the ACD)."""
+        self._feed_id(channel_id, item)
 
     def _feed_id(self, channel_id: str, item: cs.SessionInput) -> None:
         handle = self.calls.get(channel_id)
@@ -189,9 +236,9 @@ class Controller:
         if handle.session.state is cs.CallState.ENDED:
             handle.queue.put_nowait([])  # wakes the loop so it can finish
 
-    def _fire(self, handle: CallHandle, name: str) -> None:
+    def _fire(self, handle: CallHandle, name: str, turn: int) -> None:
         handle.timers.pop(name, None)
-        self._feed(handle, cs.TimerFired(at=self.clock(), name=name))
+        self._feed(handle, cs.TimerFired(at=self.clock(), name=name, turn=turn))
 
     async def _execute_loop(self, channel_id: str, handle: CallHandle) -> None:
         try:
@@ -204,34 +251,19 @@ class Controller:
         finally:
             for timer in handle.timers.values():
                 timer.cancel()
+            if handle.var_writer is not None:
+                handle.var_writer.cancel()
             if self.calls.get(channel_id) is handle:
                 del self.calls[channel_id]
                 self.stats.calls_ended += 1
 
     async def _execute(self, channel_id: str, handle: CallHandle, command: cs.Command) -> None:
+        began = time.monotonic()
         try:
-            match command:
-                case cs.Publish(event=event):
-                    self.bus.publish(event)
-                case cs.Answer(channel_id=cid):
-                    await self.ari.answer(cid)
-                    if handle.started_mono:
-                        self.stats.answer_latency_s.append(time.monotonic() - handle.started_mono)
-                    self._feed(handle, cs.AnswerDone(at=self.clock()))
-                case cs.Play(channel_id=cid, playback_id=pid, media=media):
-                    await self.ari.play(cid, media, pid)
-                case cs.StopPlayback(playback_id=pid):
-                    await self.ari.stop_playback(pid)
-                case cs.Hangup(channel_id=cid, reason=reason):
-                    await self.ari.hangup(cid, reason)
-                case cs.SetVar(channel_id=cid, name=name, value=value):
-                    await self.ari.set_var(cid, name, value)
-                case cs.ArmTimer(name=name, seconds=seconds):
-                    old = handle.timers.pop(name, None)
-                    if old is not None:
-                        old.cancel()
-                    handle.timers[name] = asyncio.get_running_loop().call_later(
-                        seconds, self._fire, handle, name)
+            await self._run(channel_id, handle, command)
+            took = time.monotonic() - began
+            if took > 0.5:
+                log.warning("call %s: %s took %.2f s", channel_id, type(command).__name__, took)
         except AriError as exc:
             self.stats.command_errors += 1
             if exc.status == 404:
@@ -242,3 +274,100 @@ class Controller:
         except AriUnavailable as exc:
             self.stats.command_errors += 1
             log.warning("call %s: %s not sent: %s", channel_id, type(command).__name__, exc)
+
+    async def _run(self, channel_id: str, handle: CallHandle, command: cs.Command) -> None:
+        match command:
+            case cs.Publish(event=event):
+                self.bus.publish(event)
+            case cs.Answer(channel_id=cid):
+                await self.ari.answer(cid)
+                if handle.started_mono:
+                    self.stats.answer_latency_s.append(time.monotonic() - handle.started_mono)
+                self._feed(handle, cs.AnswerDone(at=self.clock()))
+            case cs.PlayPrompts(channel_id=cid, playback_id=pid, prompts=prompts):
+                media = [m for m in [await self.prompts.ensure(p) for p in prompts] if m]
+                if not media:
+                    # Nothing can be played: let the IVR go on rather than wait forever.
+                    self._feed(handle, cs.PlaybackDone(at=self.clock(), playback_id=pid))
+                    return
+                await self.ari.play(cid, media, pid)
+            case cs.StopPlayback(playback_id=pid):
+                await self.ari.stop_playback(pid)
+            case cs.Hangup(channel_id=cid, reason=reason):
+                await self.ari.hangup(cid, reason)
+            case cs.SetVar(name=name, value=value):
+                # Asterisk runs a channel-variable write on the channel's own thread, after the
+                # prompt that is playing (seen: 6-9 s). Recovery state must not hold the call's
+                # commands back, so writes go through a per-call writer that keeps only the
+                # latest value of each variable.
+                handle.pending_vars[name] = value
+                if handle.var_writer is None or handle.var_writer.done():
+                    handle.var_writer = asyncio.create_task(self._write_vars(channel_id, handle))
+            case cs.ArmTimer(name=name, seconds=seconds, turn=turn):
+                old = handle.timers.pop(name, None)
+                if old is not None:
+                    old.cancel()
+                handle.timers[name] = asyncio.get_running_loop().call_later(
+                    seconds, self._fire, handle, name, turn)
+            case cs.CancelTimer(name=name):
+                old = handle.timers.pop(name, None)
+                if old is not None:
+                    old.cancel()
+            case cs.LookupRequest(lookup=request):
+                task = asyncio.create_task(self._lookup(handle, request))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            case cs.StartListening(channel_id=cid, phrases=phrases, language=lang, turn=turn):
+                if self.speech is not None:
+                    await self.speech.start(cid, phrases, lang, turn, self.feed)
+            case cs.StopListening(channel_id=cid):
+                if self.speech is not None:
+                    await self.speech.stop(cid)
+            case cs.EnqueueCall():
+                if self.router is not None:
+                    await self.router.enqueue(command)
+                else:
+                    await self._hold_without_acd(command)
+            case cs.RegisterCallback():
+                if self.router is not None:
+                    await self.router.register_callback(command, handle.session.caller_number)
+                else:
+                    log.warning("call %s: callback requested but no ACD is attached", channel_id)
+
+    async def _write_vars(self, channel_id: str, handle: CallHandle) -> None:
+        while handle.pending_vars:
+            name = next(iter(handle.pending_vars))
+            value = handle.pending_vars.pop(name)
+            try:
+                await self.ari.set_var(channel_id, name, value)
+            except (AriError, AriUnavailable) as exc:
+                log.info("call %s: %s not saved: %s", channel_id, name, exc)
+                return
+
+    async def _lookup(self, handle: CallHandle, request: ie.IvrEvent | object) -> None:
+        from ivr.commands import Lookup
+
+        assert isinstance(request, Lookup)
+        if self.lookup is None:
+            result = ie.LookupResult(request.kind, False, turn=request.turn)
+        else:
+            try:
+                result = await asyncio.wait_for(
+                    asyncio.to_thread(ivr_lookup.answer, self.lookup, request), LOOKUP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("CRM lookup %s took over %.1f s; the IVR goes on without it",
+                            request.kind, LOOKUP_TIMEOUT_S)
+                result = ie.LookupResult(request.kind, False, turn=request.turn)
+        self._feed(handle, cs.LookupDone(at=self.clock(), result=result))
+
+    async def _hold_without_acd(self, call: cs.EnqueueCall) -> None:
+        """No ACD attached (a controller run on its own): wait with music, never in silence."""
+        bridge = f"ckm-queue-{call.request.queue}"
+        try:
+            await self.ari.create_bridge(bridge, "holding", bridge)
+        except AriError as exc:
+            if exc.status not in (409, 500):
+                raise
+        await self.ari.request("POST", f"/bridges/{bridge}/addChannel",
+                               {"channel": call.channel_id, "role": "participant"})
+        await self.ari.request("POST", f"/bridges/{bridge}/moh", {"mohClass": "default"})

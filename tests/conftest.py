@@ -8,8 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from ckm.settings import Settings, load
+from ckm.settings import ROOT, Settings, load
 from pbx import provision
+from pbx.prompts import PromptStage
+from pbx.script_library import ScriptLibrary
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +31,19 @@ def asterisk(settings: Settings) -> Iterator[provision.Sandbox | provision.Syste
         if isinstance(target, provision.Sandbox):
             assert target.pid() is None, "Asterisk still running after the tests"
             assert target.mounts() == [], f"mounts left behind: {target.mounts()}"
+
+
+@pytest.fixture(scope="session")
+def library() -> ScriptLibrary:
+    scripts = ScriptLibrary()
+    scripts.load_dir()
+    scripts.load_dir(ROOT / "bench" / "scripts")
+    return scripts
+
+
+@pytest.fixture(scope="session")
+def prompts(settings: Settings, library: ScriptLibrary) -> PromptStage:
+    stage = PromptStage(settings)
+    for name in library.names():
+        stage.prepare(library.current(name))
+    return stage

@@ -1,117 +1,211 @@
-"""The call session, fed inputs and checked for the commands a real call would need."""
+"""The call session hosting the IVR: fed inputs, checked for the commands a real call needs."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from ckm import events as domain
+from ivr import events as ie
+from ivr import loader
 from pbx import call_session as cs
 
-T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-CONFIG = cs.FlowConfig(greeting="sound:ckm/greeting", idle_hangup_s=30)
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday morning
+
+SCRIPT = loader.parse("""
+script: test
+version: "7"
+languages: [pl]
+default_language: pl
+start: hello
+operator: consultant
+timeout_s: 5
+max_retries: 1
+nodes:
+  hello:
+    type: say
+    prompt: {pl: "Dzień dobry."}
+    next: who
+  who:
+    type: lookup
+    lookup: open_cases
+    result: caller
+    next: menu
+    on_error: menu
+  menu:
+    type: menu
+    prompt: {pl: "Zgłoszenie jeden, konsultant zero."}
+    choices:
+      - key: 1
+        phrases: {pl: [zgłoszenie]}
+        next: roads
+  roads:
+    type: queue
+    queue: drogi
+    category: roads
+  consultant:
+    type: queue
+    queue: ogolna
+""", "test.yaml")
 
 
-def started(session: cs.CallSession) -> list[cs.Command]:
+def kinds(commands: list[cs.Command]) -> list[str]:
+    return [type(c).__name__ for c in commands]
+
+
+def events(commands: list[cs.Command]) -> list[domain.DomainEvent]:
+    return [c.event for c in commands if isinstance(c, cs.Publish)]
+
+
+def start(session: cs.CallSession) -> list[cs.Command]:
     return session.handle(cs.Started(at=T0, channel_id="c1", channel_name="PJSIP/trunk-1",
                                      caller_number="+48600100200", caller_name="Jan Kowalski",
                                      dialed="19115"))
 
 
-def published(commands: list[cs.Command]) -> list[domain.DomainEvent]:
-    return [c.event for c in commands if isinstance(c, cs.Publish)]
+def to_menu(session: cs.CallSession) -> list[cs.Command]:
+    start(session)
+    session.handle(cs.PlaybackDone(at=T0, playback_id="c1-pb1"))
+    assert session.ivr is not None
+    result = ie.LookupResult("open_cases", True, True, {"open_cases": "2"}, turn=session.ivr.turn)
+    return session.handle(cs.LookupDone(at=T0, result=result))
 
 
 def test_a_new_call_is_announced_answered_and_greeted_in_that_order() -> None:
-    session = cs.CallSession(CONFIG)
-    commands = started(session)
-    kinds = [type(c).__name__ for c in commands]
-    assert kinds == ["Publish", "Answer", "SetVar", "Play"]
-    event = published(commands)[0]
-    assert isinstance(event, domain.CallStarted)
-    assert (event.caller_number, event.caller_name, event.dialed) == (
+    session = cs.CallSession(SCRIPT)
+    commands = start(session)
+    assert kinds(commands)[:4] == ["Publish", "Answer", "SetVar", "PlayPrompts"]
+    started = events(commands)[0]
+    assert isinstance(started, domain.CallStarted)
+    assert (started.caller_number, started.caller_name, started.dialed) == (
         "+48600100200", "Jan Kowalski", "19115")
-    play = commands[-1]
-    assert isinstance(play, cs.Play) and play.media == "sound:ckm/greeting"
-    assert session.state is cs.CallState.GREETING
+    play = next(c for c in commands if isinstance(c, cs.PlayPrompts))
+    assert [p.text for p in play.prompts] == ["Dzień dobry."]
+    saved = [c for c in commands if isinstance(c, cs.SetVar) and c.name == cs.IVR_VAR]
+    assert json.loads(saved[0].value)["node"] == "hello"
 
 
-def test_answer_confirmation_publishes_answered_once() -> None:
-    session = cs.CallSession(CONFIG)
-    started(session)
-    events = published(session.handle(cs.AnswerDone(at=T0 + timedelta(seconds=0.02))))
-    assert [type(e) for e in events] == [domain.CallAnswered]
-    assert session.answered_at == T0 + timedelta(seconds=0.02)
+def test_the_crm_lookup_is_requested_and_its_answer_leads_to_the_menu() -> None:
+    session = cs.CallSession(SCRIPT)
+    start(session)
+    commands = session.handle(cs.PlaybackDone(at=T0, playback_id="c1-pb1"))
+    lookup = next(c for c in commands if isinstance(c, cs.LookupRequest))
+    assert (lookup.lookup.kind, lookup.lookup.key) == ("open_cases", "+48600100200")
+    commands = session.handle(cs.LookupDone(at=T0, result=ie.LookupResult(
+        "open_cases", True, True, {"open_cases": "2"}, turn=lookup.lookup.turn)))
+    assert "PlayPrompts" in kinds(commands) and "StartListening" in kinds(commands)
+    listen = next(c for c in commands if isinstance(c, cs.StartListening))
+    assert "zgłoszenie" in listen.phrases
 
 
-def test_dtmf_is_logged_as_domain_events_during_and_after_the_greeting() -> None:
-    session = cs.CallSession(CONFIG)
-    commands = started(session)
-    play = next(c for c in commands if isinstance(c, cs.Play))
-    during = published(session.handle(cs.Digit(at=T0, digit="1")))
-    session.handle(cs.PlaybackDone(at=T0, playback_id=play.playback_id))
-    after = session.handle(cs.Digit(at=T0, digit="#"))
-    assert [e.digit for e in during + published(after)  # type: ignore[attr-defined]
-            ] == ["1", "#"]
-    assert session.digits == ["1", "#"]
-    # A key after the greeting restarts the quiet timer so a caller pressing keys is not cut off.
-    assert cs.ArmTimer("idle", 30) in after
+def test_the_no_input_timer_starts_only_when_the_menu_prompt_has_finished() -> None:
+    session = cs.CallSession(SCRIPT)
+    commands = to_menu(session)
+    assert not any(isinstance(c, cs.ArmTimer) for c in commands)
+    play = next(c for c in commands if isinstance(c, cs.PlayPrompts))
+    after = session.handle(cs.PlaybackDone(at=T0, playback_id=play.playback_id))
+    timer = next(c for c in after if isinstance(c, cs.ArmTimer))
+    assert (timer.name, timer.seconds) == ("input", 5)
+    # A stale timer (another turn) changes nothing.
+    assert session.handle(cs.TimerFired(at=T0, name="input", turn=timer.turn - 1)) == []
 
 
-def test_quiet_caller_is_hung_up_after_the_idle_timer_and_the_end_is_published() -> None:
-    session = cs.CallSession(CONFIG)
-    play = next(c for c in started(session) if isinstance(c, cs.Play))
-    after_greeting = session.handle(cs.PlaybackDone(at=T0, playback_id=play.playback_id))
-    assert cs.ArmTimer("idle", 30) in after_greeting
-    assert session.state is cs.CallState.WAITING
-    commands = session.handle(cs.TimerFired(at=T0 + timedelta(seconds=30), name="idle"))
-    assert cs.Hangup("c1") in commands
-    ended = published(session.handle(cs.CallerGone(at=T0 + timedelta(seconds=31))))
-    assert isinstance(ended[0], domain.CallEnded) and ended[0].reason == "system_hangup"
-    assert session.state is cs.CallState.ENDED
+def test_silence_reprompts_then_reaches_a_consultant_never_a_dead_line() -> None:
+    session = cs.CallSession(SCRIPT)
+    commands = to_menu(session)
+    for _ in range(2):
+        play = next(c for c in commands if isinstance(c, cs.PlayPrompts))
+        timer = next(c for c in session.handle(cs.PlaybackDone(at=T0, playback_id=play.playback_id))
+                     if isinstance(c, cs.ArmTimer))
+        commands = session.handle(cs.TimerFired(at=T0 + timedelta(seconds=5), name="input",
+                                                turn=timer.turn))
+        if any(isinstance(c, cs.EnqueueCall) for c in commands):
+            break
+        # nomatch/noinput prompt first, then the menu again, within one playback
+    enqueue = next(c for c in commands if isinstance(c, cs.EnqueueCall))
+    assert enqueue.request.queue == "ogolna"
+    assert session.state is cs.CallState.QUEUED
 
 
-def test_caller_hanging_up_mid_greeting_ends_the_call_as_caller_hangup() -> None:
-    session = cs.CallSession(CONFIG)
-    started(session)
-    ended = published(session.handle(cs.CallerGone(at=T0)))
-    assert isinstance(ended[0], domain.CallEnded) and ended[0].reason == "caller_hangup"
-    # Stragglers after the end change nothing and raise nothing.
+def test_a_key_during_the_menu_prompt_stops_it_and_queues_with_the_category() -> None:
+    session = cs.CallSession(SCRIPT)
+    commands = to_menu(session)
+    play = next(c for c in commands if isinstance(c, cs.PlayPrompts))
+    commands = session.handle(cs.Digit(at=T0, digit="1"))
+    assert cs.StopPlayback(play.playback_id) in commands
+    assert cs.StopListening("c1") in commands
+    queued = [e for e in events(commands) if isinstance(e, domain.CallQueued)]
+    assert [(q.queue, q.category) for q in queued] == [("drogi", "roads")]
+    steps = [e for e in events(commands) if isinstance(e, domain.IvrStep)]
+    assert [(s.node, s.input_kind, s.input_value) for s in steps][0] == ("menu", "dtmf", "1")
+    enqueue = next(c for c in commands if isinstance(c, cs.EnqueueCall))
+    assert (enqueue.caller_number, enqueue.caller_name) == ("+48600100200", "Jan Kowalski")
+    saved = {c.name: c.value for c in commands if isinstance(c, cs.SetVar)}
+    assert saved[cs.STATE_VAR] == "queued" and json.loads(saved[cs.QUEUE_VAR])["queue"] == "drogi"
+
+
+def test_speech_with_enough_confidence_chooses_like_a_key() -> None:
+    session = cs.CallSession(SCRIPT)
+    to_menu(session)
+    assert session.ivr is not None
+    commands = session.handle(cs.Speech(at=T0, text="zgłoszenie", confidence=0.9,
+                                        engine="whisper", turn=session.ivr.turn))
+    step = next(e for e in events(commands) if isinstance(e, domain.IvrStep))
+    assert (step.input_kind, step.input_value, step.confidence) == ("speech", "zgłoszenie", 0.9)
+    assert any(isinstance(c, cs.EnqueueCall) for c in commands)
+
+
+def test_caller_hanging_up_in_the_ivr_records_where_and_ends_once() -> None:
+    session = cs.CallSession(SCRIPT)
+    to_menu(session)
+    commands = session.handle(cs.CallerGone(at=T0))
+    assert cs.StopListening("c1") in commands
+    ended = [e for e in events(commands) if isinstance(e, domain.CallEnded)]
+    assert [e.reason for e in ended] == ["caller_hangup"]
     assert session.handle(cs.Digit(at=T0, digit="5")) == []
     assert session.handle(cs.CallerGone(at=T0)) == []
-    assert session.handle(cs.PlaybackDone(at=T0, playback_id="x")) == []
 
 
-def test_a_finished_playback_of_another_prompt_does_not_advance_the_call() -> None:
-    session = cs.CallSession(CONFIG)
-    started(session)
-    assert session.handle(cs.PlaybackDone(at=T0, playback_id="someone-elses")) == []
-    assert session.state is cs.CallState.GREETING
+def test_caller_leaving_the_queue_is_told_apart_from_leaving_the_ivr() -> None:
+    session = cs.CallSession(SCRIPT)
+    to_menu(session)
+    session.handle(cs.Digit(at=T0, digit="1"))
+    ended = events(session.handle(cs.CallerGone(at=T0)))
+    assert [e.reason for e in ended if isinstance(e, domain.CallEnded)] == [
+        "caller_hangup_in_queue"]
 
 
-def test_benchmark_flow_hangs_up_right_after_its_prompt_without_state_writes() -> None:
-    session = cs.CallSession(cs.FlowConfig(greeting="sound:beep", idle_hangup_s=5,
-                                           hangup_after_greeting=True, persist_state=False))
-    commands = started(session)
-    assert not any(isinstance(c, cs.SetVar) for c in commands)
-    play = next(c for c in commands if isinstance(c, cs.Play))
-    assert cs.Hangup("c1") in session.handle(cs.PlaybackDone(at=T0, playback_id=play.playback_id))
-
-
-def test_adopted_call_restarts_the_quiet_timer_and_a_dying_one_is_finished() -> None:
-    waiting = cs.CallSession(CONFIG)
-    commands = waiting.handle(cs.Adopted(at=T0, channel_id="c9", channel_name="Local/x;2",
-                                         caller_number="+48600", caller_name="",
-                                         saved_state="greeting"))
-    assert cs.ArmTimer("idle", 30) in commands
-    assert waiting.state is cs.CallState.WAITING
-    dying = cs.CallSession(CONFIG)
-    commands = dying.handle(cs.Adopted(at=T0, channel_id="c8", channel_name="Local/y;2",
-                                       caller_number="", caller_name="", saved_state="ending"))
-    assert cs.Hangup("c8") in commands
+def test_adopted_call_resumes_at_its_saved_node_or_queue() -> None:
+    in_menu = cs.CallSession(SCRIPT)
+    commands = in_menu.handle(cs.Adopted(
+        at=T0, channel_id="c9", channel_name="Local/x;2", caller_number="+48600",
+        caller_name="", saved_state="ivr",
+        saved_ivr=json.dumps({"script": "test", "version": "7", "node": "menu",
+                              "language": "pl", "vars": {"caller.number": "+48600"}})))
+    play = next(c for c in commands if isinstance(c, cs.PlayPrompts))
+    assert "Zgłoszenie jeden" in play.prompts[0].text
+    queued = cs.CallSession(SCRIPT)
+    commands = queued.handle(cs.Adopted(
+        at=T0, channel_id="c8", channel_name="Local/y;2", caller_number="+48600",
+        caller_name="", saved_state="queued",
+        saved_queue=json.dumps({"queue": "drogi", "skills": ["roads"], "priority": 0,
+                                "category": "roads", "language": "pl"})))
+    assert kinds(commands) == ["EnqueueCall"]
+    broken = cs.CallSession(SCRIPT)
+    commands = broken.handle(cs.Adopted(at=T0, channel_id="c7", channel_name="z",
+                                        caller_number="", caller_name="",
+                                        saved_state="ivr", saved_ivr="{not json"))
+    assert any(isinstance(c, cs.PlayPrompts) for c in commands), "restart from the top"
+    assert any("not JSON" in n for n in broken.notes)
 
 
 def test_inputs_before_the_call_starts_are_ignored_with_a_note() -> None:
-    session = cs.CallSession(CONFIG)
+    session = cs.CallSession(SCRIPT)
     assert session.handle(cs.Digit(at=T0, digit="1")) == []
     assert session.state is cs.CallState.NEW
     assert "ignored" in session.notes[0]
+
+
+def test_benchmark_flow_writes_no_recovery_state() -> None:
+    session = cs.CallSession(SCRIPT, persist=False)
+    assert not any(isinstance(c, cs.SetVar) for c in start(session))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,7 +20,10 @@ from ckm.settings import Settings
 from pbx.ari_client import AriClient
 from pbx.asterisk_config import NUMBERS_19115
 from pbx.caller import CallPlan, DtmfStep, place_call
+from ivr.commands import PromptRef
 from pbx.controller import Controller
+from pbx.prompts import PromptStage
+from pbx.script_library import ScriptLibrary
 
 pytestmark = pytest.mark.asterisk
 
@@ -37,12 +39,21 @@ class Recorder:
         return [e for e in self.events if e.call_id == call_id and isinstance(e, kind)]
 
 
+def greeting_uri(library: ScriptLibrary, prompts: PromptStage) -> str:
+    script = library.current("19115")
+    text = script.node(script.start).prompt.text_for("pl", "pl")  # type: ignore[union-attr]
+    uri = prompts.media_for(PromptRef("greeting", text, "pl", script.voice("pl")))
+    assert uri is not None
+    return uri
+
+
 @pytest_asyncio.fixture
-async def center(asterisk: Any, settings: Settings) -> AsyncIterator[tuple[Controller, Recorder]]:
+async def center(asterisk: Any, settings: Settings, library: ScriptLibrary,
+                 prompts: PromptStage) -> AsyncIterator[tuple[Controller, Recorder]]:
     bus = EventBus()
     recorder = Recorder()
     bus.subscribe("test", recorder)
-    controller = Controller(replace(settings, idle_hangup_s=2.0), bus)
+    controller = Controller(settings, bus, library=library, prompts=prompts)
     await controller.start()
     assert await controller.ari.wait_connected(5), controller.ari.last_error
     yield controller, recorder
@@ -52,19 +63,20 @@ async def center(asterisk: Any, settings: Settings) -> AsyncIterator[tuple[Contr
 
 @pytest.mark.parametrize("number", NUMBERS_19115)
 async def test_every_form_of_19115_is_answered_and_hears_the_greeting(
-        center: tuple[Controller, Recorder], settings: Settings, number: str) -> None:
+        center: tuple[Controller, Recorder], settings: Settings, number: str,
+        library: ScriptLibrary, prompts: PromptStage) -> None:
     controller, recorder = center
-    summary = await place_call(settings, CallPlan(number=number, hangup_after=6))
+    summary = await place_call(settings, CallPlan(number=number, hangup_after=2.5))
     assert summary.answered, summary
-    assert summary.prompts_heard[:1] == [settings.greeting]
-    # With nothing pressed the center says goodbye on its own after the quiet period.
-    assert summary.ended_by == "center"
+    assert summary.prompts_heard[:1] == [greeting_uri(library, prompts)]
+    assert summary.ended_by == "caller"
+    await asyncio.sleep(0.2)
     await controller.bus.drain()
     started = recorder.of(summary.callee_channel, domain.CallStarted)
     assert [e.dialed for e in started] == [number]
     assert recorder.of(summary.callee_channel, domain.CallAnswered)
     assert [e.reason for e in recorder.of(summary.callee_channel, domain.CallEnded)] == [
-        "system_hangup"]
+        "caller_hangup"]
 
 
 async def test_dtmf_and_caller_id_reach_the_session(
@@ -87,7 +99,7 @@ async def test_dtmf_and_caller_id_reach_the_session(
 async def test_dropped_events_socket_reconnects_resyncs_and_the_call_ends_normally(
         center: tuple[Controller, Recorder], settings: Settings) -> None:
     controller, recorder = center
-    call_task = asyncio.create_task(place_call(settings, CallPlan(hangup_after=8)))
+    call_task = asyncio.create_task(place_call(settings, CallPlan(hangup_after=9)))
     for _ in range(100):
         if controller.calls:
             break
@@ -103,10 +115,13 @@ async def test_dropped_events_socket_reconnects_resyncs_and_the_call_ends_normal
     assert controller.ari.connects == connects + 1
     assert recovered_in < 2.0, f"reconnect + resync took {recovered_in:.2f} s"
     summary = await call_task
-    assert summary.answered and summary.ended_by == "center"
+    # The IVR went on after the reconnect: the emergency notice follows the greeting.
+    assert len(summary.prompts_heard) >= 2, summary.prompts_heard
+    assert summary.answered and summary.ended_by == "caller"
+    await asyncio.sleep(0.2)
     await controller.bus.drain()
     assert [e.reason for e in recorder.of(summary.callee_channel, domain.CallEnded)] == [
-        "system_hangup"]
+        "caller_hangup"]
 
 
 async def test_wrong_ari_password_gives_a_clear_message_and_keeps_retrying(

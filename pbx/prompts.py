@@ -1,0 +1,85 @@
+"""Prompts as Asterisk plays them: rendered ahead of time, staged where Asterisk can read.
+
+TTS renders into the IVR's cache (ivr.tts); Asterisk (in its sandbox) reads only its own
+sounds folder, so each rendered file is hard-linked (or copied) into `<sounds>/tts/` once. At
+start-up and at every publish all of a script's prompts are rendered in a worker thread; a
+prompt that still misses at call time (a template filled with an unexpected value) is rendered
+in a thread too, so the event loop never waits on espeak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from ckm.settings import Settings
+from ivr import tts
+from ivr.commands import PromptRef
+from ivr.model import Script
+
+log = logging.getLogger(__name__)
+
+
+class PromptStage:
+    def __init__(self, settings: Settings, renderer: tts.PromptRenderer | None = None) -> None:
+        self.settings = settings
+        self.renderer = renderer or tts.PromptRenderer(settings.prompt_dir)
+        self.catalog = tts.PromptCatalog()
+        self.target = settings.sounds_dir / "tts"
+        self._uris: dict[str, str] = {}
+
+    def prepare(self, script: Script) -> int:
+        """Render and stage every prompt of `script` (blocking: run it in a thread)."""
+        rendered = tts.render_script(script, self.renderer)
+        self.catalog.entries.update(rendered.entries)
+        for prompt in list(self.catalog.entries.values()):
+            self._stage(prompt)
+        return len(self.catalog)
+
+    async def prepare_async(self, script: Script) -> int:
+        return await asyncio.to_thread(self.prepare, script)
+
+    def media_for(self, ref: PromptRef) -> str | None:
+        """The ARI media URI for `ref`, or None when it has not been rendered yet."""
+        if ref.file:
+            # Recorded prompts name a file Asterisk knows: a core sound or an absolute path.
+            return f"sound:{ref.file}"
+        hit = self.catalog.get(ref)
+        return self._stage(hit) if hit is not None else None
+
+    async def ensure(self, ref: PromptRef) -> str | None:
+        uri = self.media_for(ref)
+        if uri is not None:
+            return uri
+        log.warning("prompt %s was not rendered ahead of time; rendering now", ref.id)
+        try:
+            rendered = await asyncio.to_thread(self.renderer.render, ref.text, ref.voice)
+        except tts.TtsError as exc:
+            log.error("prompt %s cannot be rendered: %s", ref.id, exc)
+            return None
+        self.catalog.add(ref.text, ref.voice, rendered)
+        return self._stage(rendered)
+
+    def _stage(self, prompt: tts.RenderedPrompt) -> str:
+        uri = self._uris.get(prompt.key)
+        if uri is not None:
+            return uri
+        self.target.mkdir(parents=True, exist_ok=True)
+        for source in (prompt.sln16, prompt.wav):
+            dest = self.target / source.name
+            if dest.exists():
+                continue
+            try:
+                os.link(source, dest)
+            except OSError:
+                shutil.copyfile(source, dest)
+        uri = self.settings.sound_uri(f"tts/{prompt.key}")
+        self._uris[prompt.key] = uri
+        return uri
+
+
+def stage_dir(settings: Settings) -> Path:
+    return settings.sounds_dir / "tts"
