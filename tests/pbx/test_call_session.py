@@ -137,7 +137,7 @@ def test_a_key_during_the_menu_prompt_stops_it_and_queues_with_the_category() ->
     queued = [e for e in events(commands) if isinstance(e, domain.CallQueued)]
     assert [(q.queue, q.category) for q in queued] == [("drogi", "roads")]
     steps = [e for e in events(commands) if isinstance(e, domain.IvrStep)]
-    assert [(s.node, s.input_kind, s.input_value) for s in steps][0] == ("menu", "dtmf", "1")
+    assert next((s.node, s.input_kind, s.input_value) for s in steps) == ("menu", "dtmf", "1")
     enqueue = next(c for c in commands if isinstance(c, cs.EnqueueCall))
     assert (enqueue.caller_number, enqueue.caller_name) == ("+48600100200", "Jan Kowalski")
     saved = {c.name: c.value for c in commands if isinstance(c, cs.SetVar)}

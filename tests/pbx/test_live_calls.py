@@ -17,10 +17,10 @@ import pytest_asyncio
 from ckm import events as domain
 from ckm.bus import EventBus
 from ckm.settings import Settings
+from ivr.commands import PromptRef
 from pbx.ari_client import AriClient
 from pbx.asterisk_config import NUMBERS_19115
 from pbx.caller import CallPlan, DtmfStep, place_call
-from ivr.commands import PromptRef
 from pbx.controller import Controller
 from pbx.prompts import PromptStage
 from pbx.script_library import ScriptLibrary
