@@ -156,7 +156,7 @@ class Acd:
             if isinstance(exc, AcdError):
                 raise
             raise AcdError(str(exc)) from None
-        if not isinstance(event, ev.QueueConfigured | ev.SnoopRequested):
+        if not isinstance(event, ev.SnoopRequested):
             self._dispatch(event.at)
         step = Step(tuple(self._cmds), tuple(self._notes))
         self._cmds, self._notes = [], []
@@ -348,7 +348,8 @@ class Acd:
                 return
             self._cancel_offers(entry, e.at, "caller_gone")
             self._remove(entry)
-            self._notes.append(nt.CallLeftQueue(e.at, e.call_id, entry.queue, "abandoned",
+            reason = "abandoned_after_transfer" if entry.transferred else "abandoned"
+            self._notes.append(nt.CallLeftQueue(e.at, e.call_id, entry.queue, reason,
                                                 self._waited(entry, e.at), False))
             return
         call = self.calls.get(e.call_id)
@@ -521,11 +522,15 @@ class Acd:
                                                entry.caller.name))
             return
         self._remove(entry)
+        base = entry.priority
+        if entry.only_agent is not None and base >= TRANSFER_PRIORITY_BOOST:
+            base -= TRANSFER_PRIORITY_BOOST
         self.calls[e.call_id] = ActiveCall(e.call_id, entry.queue, e.agent, entry.caller,
-                                           entry.context, e.at, priority=entry.priority)
+                                           entry.context, e.at, priority=base)
         self._cmds.append(cmd.BridgeCall(e.call_id, e.agent, config.record))
         self._notes.append(nt.CallConnected(e.at, e.call_id, entry.queue, e.agent,
-                                            self._waited(entry, e.at), False))
+                                            self._waited(entry, e.at), False,
+                                            transferred=entry.transferred))
 
     def _withdraw(self, agent_id: str, entry: QueueEntry, at: datetime, reason: str,
                   *, unanswered: bool) -> None:
@@ -555,6 +560,10 @@ class Acd:
 
     def _on_agent_hung_up(self, e: ev.AgentHungUp) -> None:
         call = self.calls.get(e.call_id)
+        if (call is not None and call.consult is not None and call.consult.target == e.agent
+                and call.agent != e.agent):
+            self._consult_failed(call, e.at)  # the colleague hung up the consultation
+            return
         if call is None or call.agent != e.agent:
             entry = self.entries.get(e.call_id)
             if entry is not None and entry.phase is EntryPhase.DIALING and e.agent in entry.offered_to:
@@ -667,7 +676,7 @@ class Acd:
             call_id=call.call_id, queue=queue, caller=call.caller,
             priority=call.priority + (TRANSFER_PRIORITY_BOOST if target_agent else 0),
             seq=self.seq, joined_at=e.at, skills=qconf.required_skills, context=call.context,
-            only_agent=e.target if target_agent else None,
+            only_agent=e.target if target_agent else None, transferred=True,
             next_announce_at=self._first_announce(qconf, e.at))
         self._insert(entry)
         self._cmds.append(cmd.HoldInQueue(call.call_id, queue, bridge_name(queue),

@@ -85,7 +85,8 @@ class CallLeftQueue(Notice):
 
     call_id: str
     queue: str
-    reason: str  # abandoned | overflow | full | no_agents | callback_requested | callback_failed
+    # abandoned | abandoned_after_transfer | overflow | full | no_agents | callback_failed
+    reason: str
     waited_s: float
     callback: bool
 

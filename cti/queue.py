@@ -47,6 +47,7 @@ class QueueEntry:
     last_position: int | None = None
     last_wait_s: int | None = None
     overflow_done: bool = False
+    transferred: bool = False  # re-queued by a transfer: not a new arrival for the figures
 
     @property
     def sort_key(self) -> tuple[int, int]:

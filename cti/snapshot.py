@@ -60,7 +60,7 @@ def _entry(e: QueueEntry) -> dict[str, Any]:
         "callback": e.callback, "attempts": e.attempts, "not_before": _t(e.not_before),
         "only_agent": e.only_agent, "next_announce_at": _t(e.next_announce_at),
         "last_position": e.last_position, "last_wait_s": e.last_wait_s,
-        "overflow_done": e.overflow_done,
+        "overflow_done": e.overflow_done, "transferred": e.transferred,
     }
 
 
@@ -170,7 +170,8 @@ def _fill(acd: Acd, data: dict[str, Any]) -> None:
             attempts=int(raw["attempts"]), not_before=_pt(raw["not_before"]),
             only_agent=raw["only_agent"], phase=EntryPhase.WAITING,
             next_announce_at=_pt(raw["next_announce_at"]), last_position=raw["last_position"],
-            last_wait_s=raw["last_wait_s"], overflow_done=bool(raw["overflow_done"]))
+            last_wait_s=raw["last_wait_s"], overflow_done=bool(raw["overflow_done"]),
+            transferred=bool(raw.get("transferred", False)))
         acd.entries[entry.call_id] = entry
         acd.order[entry.queue].append((entry.sort_key, entry.call_id))
         dialing_agents.update(a.agent_id for a in acd.agents.values() if a.call_id == entry.call_id)

@@ -194,7 +194,7 @@ class Switchboard:
                                         "caller": _caller(n.caller), "priority": n.priority,
                                         "callback": n.callback, "at": at})
         elif isinstance(n, nt.CallOffered):
-            pending = self.histories.get(n.call_id) is None
+            pending = self.history is not None and self.histories.get(n.call_id) is None
             if pending:
                 self._pending_pops.setdefault(n.call_id, []).append(n.agent)
             hub.publish("call_offered", {

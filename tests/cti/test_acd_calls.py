@@ -194,3 +194,34 @@ def test_force_logout_of_a_ringing_agent_puts_the_call_back() -> None:
     assert of(step, cmd.CancelRing) == [cmd.CancelRing("c1", "anna")]
     assert d.status("anna") == "offline"
     assert rings(d.login("bart", "q")) == [("c1", "bart")]
+
+
+def test_a_transferred_caller_is_not_a_new_answer_nor_an_abandon_in_the_figures() -> None:
+    d = Drill(QueueConfig("q", wrapup_s=0), QueueConfig("water"))
+    d.login("anna", "q")
+    d.login("bart", "water")
+    connected(d)
+    d.feed(ev.TransferRequested(d.t, "c1", "anna", ev.TargetKind.QUEUE, "water"))
+    d.answer("c1", "bart")
+    d.feed(ev.TransferRequested(d.t, "c1", "bart", ev.TargetKind.QUEUE, "q"))
+    d.hangup("c1")  # gives up while waiting again
+    figures = LiveFigures()
+    for s in d.steps:
+        for n in s.notices:
+            figures.apply(n, d.acd.queues)
+    by_queue = {q.queue: q for q in figures.queues(d.acd, d.t)}
+    assert (by_queue["q"].answered, by_queue["q"].abandoned) == (1, 0)
+    assert by_queue["water"].answered == 0
+
+
+def test_the_colleague_hanging_up_the_consultation_returns_the_caller() -> None:
+    d = Drill(QueueConfig("q"))
+    d.login("anna", "q")
+    connected(d)
+    d.login("bart", "q")
+    d.feed(ev.TransferRequested(d.t, "c1", "anna", ev.TargetKind.AGENT, "bart", attended=True))
+    d.feed(ev.ConsultAnswered(d.t, "c1"))
+    step = d.feed(ev.AgentHungUp(d.t, "c1", "bart"))
+    assert of(step, cmd.CancelConsult) == [cmd.CancelConsult("c1", "anna")]
+    assert (d.status("anna"), d.status("bart")) == ("on_call", "available")
+    assert d.acd.calls["c1"].held is False
