@@ -37,7 +37,10 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip per checkout on the screen-pop path. A dropped
+    # connection raises once, SQLAlchemy then invalidates the pool, and callers (the outbox
+    # writer) retry; recycling keeps idle connections from outliving server timeouts.
+    kwargs.setdefault("pool_recycle", 1800)
     return sa.create_engine(url, **kwargs)
 
 

@@ -238,12 +238,19 @@ class OutboxWriter:
         self.last_error: str | None = None
         self._reader: sqlite3.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        # Held while a batch runs in its worker thread: cancelling the task does not stop the
+        # thread, so stop() waits on this before closing what the thread uses.
+        self._batch_lock = threading.Lock()
 
     # --- one batch, synchronous (runs in a worker thread)
 
     def apply_batch(self) -> int:
         """Apply up to batch_size pending entries; returns how many were taken off the
         journal. Raises the database's error when it is unreachable."""
+        with self._batch_lock:
+            return self._apply_batch()
+
+    def _apply_batch(self) -> int:
         if self._reader is None:
             self._reader = self.journal.reader()
         rows = self._reader.execute(
@@ -361,9 +368,13 @@ class OutboxWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        await asyncio.to_thread(self.close_reader)
+
+    def close_reader(self) -> None:
+        with self._batch_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     async def flushed(self, timeout: float = 30.0) -> None:
         """Wait until the journal has nothing pending (raises TimeoutError otherwise)."""
@@ -380,8 +391,7 @@ def replay(journal: Journal, db: Database) -> int:
     total = 0
     while taken := writer.apply_batch():
         total += taken
-    if writer._reader is not None:
-        writer._reader.close()
+    writer.close_reader()
     return total
 
 

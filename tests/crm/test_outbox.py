@@ -124,8 +124,7 @@ async def test_two_writers_at_once_apply_each_event_once(seeded: Database, journ
     writers = [OutboxWriter(journal, seeded, batch_size=25) for _ in range(2)]
     for w in writers:
         w.start()
-    for event in events:
-        journal.submit(event)
+    await asyncio.gather(*(asyncio.wrap_future(journal.submit(e)) for e in events))
     await writers[0].flushed(timeout=30)
     for w in writers:
         await w.stop()
