@@ -221,6 +221,8 @@ class AcdMachine(RuleBasedStateMachine):
             assert order == sorted(order)
             assert all(acd.entries[cid].queue == q for _, cid in order)
         assert sum(len(o) for o in acd.order.values()) == len(acd.entries)
+        assert acd.available == {a.agent_id for a in acd.agents.values()
+                                 if a.status is AgentStatus.AVAILABLE}
 
     @invariant()
     def snapshot_round_trips(self) -> None:

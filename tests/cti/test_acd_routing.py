@@ -307,3 +307,28 @@ def test_agent_history_records_every_state() -> None:
     d.advance(5)
     assert [h.state for h in d.acd.history["anna"]] == [
         "available", "reserved", "on_call", "wrap_up", "available"]
+
+
+def test_fewest_calls_and_figures_start_afresh_at_midnight_in_warsaw() -> None:
+    from datetime import UTC, datetime
+
+    from cti.stats import LiveFigures
+
+    d = Drill(QueueConfig("q", strategy=Strategy.FEWEST_CALLS, wrapup_s=0))
+    d.t = datetime(2026, 11, 30, 22, 40, tzinfo=UTC)  # 23:40 in Warsaw
+    d.login("anna", "q")
+    d.login("bart", "q", paused="meeting")
+    for n in range(2):
+        d.call(f"c{n}", "q")
+        d.answer(f"c{n}", "anna")
+        d.advance(300)
+        d.hangup(f"c{n}")  # anna's last call ends at 23:50
+    d.advance(300)
+    d.feed(ev.AgentReady(d.t, "bart"))  # 23:55
+    d.advance(600)  # 00:05, a new day: both have answered nothing today
+    assert rings(d.call("c9", "q")) == [("c9", "anna")]  # so the longest idle gets it
+    figures = LiveFigures()
+    for s in d.steps:
+        for n in s.notices:
+            figures.apply(n, d.acd.queues)
+    assert figures.queues(d.acd, d.t)[0].answered == 0
