@@ -40,17 +40,21 @@ async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
 
 
 def queue_config(view: QueueView, dispositions: frozenset[str]) -> QueueConfig:
+    # An overflow needs a wait threshold; a queue that allows callbacks but has no threshold
+    # offers them on request only (not as an overflow).
+    overflow_after = (float(view.overflow_after_s)
+                      if view.overflow_after_s and (view.overflow_queue or view.callback_allowed)
+                      else None)
     return QueueConfig(
         name=view.name,
         strategy=STRATEGIES.get(view.strategy, Strategy.LONGEST_IDLE),
         moh_class=view.moh_class or "default",
         max_length=view.max_length,
         required_skills=tuple(SkillRequirement(s) for s in view.skills_required),
-        overflow_after_s=(float(view.overflow_after_s)
-                          if view.overflow_after_s and (view.overflow_queue
-                                                        or view.callback_allowed) else None),
-        overflow_queue=view.overflow_queue,
-        overflow_to_callback=view.callback_allowed and view.overflow_queue is None,
+        overflow_after_s=overflow_after,
+        overflow_queue=view.overflow_queue if overflow_after is not None else None,
+        overflow_to_callback=(view.callback_allowed and view.overflow_queue is None
+                              and overflow_after is not None),
         announce_every_s=(float(view.announce_interval_s)
                           if view.announce_position and view.announce_interval_s > 0 else None),
         service_level_s=float(view.sl_threshold_s),

@@ -32,6 +32,7 @@ from cti import events as ev
 from cti import notices as nt
 from cti import protocol, snapshot
 from cti.acd import Acd, AcdError, Step
+from cti.commands import Command
 from cti.config import Caller
 from cti.hub import CtiHub, Refused
 from cti.ports import CommandSink, HistoryProvider, Principal, QueueDirectory
@@ -48,7 +49,7 @@ class Switchboard:
     def __init__(
         self,
         acd: Acd,
-        pbx: CommandSink,
+        pbx: CommandSink | None = None,
         *,
         directory: QueueDirectory | None = None,
         history: HistoryProvider | None = None,
@@ -59,7 +60,7 @@ class Switchboard:
         history_timeout_s: float = 2.0,
     ) -> None:
         self.acd = acd
-        self.pbx = pbx
+        self.pbx: CommandSink = pbx if pbx is not None else HeldCommands()
         self.directory = directory
         self.history = history
         self.bus = bus
@@ -78,6 +79,13 @@ class Switchboard:
 
     def attach(self, hub: CtiHub) -> None:
         self.hub = hub
+
+    def attach_pbx(self, pbx: CommandSink) -> None:
+        """Connect the pbx adapter; commands issued before it was there are sent now, in order."""
+        waiting = self.pbx.drain() if isinstance(self.pbx, HeldCommands) else []
+        self.pbx = pbx
+        for command in waiting:
+            pbx.execute(command)
 
     # --- events in ---------------------------------------------------------------------------
 
@@ -115,6 +123,30 @@ class Switchboard:
             self.feed(ev.Tick(self.clock()))
         except Exception:
             log.exception("ACD tick failed")
+
+    async def boot(self) -> str:
+        """Start-up: queues from the directory, then the snapshot file if there is one (callers
+        keep their places), else an empty ACD. A snapshot that cannot be read is moved aside
+        (``.bad``) rather than blocking the start. Returns what happened, for the log."""
+        configs = list(await self.directory.queues()) if self.directory is not None else []
+        path = self.snapshot_path
+        if path is not None and path.is_file():
+            try:
+                restored = snapshot.loads(path.read_text(encoding="utf-8"), configs,
+                                          seed=self.acd.seed)
+            except snapshot.SnapshotError as exc:
+                path.replace(path.with_suffix(".bad"))
+                log.error("ACD snapshot %s unusable (%s); starting empty", path, exc)
+            else:
+                self.acd = restored
+                self.figures = LiveFigures(restored.tz)
+                self._arm_timer()
+                return (f"restored {len(restored.entries)} waiting, {len(restored.calls)} "
+                        f"connected, {len(restored.agents)} agents from {path}")
+        at = self.clock()
+        for config in configs:
+            self.feed(ev.QueueConfigured(at, config))
+        return f"{len(configs)} queues configured, nobody waiting"
 
     async def configure(self) -> int:
         """(Re)load the queues from the directory; waiting callers keep their places."""
@@ -381,6 +413,20 @@ class Switchboard:
         allowed = await self.directory.pause_reasons()
         if allowed and reason not in allowed:
             raise Refused(f"pause reason {reason!r} is not one of {', '.join(sorted(allowed))}")
+
+
+class HeldCommands:
+    """The sink until the pbx adapter is attached: keeps commands, in order."""
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+
+    def execute(self, command: Command) -> None:
+        self.commands.append(command)
+
+    def drain(self) -> list[Command]:
+        out, self.commands = self.commands, []
+        return out
 
 
 def _caller(c: Caller) -> dict[str, str]:

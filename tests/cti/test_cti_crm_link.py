@@ -55,3 +55,53 @@ async def test_queues_seats_sessions_and_history_from_the_crm(tmp_path: Path) ->
         assert history["open_cases"] == []
     finally:
         db.dispose()
+
+
+async def test_ckm_run_wiring_mounts_the_hub_with_crm_sessions(tmp_path: Path) -> None:
+    import asyncio
+    from dataclasses import dataclass, field
+    from typing import Any
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from ckm.bus import EventBus
+    from ckm.settings import Settings
+    from cti import wiring
+
+    @dataclass
+    class Center:
+        settings: Settings
+        bus: EventBus
+        services: dict[str, Any] = field(default_factory=dict)
+        cleanups: list[Any] = field(default_factory=list)
+
+    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    migrate(url)
+    db = Database(url)
+    boss = users.create_user(db, username="boss", full_name="Szef", role="supervisor",
+                             password="correct horse")
+    cc.create_queue(db, name="general", display_name="Ogólna")
+    center = Center(Settings(data_dir=tmp_path), EventBus(), {"crm.db": db})
+    app = web.Application()
+    board = wiring.setup(app, center)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        for _ in range(100):
+            if "general" in board.acd.queues:
+                break
+            await asyncio.sleep(0.02)
+        assert "general" in board.acd.queues
+        token = users.open_session(db, boss.id)
+        ws = await client.ws_connect("/cti/ws", headers={"Cookie": f"ckm_session={token}"})
+        first = await ws.receive_json(timeout=3)
+        assert (first["type"], first["user"], first["role"]) == ("snapshot", "boss", "supervisor")
+        await ws.close()
+    finally:
+        await client.close()
+        for cleanup in center.cleanups:
+            await cleanup()
+        await center.bus.close()
+        db.dispose()
+    assert (tmp_path / "acd-state.json").is_file()

@@ -431,3 +431,33 @@ async def test_the_crm_hears_offers_connections_transfers_and_dispositions() -> 
     await board.stop()
     assert [e.kind for e in heard] == ["call_offered", "agent_connected", "call_dispositioned"]
     assert domain.from_dict(heard[-1].to_dict()) == heard[-1]
+
+
+async def test_boot_restores_waiting_callers_and_held_commands_reach_the_pbx_later(
+        tmp_path: Path) -> None:
+    path = tmp_path / "acd.json"
+    first = Switchboard(Acd(), directory=Directory(), snapshot_path=path, figures_every_s=0)
+    assert await first.boot() == "2 queues configured, nobody waiting"
+    for n in range(3):
+        first.feed(ev.CallEnqueued(datetime.now(UTC), f"c{n}", "roads", Caller("+48221234567")))
+    await first.stop()  # the controller goes down with three callers waiting
+
+    second = Switchboard(Acd(), directory=Directory(), snapshot_path=path, figures_every_s=0)
+    assert (await second.boot()).startswith("restored 3 waiting")
+    seat = await Directory().seat("anna")
+    assert seat is not None
+    second.feed(ev.AgentLoggedIn(datetime.now(UTC), seat.profile, seat.endpoint))
+    pbx = RecordingPbx()
+    second.attach_pbx(pbx)  # the ARI adapter comes up a moment later
+    assert [(c.call_id, c.agent) for c in pbx.commands if isinstance(c, cmd.RingAgent)] == [
+        ("c0", "anna")]
+    await second.stop()
+
+
+async def test_a_corrupt_snapshot_is_set_aside_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "acd.json"
+    path.write_text("{garbage")
+    board = Switchboard(Acd(), directory=Directory(), snapshot_path=path, figures_every_s=0)
+    assert await board.boot() == "2 queues configured, nobody waiting"
+    assert path.with_suffix(".bad").read_text() == "{garbage"
+    await board.stop()
