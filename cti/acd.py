@@ -364,11 +364,12 @@ class Acd:
         entry = self.entries.get(e.call_id)
         if entry is None or entry.callback:
             raise AcdError(f"call {e.call_id} is not waiting in a queue")
-        if not e.number:
-            raise AcdError("callback: expected the number to call back")
+        number = e.number or entry.caller.number
+        if not _valid_number(number):
+            raise AcdError(f"callback: no number to call back (caller id {number!r})")
         self._cancel_offers(entry, e.at, "caller_gone")
         converted = evolve(
-            entry, callback=True, caller=Caller(e.number, entry.caller.name),
+            entry, callback=True, caller=Caller(number, entry.caller.name),
             phase=EntryPhase.WAITING, offered_to=frozenset(), offer_deadline=None,
             next_announce_at=None)
         self._put(converted)

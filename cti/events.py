@@ -121,7 +121,7 @@ class CallbackRequested(AcdEvent):
     """A waiting caller chose to be called back: they hang up but keep their place."""
 
     call_id: str
-    number: str
+    number: str = ""  # empty: the caller id they called from
 
 
 # --- from desktops (checked by the hub) --------------------------------------------------------

@@ -225,3 +225,14 @@ def test_the_colleague_hanging_up_the_consultation_returns_the_caller() -> None:
     assert of(step, cmd.CancelConsult) == [cmd.CancelConsult("c1", "anna")]
     assert (d.status("anna"), d.status("bart")) == ("on_call", "available")
     assert d.acd.calls["c1"].held is False
+
+
+def test_callback_to_the_caller_id_unless_it_is_withheld() -> None:
+    d = Drill(QueueConfig("q"))
+    d.call("c1", "q", number="+48221234567")
+    d.feed(ev.CallbackRequested(d.t, "c1"))
+    assert d.acd.entries["c1"].caller.number == "+48221234567"
+    d.call("c2", "q", number="anonymous")
+    with pytest.raises(AcdError, match="no number to call back"):
+        d.feed(ev.CallbackRequested(d.t, "c2"))
+    assert not d.acd.entries["c2"].callback
