@@ -45,12 +45,16 @@ Commands, and what the adapter does for each:
   RejectFromQueue(call_id, queue, reason)            reason: full | no_agents
       The ACD has forgotten the call. Play a "cannot take your call now" prompt, then hang up
       (or hand the call back to the IVR). Feed nothing more for it.
-  RingAgent(call_id, agent, endpoint, caller_number, caller_name, timeout_s, queue, callback)
+  RingAgent(call_id, agent, endpoint, caller_number, caller_name, timeout_s, queue, callback,
+            offer)
       Originate a channel to `endpoint` with caller id "<caller_name> <caller_number>"
-      (channel id e.g. "<call_id>-<agent>"), do not bridge yet. The ACD times the ring itself
-      (a Tick after `timeout_s` cancels it), so no dial timeout is needed, but a longer one is
-      harmless. Feed back: AgentAnswered(call_id, agent) when the agent channel answers,
-      AgentDeclined(call_id, agent, reason) when it fails/is rejected/busy before answer.
+      (channel id e.g. "<call_id>-<agent>-<offer>"), do not bridge yet. The ACD times the ring
+      itself (a Tick after `timeout_s` cancels it), so no dial timeout is needed, but a longer
+      one is harmless. Feed back: AgentAnswered(call_id, agent, offer) when the agent channel
+      answers, AgentDeclined(call_id, agent, reason, offer) when it fails/is rejected/busy
+      before answer. Pass `offer` back (keep it with the leg): the same agent can be rung again
+      for the same call (a new round after `retry_s`), and the id tells a late report about
+      the old leg from the new one. (offer=None skips the check.)
   CancelRing(call_id, agent)
       Hang up that agent's ringing channel (timeout, caller gone, answered elsewhere — or an
       answer that came too late: after a ring-all winner, hang up the loser's answered leg).

@@ -89,6 +89,7 @@ class Acd:
         self.history: dict[str, list[nt.AgentStateChanged]] = {}
         self.wrapup_queue: dict[str, tuple[str, str]] = {}  # agent -> (call_id, queue)
         self.seq = 0
+        self.offer_seq = 0
         self.day: str = ""
         self.now: datetime | None = None
         self.tz = tz
@@ -170,9 +171,12 @@ class Acd:
             if e.phase is EntryPhase.OFFERED and e.offer_deadline is not None:
                 times.append(e.offer_deadline)
             elif e.phase is EntryPhase.WAITING:
+                # not_before and retry_after only matter while in the future: once passed,
+                # the entry waits for an agent, and a past deadline would spin the timer.
+                for later in (e.not_before, e.retry_after):
+                    if later is not None and (self.now is None or later > self.now):
+                        times.append(later)
                 if e.callback:
-                    if e.not_before is not None:
-                        times.append(e.not_before)
                     continue
                 if e.next_announce_at is not None:
                     times.append(e.next_announce_at)
@@ -255,7 +259,8 @@ class Acd:
             self._withdraw(agent_id, entry, at, "timeout", unanswered=True)
         self._put(evolve(
             entry, phase=EntryPhase.WAITING, offered_to=frozenset(), offer_deadline=None,
-            tried=entry.tried | entry.offered_to, only_agent=None))
+            tried=entry.tried | entry.offered_to, only_agent=None,
+            retry_after=at + timedelta(seconds=self.queues[entry.queue].retry_s)))
 
     def _overflow(self, entry: QueueEntry, config: QueueConfig, at: datetime) -> None:
         target = config.overflow_queue
@@ -456,6 +461,8 @@ class Acd:
                     if a.profile.membership(entry.queue) is not None
                     and a.profile.has_skills(entry.skills)]
         fresh = [a for a in eligible if a.agent_id not in entry.tried]
+        if not fresh and entry.retry_after is not None and at < entry.retry_after:
+            return []  # everyone free just let it ring out: give them a breath (app_queue's retry)
         # Everyone free has already let this caller ring out: start another round with them.
         pool = fresh or eligible
         return choose(config, pool, self._waited(entry, at),
@@ -466,11 +473,13 @@ class Acd:
         config = self.queues[entry.queue]
         timeout = config.ring_timeout_s
         waited = self._waited(entry, at)
+        self.offer_seq += 1
         for agent in picks:
             self._set_agent(transition(agent, Action.OFFER, at, call_id=entry.call_id))
             self._cmds.append(cmd.RingAgent(
                 entry.call_id, agent.agent_id, agent.endpoint, entry.caller.number,
-                entry.caller.name, timeout, entry.queue, callback=entry.callback))
+                entry.caller.name, timeout, entry.queue, callback=entry.callback,
+                offer=self.offer_seq))
             self._notes.append(nt.CallOffered(at, entry.call_id, entry.queue, agent.agent_id,
                                               entry.caller, entry.context, entry.callback,
                                               waited))
@@ -481,11 +490,14 @@ class Acd:
             tried = frozenset()
         self._put(evolve(
             entry, phase=EntryPhase.OFFERED, offered_to=frozenset(a.agent_id for a in picks),
-            offer_deadline=at + timedelta(seconds=timeout), tried=tried))
+            offer_deadline=at + timedelta(seconds=timeout), tried=tried, retry_after=None,
+            offer_id=self.offer_seq))
 
     def _on_declined(self, e: ev.AgentDeclined) -> None:
         entry = self.entries.get(e.call_id)
-        if entry is None or entry.phase is not EntryPhase.OFFERED or e.agent not in entry.offered_to:
+        if (entry is None or entry.phase is not EntryPhase.OFFERED
+                or e.agent not in entry.offered_to
+                or (e.offer is not None and e.offer != entry.offer_id)):
             call = self.calls.get(e.call_id)
             if call is not None and call.consult is not None and call.consult.target == e.agent:
                 self._consult_failed(call, e.at)
@@ -496,16 +508,21 @@ class Acd:
             entry, offered_to=left, tried=entry.tried | {e.agent},
             phase=EntryPhase.OFFERED if left else EntryPhase.WAITING,
             offer_deadline=entry.offer_deadline if left else None,
-            only_agent=None))
+            only_agent=None,
+            retry_after=None if left else e.at + timedelta(
+                seconds=self.queues[entry.queue].retry_s)))
 
     def _on_answered(self, e: ev.AgentAnswered) -> None:
         entry = self.entries.get(e.call_id)
         agent = self.agents.get(e.agent)
         if agent is None:
             raise AcdError(f"unknown agent {e.agent}")
-        if entry is None or entry.phase is not EntryPhase.OFFERED or e.agent not in entry.offered_to:
+        if (entry is None or entry.phase is not EntryPhase.OFFERED
+                or e.agent not in entry.offered_to
+                or (e.offer is not None and e.offer != entry.offer_id)):
             # A ring-all loser answering a moment after the winner, or a ring that timed out
-            # while the phone was picked up: hang that leg up, change nothing else.
+            # while the phone was picked up (even if the same agent rings again for the same
+            # call by now: the offer id tells the rounds apart): hang that leg up.
             self._cmds.append(cmd.CancelRing(e.call_id, e.agent))
             return
         for other in sorted(entry.offered_to - {e.agent}):

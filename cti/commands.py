@@ -57,6 +57,7 @@ class RingAgent(Command):
     timeout_s: float
     queue: str
     callback: bool = False  # ring the agent for a callback: no caller channel exists yet
+    offer: int = 0  # ring round id: report it back in AgentAnswered/AgentDeclined
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class QueueConfig:
     strategy: Strategy = Strategy.LONGEST_IDLE
     moh_class: str = "default"
     ring_timeout_s: float = 15.0
+    retry_s: float = 5.0  # after a ring goes unanswered, pause before ringing the same agents
     wrapup_s: float = 10.0
     max_length: int = 0  # 0: unlimited
     # No member logged in (offline is "not logged in"; paused counts as logged in unless
@@ -80,8 +81,9 @@ class QueueConfig:
             raise ConfigError("queue name: expected a non-empty name")
         if self.ring_timeout_s <= 0:
             raise ConfigError(f"queue {self.name}: ring_timeout_s must be > 0")
-        if self.wrapup_s < 0 or self.max_length < 0 or self.autopause_after < 0:
-            raise ConfigError(f"queue {self.name}: wrapup_s, max_length, autopause_after >= 0")
+        if self.wrapup_s < 0 or self.max_length < 0 or self.autopause_after < 0 or self.retry_s < 0:
+            raise ConfigError(f"queue {self.name}: wrapup_s, max_length, autopause_after, "
+                              "retry_s >= 0")
         if self.overflow_queue == self.name:
             raise ConfigError(f"queue {self.name}: cannot overflow into itself")
         if (self.overflow_queue or self.overflow_to_callback) and self.overflow_after_s is None:

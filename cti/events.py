@@ -76,12 +76,14 @@ class AgentDeclined(AcdEvent):
     call_id: str
     agent: str
     reason: DeclineReason = DeclineReason.REJECTED
+    offer: int | None = None  # RingAgent.offer of the leg; None: not checked
 
 
 @dataclass(frozen=True)
 class AgentAnswered(AcdEvent):
     call_id: str
     agent: str
+    offer: int | None = None  # RingAgent.offer of the leg; None: not checked
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ class QueueEntry:
     offered_to: frozenset[str] = frozenset()
     offer_deadline: datetime | None = None
     tried: frozenset[str] = frozenset()  # agents whose ring for this entry went unanswered
+    retry_after: datetime | None = None  # not before this may tried agents be rung again
+    offer_id: int = 0  # the current (or last) ring round; stale answers/declines carry older ids
     next_announce_at: datetime | None = None
     last_position: int | None = None
     last_wait_s: int | None = None

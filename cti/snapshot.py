@@ -92,6 +92,7 @@ def dump(acd: Acd) -> dict[str, Any]:
         "version": VERSION,
         "now": _t(acd.now),
         "seq": acd.seq,
+        "offer_seq": acd.offer_seq,
         "day": acd.day,
         "rr_memory": {q: list(k) for q, k in acd.rr_memory.items()},
         "answered_today": acd.answered_today,
@@ -131,6 +132,7 @@ def loads(text: str, queues: Iterable[QueueConfig], *, seed: int = 0) -> Acd:
 def _fill(acd: Acd, data: dict[str, Any]) -> None:
     acd.now = _pt(data["now"])
     acd.seq = int(data["seq"])
+    acd.offer_seq = int(data.get("offer_seq", 0))
     acd.day = str(data["day"])
     acd.rng = random.Random(acd.seed + acd.seq)
     acd.rr_memory = {q: (int(k[0]), str(k[1])) for q, k in data["rr_memory"].items()}

@@ -236,3 +236,12 @@ def test_callback_to_the_caller_id_unless_it_is_withheld() -> None:
     with pytest.raises(AcdError, match="no number to call back"):
         d.feed(ev.CallbackRequested(d.t, "c2"))
     assert not d.acd.entries["c2"].callback
+
+
+def test_a_due_callback_with_nobody_to_take_it_does_not_keep_the_timer_busy() -> None:
+    d = Drill(QueueConfig("q"))
+    d.feed(ev.CallbackScheduled(d.t, "cb1", "q", Caller("+48225550000"),
+                                not_before=d.t + timedelta(seconds=60)))
+    assert d.acd.next_deadline() == d.t + timedelta(seconds=60)
+    d.advance(60)
+    assert d.acd.next_deadline() is None

@@ -185,6 +185,9 @@ class AcdMachine(RuleBasedStateMachine):
     def time_passes(self, seconds: int) -> None:
         self.d.t += timedelta(seconds=seconds)
         self.send(ev.Tick(self.d.t))
+        # A tick consumes everything due: otherwise the switchboard's timer would spin.
+        deadline = self.d.acd.next_deadline()
+        assert deadline is None or deadline > self.d.t, (deadline, self.d.t)
 
     @invariant()
     def one_call_per_agent_and_one_agent_per_call(self) -> None:

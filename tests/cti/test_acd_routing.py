@@ -157,11 +157,27 @@ def test_ring_timeout_moves_on_to_the_next_agent_and_autopauses_after_n_misses()
     assert of(step, cmd.CancelRing) == [cmd.CancelRing("c1", "anna")]
     assert rings(step) == [("c1", "bart")]
     step = d.advance(10)
-    assert rings(step) == [("c1", "anna")]  # everyone tried: another round
+    assert rings(step) == []  # both let it ring out: a breath (retry_s) before the next round
+    step = d.advance(5)
+    assert rings(step) == [("c1", "anna")]
     step = d.advance(10)  # anna misses twice in a row: auto-paused
     assert d.status("anna") == "paused"
     assert d.acd.agents["anna"].reason == "autopause"
     assert rings(step) == [("c1", "bart")]
+
+
+def test_a_stale_answer_from_an_earlier_ring_round_is_hung_up() -> None:
+    d = Drill(QueueConfig("q", ring_timeout_s=10, retry_s=0, autopause_after=0))
+    d.login("anna", "q")
+    (first,) = of(d.call("c1", "q"), cmd.RingAgent)
+    (second,) = of(d.advance(10), cmd.RingAgent)  # anna alone: rung again at once
+    assert isinstance(first, cmd.RingAgent) and isinstance(second, cmd.RingAgent)
+    assert (second.agent, second.offer > first.offer) == ("anna", True)
+    # The first round's leg is only now reported gone: it must not cancel the second ring.
+    d.feed(ev.AgentDeclined(d.t, "c1", "anna", offer=first.offer))
+    assert d.status("anna") == "reserved"
+    step = d.feed(ev.AgentAnswered(d.t, "c1", "anna", offer=second.offer))
+    assert of(step, cmd.BridgeCall) == [cmd.BridgeCall("c1", "anna", False)]
 
 
 def test_declined_offer_goes_to_the_next_agent_at_once() -> None:
