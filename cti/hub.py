@@ -208,6 +208,7 @@ def _credential(request: web.Request) -> str | None:
 
 async def _reject(ws: web.WebSocketResponse, reason: str) -> Principal | None:
     """Tell the client why, close with 4401; returns no principal."""
-    await ws.send_str(protocol.error_frame(None, f"unauthenticated: {reason}"))
-    await ws.close(code=4401, message=b"unauthenticated")
+    with contextlib.suppress(ConnectionError, RuntimeError):  # it may have gone already
+        await ws.send_str(protocol.error_frame(None, f"unauthenticated: {reason}"))
+        await ws.close(code=4401, message=b"unauthenticated")
     return None

@@ -461,3 +461,17 @@ async def test_a_corrupt_snapshot_is_set_aside_not_fatal(tmp_path: Path) -> None
     assert await board.boot() == "2 queues configured, nobody waiting"
     assert path.with_suffix(".bad").read_text() == "{garbage"
     await board.stop()
+
+
+async def test_no_credentials_in_time_closes_the_socket(rig: Rig) -> None:
+    assert rig.board.hub is not None
+    rig.board.hub.auth_timeout_s = 0.1
+    ws = await rig.client.ws_connect("/cti/ws")
+    f = await frame(Peer(ws))
+    assert f["type"] == "error" and "no credentials" in f["reason"]
+    await ws.receive(timeout=2)
+    assert ws.close_code == 4401
+    quitter = await rig.client.ws_connect("/cti/ws")
+    await quitter.close()  # gone before authenticating: the server just lets go
+    await asyncio.sleep(0.05)
+    assert rig.board.hub.connections == set()
