@@ -2,7 +2,7 @@
 
 Order of start: Asterisk (when sandboxed) → event bus and its subscribers → ARI controller →
 web server. Order of stop is the reverse; Ctrl-C and SIGTERM both stop cleanly. Web packages
-(agent_desktop, portal, cti's hub) plug in through `WEB_MODULES`, each with a
+(agent_desktop, portal) plug in through `WEB_MODULES`, each with a
 `setup(app, center)` function, so this module stays the only place that knows them all.
 """
 
@@ -15,30 +15,18 @@ import importlib
 import json
 import logging
 import signal
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from ckm.assembly import Center, assemble
 from ckm.bus import EventBus
-from ckm.settings import ROOT, Settings
+from ckm.settings import Settings
 
 log = logging.getLogger("ckm.run")
 
-BENCH_SCRIPTS = ROOT / "bench" / "scripts"
-WEB_MODULES = ("crm_core.wiring", "cti.wiring", "agent_desktop.wiring", "portal.wiring")
-
-
-@dataclass
-class Center:
-    """What the running center's parts share; handed to every `setup`."""
-
-    settings: Settings
-    bus: EventBus
-    controller: Any = None
-    services: dict[str, Any] = field(default_factory=dict)
-    cleanups: list[Any] = field(default_factory=list)
+# Web packages, in mounting order; the parts they use are in center.services (ckm.assembly).
+WEB_MODULES = ("agent_desktop.wiring", "portal.wiring")
 
 
 def register(sub: Any) -> None:
@@ -67,6 +55,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def build_web(center: Center) -> web.Application:
     app = web.Application(client_max_size=12 * 1024 * 1024)
     app["center"] = center
+    hub = center.services.get("cti.hub")
+    if hub is not None:
+        hub.mount(app)
 
     async def healthz(request: web.Request) -> web.Response:
         body: dict[str, Any] = {"status": "ok"}
@@ -100,10 +91,7 @@ def _crm_lookup(center: Center) -> Any:
 
 async def serve(settings: Settings, *, web_enabled: bool = True,
                 stop: asyncio.Event | None = None) -> None:
-    from ivr.model import Script
     from pbx.controller import Controller
-    from pbx.prompts import PromptStage
-    from pbx.script_library import ScriptLibrary
     from pbx.watchdog import LoopWatchdog
 
     stop = stop or asyncio.Event()
@@ -114,32 +102,12 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
     watchdog = LoopWatchdog()
     watchdog.start()
     bus = EventBus()
-    center = Center(settings=settings, bus=bus)
-    library = ScriptLibrary()
-    library.load_dir()
-    library.load_dir(BENCH_SCRIPTS)
-    prompts = PromptStage(settings)
-    center.services["ivr.library"] = library
-    center.services["ivr.prompts"] = prompts
-    # Prompts are rendered before the first call can arrive, never on a call's path.
-    started = time.monotonic()
-    count = 0
-    for name in library.names():
-        count = await prompts.prepare_async(library.current(name))
-    log.info("%d IVR prompts ready in %.1f s", count, time.monotonic() - started)
-    render_tasks: set[asyncio.Task[int]] = set()
-
-    def render_published(script: Script) -> None:
-        task = loop.create_task(prompts.prepare_async(script))
-        render_tasks.add(task)
-        task.add_done_callback(render_tasks.discard)
-
-    library.on_publish(render_published)
-    app = build_web(center)  # wiring modules register services and subscribe to the bus
+    center = await assemble(settings, bus)
+    app = build_web(center)  # web packages find the parts in center.services
     center.controller = Controller(
-        settings, bus, library=library, prompts=prompts,
-        lookup=_crm_lookup(center), router=center.services.get("pbx.router"),
-        speech=center.services.get("pbx.speech"),
+        settings, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
+        prompts=center.services["ivr.prompts"], lookup=_crm_lookup(center),
+        router=center.services.get("pbx.router"), speech=center.services.get("pbx.speech"),
     )
     runner: web.AppRunner | None = None
     try:

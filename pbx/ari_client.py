@@ -74,7 +74,8 @@ class AriClient:
         self._on_connected.append(handler)
 
     def expect(self, event_type: str, channel_id: str) -> asyncio.Future[AriEvent]:
-        """Register interest in `event_type` for `channel_id` before causing it."""
+        """Register interest in `event_type` for `channel_id` (or a playback id for playback
+        events) before causing it."""
         fut: asyncio.Future[AriEvent] = asyncio.get_running_loop().create_future()
         self._waiters[(event_type, channel_id)] = fut
         return fut
@@ -266,8 +267,10 @@ class AriClient:
                 log.log(level, "ari event type %s is not handled; skipping it", event.type)
             return
         channel = getattr(event, "channel", None)
-        if channel is not None:
-            fut = self._waiters.pop((event.type, channel.id), None)
+        # Channel events are awaited by channel id, playback events by playback id.
+        key = channel.id if channel is not None else getattr(event, "playback_id", None)
+        if key is not None:
+            fut = self._waiters.pop((event.type, key), None)
             if fut is not None and not fut.done():
                 fut.set_result(event)
         for handler in self._handlers:

@@ -170,6 +170,23 @@ class EnqueueCall:
     request: ic.Enqueue
     caller_number: str
     caller_name: str
+    ivr_path: tuple[str, ...] = ()  # "node:input" steps, for the consultant's screen-pop
+    transcript: str = ""  # what the caller said to the IVR
+
+
+@dataclass(frozen=True)
+class LeaveAcd:
+    """The caller hung up after the IVR handed the call over."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class AcdDigit:
+    """A key pressed while waiting in a queue (e.g. accepting a callback offer)."""
+
+    channel_id: str
+    digit: str
 
 
 @dataclass(frozen=True)
@@ -209,7 +226,8 @@ class Publish:
 
 
 Command = (Answer | PlayPrompts | StopPlayback | StartListening | StopListening | LookupRequest
-           | EnqueueCall | RegisterCallback | Hangup | SetVar | ArmTimer | CancelTimer | Publish)
+           | EnqueueCall | LeaveAcd | AcdDigit | RegisterCallback | Hangup | SetVar | ArmTimer
+           | CancelTimer | Publish)
 
 
 @dataclass
@@ -229,6 +247,8 @@ class CallSession:
     listening: bool = False
     digits: list[str] = field(default_factory=list)
     queue_request: ic.Enqueue | None = None
+    path: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
     started_at: datetime | None = None
     answered_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
@@ -337,6 +357,8 @@ class CallSession:
         ]
         if self.state is CallState.IVR:
             out += self._ivr(ie.Digit(item.digit, at=item.at))
+        elif self.state is CallState.QUEUED:
+            out.append(AcdDigit(self.channel_id, item.digit))
         return out
 
     def _playback_done(self, item: PlaybackDone) -> list[Command]:
@@ -365,6 +387,10 @@ class CallSession:
             match cmd:
                 case ic.RecordStep():
                     out.append(Publish(cmd.to_event(self.channel_id, self._now())))
+                    shown = f"{cmd.node}:{cmd.input_value}" if cmd.input_value else cmd.node
+                    self.path.append(shown)
+                    if cmd.input_kind == "speech" and cmd.input_value:
+                        self.transcript.append(cmd.input_value)
                 case ic.Play():
                     self.playbacks += 1
                     self.playback_id = f"{self.channel_id}-pb{self.playbacks}"
@@ -428,7 +454,8 @@ class CallSession:
                         "queue": cmd.queue, "skills": list(cmd.skills), "priority": cmd.priority,
                         "category": cmd.category, "language": cmd.language}, ensure_ascii=False)),
                     SetVar(self.channel_id, STATE_VAR, CallState.QUEUED.value)]
-        out.append(EnqueueCall(self.channel_id, cmd, self.caller_number, self.caller_name))
+        out.append(EnqueueCall(self.channel_id, cmd, self.caller_number, self.caller_name,
+                               tuple(self.path), " / ".join(self.transcript)))
         return out
 
     def _end_call(self, why: str) -> list[Command]:
@@ -448,9 +475,10 @@ class CallSession:
         if self.state is CallState.ENDED or not self.channel_id:
             return []
         reason = "system_hangup" if self.state is CallState.ENDING else "caller_hangup"
+        out: list[Command] = [CancelTimer("input")]
         if self.state is CallState.QUEUED:
             reason = "caller_hangup_in_queue"
-        out: list[Command] = [CancelTimer("input")]
+            out.append(LeaveAcd(self.channel_id))
         if self.listening:
             self.listening = False
             out.append(StopListening(self.channel_id))

@@ -49,6 +49,8 @@ class CallRouter(Protocol):
 
     async def caller_gone(self, channel_id: str) -> None: ...
 
+    async def digit(self, channel_id: str, digit: str) -> bool: ...
+
 
 SpeechSink = Callable[[str, cs.SessionInput], None]
 
@@ -328,6 +330,14 @@ class Controller:
                     await self.router.enqueue(command)
                 else:
                     await self._hold_without_acd(command)
+            case cs.LeaveAcd(channel_id=cid):
+                if self.router is not None:
+                    await self.router.caller_gone(cid)
+                else:
+                    await self._release_without_acd(handle)
+            case cs.AcdDigit(channel_id=cid, digit=digit):
+                if self.router is not None:
+                    await self.router.digit(cid, digit)
             case cs.RegisterCallback():
                 if self.router is not None:
                     await self.router.register_callback(command, handle.session.caller_number)
@@ -359,6 +369,15 @@ class Controller:
                             request.kind, LOOKUP_TIMEOUT_S)
                 result = ie.LookupResult(request.kind, False, turn=request.turn)
         self._feed(handle, cs.LookupDone(at=self.clock(), result=result))
+
+    async def _release_without_acd(self, handle: CallHandle) -> None:
+        request = handle.session.queue_request
+        if request is None:
+            return
+        bridge = f"ckm-queue-{request.queue}"
+        found = await self.ari.request("GET", f"/bridges/{bridge}", gone_ok=True)
+        if isinstance(found, dict) and not found.get("channels"):
+            await self.ari.destroy_bridge(bridge)
 
     async def _hold_without_acd(self, call: cs.EnqueueCall) -> None:
         """No ACD attached (a controller run on its own): wait with music, never in silence."""

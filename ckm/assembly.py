@@ -1,0 +1,124 @@
+"""How the center's parts are put together for `ckm run` (and for end-to-end tests).
+
+The composition root: the one module that knows every package. Order matters and is the order
+of `assemble`: the CRM (database, migrations, the outbox recorder on the bus) → the ARI client →
+the ACD (switchboard, pbx adapter, CTI hub) → the controller. Web packages then find what they
+need in `center.services`:
+
+  crm.db            crm_core.db.Database
+  crm.recorder      crm_core.recorder.Recorder (outbox journal + writer)
+  ivr.library       pbx.script_library.ScriptLibrary (what new calls run)
+  ivr.prompts       pbx.prompts.PromptStage
+  cti.switchboard   cti.switchboard.Switchboard
+  cti.hub           cti.hub.CtiHub (mounted at /cti/ws)
+  pbx.router        pbx.acd_adapter.AcdAdapter
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ckm.bus import EventBus
+from ckm.settings import ROOT, Settings
+
+log = logging.getLogger("ckm.assembly")
+
+BENCH_SCRIPTS = ROOT / "bench" / "scripts"
+
+
+@dataclass
+class Center:
+    """What the running center's parts share; handed to every web `setup`."""
+
+    settings: Settings
+    bus: EventBus
+    controller: Any = None
+    services: dict[str, Any] = field(default_factory=dict)
+    cleanups: list[Any] = field(default_factory=list)
+
+
+async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
+                   acd: bool = True) -> Center:
+    from pbx.ari_client import AriClient
+    from pbx.prompts import PromptStage
+    from pbx.script_library import ScriptLibrary
+
+    center = Center(settings=settings, bus=bus)
+    library = ScriptLibrary()
+    library.load_dir()
+    library.load_dir(BENCH_SCRIPTS)
+    prompts = PromptStage(settings)
+    center.services["ivr.library"] = library
+    center.services["ivr.prompts"] = prompts
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for name in library.names():
+        await prompts.prepare_async(library.current(name))
+    log.info("%d IVR prompts ready in %.1f s", len(prompts.catalog), loop.time() - started)
+    render_tasks: set[asyncio.Task[int]] = set()
+
+    def render_published(script: Any) -> None:
+        task = loop.create_task(prompts.prepare_async(script))
+        render_tasks.add(task)
+        task.add_done_callback(render_tasks.discard)
+
+    library.on_publish(render_published)
+    if crm:
+        await _attach_crm(center)
+    ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
+                    settings.ari_app)
+    center.services["pbx.ari"] = ari
+    if acd:
+        await _attach_acd(center, ari, prompts)
+    return center
+
+
+async def _attach_crm(center: Center) -> None:
+    from crm_core import recorder
+    from crm_core.db import Database, migrate
+
+    settings = center.settings
+    await asyncio.to_thread(migrate, settings.db_url)
+    db = Database(settings.db_url)
+    center.services["crm.db"] = db
+    rec = recorder.start(settings.db_url, settings.data_dir)
+    center.services["crm.recorder"] = rec
+    center.bus.subscribe("crm", rec.on_event)
+
+    async def close() -> None:
+        await recorder.stop()
+        db.dispose()
+
+    center.cleanups.append(close)
+
+
+async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
+    from cti.acd import Acd
+    from cti.hub import CtiHub
+    from cti.switchboard import Switchboard
+    from pbx.acd_adapter import AcdAdapter
+
+    db = center.services.get("crm.db")
+    directory = history = sessions = None
+    if db is not None:
+        from cti.crm_link import CrmDirectory, CrmHistory, CrmSessions
+
+        directory, history, sessions = CrmDirectory(db), CrmHistory(db), CrmSessions(db)
+    adapter = AcdAdapter(ari, center.settings, prompts)
+    switchboard = Switchboard(Acd(), adapter, directory=directory, history=history,
+                              bus=center.bus,
+                              snapshot_path=center.settings.data_dir / "acd-snapshot.json")
+    adapter.attach(switchboard)
+    center.services["pbx.router"] = adapter
+    center.services["cti.switchboard"] = switchboard
+    if sessions is not None:
+        hub = CtiHub(sessions, switchboard)
+        switchboard.attach(hub)
+        center.services["cti.hub"] = hub
+    count = await switchboard.configure()
+    log.info("ACD: %d queues configured", count)
+    await switchboard.start()
+    center.cleanups.append(switchboard.stop)

@@ -1,0 +1,489 @@
+"""The ACD's hands in Asterisk: executes `cti.commands` over ARI and reports what happened.
+
+The contract is in `cti/__init__.py`. This module keeps only what the commands need to find
+again — which channel is which call's agent leg, which bridge holds a call — and turns ARI
+events about those legs into ACD events (`AgentAnswered`, `AgentDeclined`, `AgentHungUp`, ...).
+
+Rules:
+- `execute` never blocks: each call has its own command queue and worker, so commands for one
+  call run in order and a slow one never delays another call;
+- every leg we originate carries its role in its Stasis args (`agent,<call>,<agent>`,
+  `resident,<call>`, `consult,<call>,<agent>`, `supervisor,<call>,<agent>`), so after a
+  restart the legs can be told apart from residents' calls;
+- a 404 while tearing down means the other side was faster: fine;
+- holding bridges are named after their queue (`ckm-queue-<queue>`) and destroyed when the
+  last caller leaves, call bridges (`ckm-call-<call>`) when the call ends, so nothing is left
+  in Asterisk after the calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ckm.settings import Settings
+from cti import commands as cc
+from cti import events as ce
+from cti.acd import AcdError
+from cti.config import CallContext, Caller, SkillRequirement
+from ivr.commands import PromptRef
+from pbx import ari_events as ev
+from pbx import call_session as cs
+from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
+from pbx.prompts import PromptStage
+
+log = logging.getLogger(__name__)
+
+LEG_ROLES = ("agent", "resident", "consult", "supervisor", "snoop")
+
+
+class AcdFeed(Protocol):
+    def feed(self, event: ce.AcdEvent) -> Any: ...
+
+
+@dataclass
+class Leg:
+    channel_id: str
+    role: str  # agent | resident | consult | supervisor | snoop
+    call_id: str
+    agent: str = ""
+    answered: bool = False
+
+
+@dataclass
+class CallPlace:
+    """Where a call's pieces are in Asterisk."""
+
+    caller_channel: str
+    holding_bridge: str = ""
+    call_bridge: str = ""
+    consult_bridge: str = ""
+    agent_legs: dict[str, str] = field(default_factory=dict)  # agent -> channel id
+    consult_leg: str = ""
+    offering_callback: bool = False
+    on_hold: bool = False
+
+
+def _clean_name(name: str) -> str:
+    # Quotes and angle brackets would end the caller-id name early in Asterisk's parser.
+    return "".join(ch for ch in name if ch not in '"<>\\').strip()[:60]
+
+
+PROMPTS_PL = {
+    "position": "Jesteś {position} w kolejce.",
+    "wait": "Przewidywany czas oczekiwania to około {minutes} min.",
+    "callback_offer": "Jeśli wolisz, oddzwonimy do ciebie. Naciśnij jeden, aby zamówić "
+                      "oddzwonienie, albo pozostań na linii.",
+    "callback_ok": "Dziękujemy. Oddzwonimy najszybciej, jak to możliwe. Do usłyszenia.",
+    "full": "Wszyscy konsultanci są teraz zajęci, a kolejka jest pełna. Prosimy zadzwonić "
+            "za kilka minut.",
+    "no_agents": "W tej chwili nie ma dostępnego konsultanta. Prosimy zadzwonić później "
+                 "lub zgłosić sprawę na stronie dziewiętnaście sto piętnaście.",
+}
+
+
+class AcdAdapter:
+    def __init__(self, ari: AriClient, settings: Settings, prompts: PromptStage,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.ari = ari
+        self.settings = settings
+        self.prompts = prompts
+        self.clock = clock
+        self.acd: AcdFeed | None = None
+        self.places: dict[str, CallPlace] = {}
+        self.legs: dict[str, Leg] = {}
+        self.holding_members: dict[str, set[str]] = {}
+        self.callbacks: dict[str, tuple[str, str]] = {}  # callback id -> (number, name)
+        self._queues: dict[str, asyncio.Queue[cc.Command | None]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._bg: set[asyncio.Task[Any]] = set()
+        ari.on_event(self.on_event)
+
+    def attach(self, acd: AcdFeed) -> None:
+        self.acd = acd
+
+    # --- CommandSink ---------------------------------------------------------------------
+    def execute(self, command: cc.Command) -> None:
+        queue = self._queues.get(command.call_id)
+        if queue is None:
+            queue = self._queues[command.call_id] = asyncio.Queue()
+            self._workers[command.call_id] = asyncio.create_task(
+                self._worker(command.call_id, queue), name=f"acd-{command.call_id}")
+        queue.put_nowait(command)
+
+    async def _worker(self, call_id: str, queue: asyncio.Queue[cc.Command | None]) -> None:
+        while True:
+            command = await queue.get()
+            if command is None:
+                return
+            try:
+                await self._run(command)
+            except AriError as exc:
+                if exc.status == 404:
+                    log.info("acd %s: %s after the channel left", call_id, type(command).__name__)
+                else:
+                    log.warning("acd %s: %s failed: %s", call_id, type(command).__name__, exc)
+            except AriUnavailable as exc:
+                log.warning("acd %s: %s not sent: %s", call_id, type(command).__name__, exc)
+            except Exception:
+                log.exception("acd %s: %s crashed", call_id, type(command).__name__)
+
+    def _feed(self, event: ce.AcdEvent) -> None:
+        if self.acd is None:
+            log.error("no ACD attached; dropping %s", type(event).__name__)
+            return
+        try:
+            self.acd.feed(event)
+        except AcdError as exc:
+            # A race the ACD already settled (a hang-up reported twice, a late answer).
+            log.info("acd refused %s: %s", type(event).__name__, exc)
+
+    # --- CallRouter (from the controller) --------------------------------------------------
+    async def enqueue(self, call: cs.EnqueueCall) -> None:
+        req = call.request
+        self.places.setdefault(call.channel_id, CallPlace(caller_channel=call.channel_id))
+        self._feed(ce.CallEnqueued(
+            at=self.clock(), call_id=call.channel_id, queue=req.queue,
+            caller=Caller(number=call.caller_number, name=call.caller_name),
+            priority=req.priority,
+            skills=tuple(SkillRequirement(s) for s in req.skills),
+            context=CallContext(ivr_path=call.ivr_path, category=req.category,
+                                transcript=call.transcript),
+        ))
+
+    async def register_callback(self, call: cs.RegisterCallback, caller_number: str) -> None:
+        callback_id = new_id("callback")
+        number = call.request.number or caller_number
+        self.callbacks[callback_id] = (number, "")
+        self._feed(ce.CallbackScheduled(at=self.clock(), callback_id=callback_id,
+                                        queue=call.request.queue,
+                                        caller=Caller(number=number)))
+
+    async def caller_gone(self, channel_id: str) -> None:
+        self._feed(ce.CallerHungUp(at=self.clock(), call_id=channel_id))
+        await self._forget(channel_id)
+
+    async def digit(self, channel_id: str, digit: str) -> bool:
+        """A key from a caller waiting in a queue; True when the ACD side used it."""
+        place = self.places.get(channel_id)
+        if place is None or not place.offering_callback:
+            return False
+        place.offering_callback = False
+        if digit != "1":
+            return True
+        self._feed(ce.CallbackRequested(at=self.clock(), call_id=channel_id, number=""))
+        await self._say(channel_id, "callback_ok", {})
+        await asyncio.sleep(0.2)
+        await self.ari.hangup(channel_id)
+        return True
+
+    # --- ARI events about our legs ----------------------------------------------------------
+    async def on_event(self, event: ev.AriEvent) -> None:
+        match event:
+            case ev.StasisStart(channel=chan, args=args) if args and args[0] in LEG_ROLES:
+                await self._leg_answered(chan, args)
+            case ev.StasisEnd(channel=chan) | ev.ChannelDestroyed(channel=chan):
+                leg = self.legs.pop(chan.id, None)
+                if leg is not None:
+                    self._leg_gone(leg)
+            case ev.PlaybackFinished():
+                pass
+            case _:
+                pass
+
+    async def _leg_answered(self, chan: ev.Channel, args: tuple[str, ...]) -> None:
+        leg = self.legs.get(chan.id)
+        if leg is None:
+            # A leg from before a restart: the ACD forgot its rings; hang it up.
+            log.info("acd: unknown %s leg %s; hanging it up", args[0], chan.id)
+            await self.ari.hangup(chan.id)
+            return
+        leg.answered = True
+        at = self.clock()
+        match leg.role:
+            case "agent":
+                self._feed(ce.AgentAnswered(at=at, call_id=leg.call_id, agent=leg.agent))
+            case "resident":
+                place = self.places.setdefault(leg.call_id, CallPlace(caller_channel=chan.id))
+                place.caller_channel = chan.id
+                self._feed(ce.ResidentAnswered(at=at, call_id=leg.call_id))
+            case "consult":
+                consulting = self.places.get(leg.call_id)
+                agent_chan = consulting.agent_legs.get(leg.agent) if consulting else None
+                if consulting is not None and agent_chan:
+                    consulting.consult_bridge = f"ckm-consult-{leg.call_id}"
+                    await self._bridge(consulting.consult_bridge, [agent_chan, chan.id])
+                self._feed(ce.ConsultAnswered(at=at, call_id=leg.call_id))
+            case "supervisor":
+                watched = self.places.get(leg.call_id)
+                snoop = next((lg.channel_id for lg in self.legs.values()
+                              if lg.role == "snoop" and lg.call_id == leg.call_id
+                              and lg.agent == leg.agent), "")
+                if snoop:
+                    await self._bridge(f"ckm-snoop-{chan.id}", [snoop, chan.id])
+                elif watched is not None and watched.call_bridge:
+                    await self._add(watched.call_bridge, chan.id)
+
+    def _leg_gone(self, leg: Leg) -> None:
+        at = self.clock()
+        match leg.role:
+            case "agent":
+                place = self.places.get(leg.call_id)
+                if place is not None and place.agent_legs.get(leg.agent) == leg.channel_id:
+                    del place.agent_legs[leg.agent]
+                if leg.answered:
+                    self._feed(ce.AgentHungUp(at=at, call_id=leg.call_id, agent=leg.agent))
+                else:
+                    self._feed(ce.AgentDeclined(at=at, call_id=leg.call_id, agent=leg.agent))
+            case "resident":
+                if leg.answered:
+                    self._feed(ce.CallerHungUp(at=at, call_id=leg.call_id))
+                    self._spawn(self._forget(leg.call_id))
+                else:
+                    self._feed(ce.ResidentUnreachable(at=at, call_id=leg.call_id))
+            case "consult":
+                if not leg.answered:
+                    self._feed(ce.ConsultFailed(at=at, call_id=leg.call_id))
+            case "supervisor":
+                self._spawn(self.ari.destroy_bridge(f"ckm-snoop-{leg.channel_id}"))
+
+    # --- commands ----------------------------------------------------------------------------
+    async def _run(self, command: cc.Command) -> None:
+        place = self.places.setdefault(command.call_id, CallPlace(caller_channel=command.call_id))
+        match command:
+            case cc.HoldInQueue(bridge=bridge, moh_class=moh):
+                await self._leave_bridges(place)
+                await self._ensure_holding(bridge, moh)
+                await self._add(bridge, place.caller_channel)
+                place.holding_bridge = bridge
+                self.holding_members.setdefault(bridge, set()).add(place.caller_channel)
+            case cc.AnnouncePosition(position=pos, estimated_wait_s=wait):
+                await self._say(place.caller_channel, "position", {"position": str(pos)})
+                if wait:
+                    await self._say(place.caller_channel, "wait",
+                                    {"minutes": str(max(1, round(wait / 60)))})
+            case cc.OfferCallback():
+                place.offering_callback = True
+                await self._say(place.caller_channel, "callback_offer", {})
+            case cc.RejectFromQueue(reason=reason):
+                await self._leave_bridges(place)
+                await self._say(place.caller_channel, "full" if reason == "full" else "no_agents",
+                                {}, wait=True)
+                await self.ari.hangup(place.caller_channel)
+            case cc.RingAgent():
+                await self._ring(place, command)
+            case cc.CancelRing(agent=agent):
+                chan = place.agent_legs.pop(agent, "")
+                if chan:
+                    self.legs.pop(chan, None)
+                    await self.ari.hangup(chan)
+            case cc.BridgeCall(agent=agent, record=record):
+                await self._leave_bridges(place)
+                place.call_bridge = f"ckm-call-{command.call_id}"
+                members = [place.caller_channel]
+                if agent in place.agent_legs:
+                    members.append(place.agent_legs[agent])
+                await self._bridge(place.call_bridge, members)
+                if record:
+                    await self.ari.request("POST", f"/bridges/{place.call_bridge}/record",
+                                           {"name": command.call_id, "format": "wav",
+                                            "ifExists": "overwrite"})
+            case cc.DialResident(agent=agent, number=number):
+                leg_id = new_id("resident-cb")
+                self.legs[leg_id] = Leg(leg_id, "resident", command.call_id, agent)
+                await self._originate(self._outbound(number), leg_id,
+                                      f"resident,{command.call_id}", "19115", "19115")
+            case cc.HoldCall():
+                place.on_hold = True
+                await self.ari.request("POST", f"/channels/{place.caller_channel}/mute",
+                                       {"direction": "in"})
+                await self.ari.request("POST", f"/channels/{place.caller_channel}/moh")
+            case cc.UnholdCall():
+                place.on_hold = False
+                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh",
+                                       gone_ok=True)
+                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/mute",
+                                       {"direction": "in"}, gone_ok=True)
+            case cc.HangupAgentLeg(agent=agent):
+                chan = place.agent_legs.pop(agent, "")
+                if chan:
+                    await self.ari.hangup(chan)
+            case cc.HangupCall():
+                for chan in list(place.agent_legs.values()):
+                    await self.ari.hangup(chan)
+                await self.ari.hangup(place.caller_channel)
+            case cc.DialExternal(number=number):
+                await self._leave_bridges(place)
+                # The caller leaves our hands: the dialplan dials out and the call ends there.
+                await self.ari.request("POST", f"/channels/{place.caller_channel}/continue",
+                                       {"context": "ckm-outbound", "extension": number,
+                                        "priority": 1})
+            case cc.StartConsult(agent=agent, target_endpoint=target):
+                leg_id = new_id("consult")
+                place.consult_leg = leg_id
+                self.legs[leg_id] = Leg(leg_id, "consult", command.call_id, agent)
+                endpoint = (self._outbound(target.removeprefix("external:"))
+                            if target.startswith("external:") else target)
+                agent_chan = place.agent_legs.get(agent, "")
+                if agent_chan and place.call_bridge:
+                    await self.ari.request("POST", f"/bridges/{place.call_bridge}/removeChannel",
+                                           {"channel": agent_chan}, gone_ok=True)
+                await self._originate(endpoint, leg_id, f"consult,{command.call_id},{agent}",
+                                      "19115", "Konsultacja")
+            case cc.CompleteConsult(agent=agent):
+                if place.consult_bridge:
+                    await self.ari.destroy_bridge(place.consult_bridge)
+                    place.consult_bridge = ""
+                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh",
+                                       gone_ok=True)
+                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/mute",
+                                       {"direction": "in"}, gone_ok=True)
+                if place.consult_leg:
+                    await self._add(place.call_bridge, place.consult_leg)
+                    leg = self.legs.get(place.consult_leg)
+                    if leg is not None:
+                        leg.role = "agent"
+                        leg.agent = f"transfer:{agent}"
+                old = place.agent_legs.pop(agent, "")
+                if old:
+                    self.legs.pop(old, None)
+                    await self.ari.hangup(old)
+            case cc.CancelConsult(agent=agent):
+                if place.consult_leg:
+                    self.legs.pop(place.consult_leg, None)
+                    await self.ari.hangup(place.consult_leg)
+                    place.consult_leg = ""
+                if place.consult_bridge:
+                    await self.ari.destroy_bridge(place.consult_bridge)
+                    place.consult_bridge = ""
+                agent_chan = place.agent_legs.get(agent, "")
+                if agent_chan and place.call_bridge:
+                    await self._add(place.call_bridge, agent_chan)
+                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh",
+                                       gone_ok=True)
+                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/mute",
+                                       {"direction": "in"}, gone_ok=True)
+            case cc.Snoop(agent=agent, supervisor=supervisor, endpoint=endpoint, mode=mode):
+                await self._snoop(place, command.call_id, agent, supervisor, endpoint,
+                                  str(mode))
+            case _:
+                log.warning("acd: command %s is not implemented by the pbx adapter",
+                            type(command).__name__)
+
+    async def _ring(self, place: CallPlace, command: cc.RingAgent) -> None:
+        leg_id = f"{command.call_id}-{command.agent}"[:120]
+        place.agent_legs[command.agent] = leg_id
+        self.legs[leg_id] = Leg(leg_id, "agent", command.call_id, command.agent)
+        name = _clean_name(command.caller_name) or "19115"
+        try:
+            await self._originate(command.endpoint, leg_id,
+                                  f"agent,{command.call_id},{command.agent}",
+                                  command.caller_number or "anonymous", name,
+                                  timeout=int(command.timeout_s) + 5)
+        except AriError as exc:
+            # The endpoint does not exist or is not registered: a decline, not a crash.
+            log.info("acd: ringing %s at %s failed: %s", command.agent, command.endpoint, exc)
+            self.legs.pop(leg_id, None)
+            place.agent_legs.pop(command.agent, None)
+            self._feed(ce.AgentDeclined(at=self.clock(), call_id=command.call_id,
+                                        agent=command.agent,
+                                        reason=ce.DeclineReason.UNREACHABLE))
+
+    async def _snoop(self, place: CallPlace, call_id: str, agent: str, supervisor: str,
+                     endpoint: str, mode: str) -> None:
+        agent_chan = place.agent_legs.get(agent, "")
+        sup_leg = new_id("supervisor")
+        self.legs[sup_leg] = Leg(sup_leg, "supervisor", call_id, agent)
+        if mode != "barge" and agent_chan:
+            snoop_id = new_id("snoop")
+            self.legs[snoop_id] = Leg(snoop_id, "snoop", call_id, agent, answered=True)
+            await self.ari.request("POST", f"/channels/{agent_chan}/snoop/{snoop_id}", {
+                "app": self.settings.ari_app, "appArgs": f"snoop,{call_id},{agent}",
+                "spy": "both", "whisper": "out" if mode == "whisper" else "none"})
+        await self._originate(endpoint, sup_leg, f"supervisor,{call_id},{agent}", "19115",
+                              f"Nasłuch {supervisor}"[:60])
+
+    # --- helpers -------------------------------------------------------------------------
+    def _outbound(self, number: str) -> str:
+        return f"Local/{number}@ckm-outbound"
+
+    async def _originate(self, endpoint: str, channel_id: str, app_args: str, number: str,
+                         name: str, timeout: int = 30) -> None:
+        await self.ari.originate(endpoint, channel_id=channel_id, app=self.settings.ari_app,
+                                 app_args=app_args, caller_id=f'"{_clean_name(name)}" <{number}>',
+                                 timeout=timeout,
+                                 formats="opus,ulaw" if endpoint.startswith("PJSIP/") else "")
+
+    async def _ensure_holding(self, bridge: str, moh: str) -> None:
+        if self.holding_members.get(bridge):
+            return
+        try:
+            await self.ari.create_bridge(bridge, "holding", bridge)
+        except AriError as exc:
+            if exc.status not in (409, 500):
+                raise
+        await self.ari.request("POST", f"/bridges/{bridge}/moh", {"mohClass": moh or "default"})
+
+    async def _bridge(self, bridge: str, channels: list[str]) -> None:
+        await self.ari.create_bridge(bridge, "mixing", bridge)
+        for chan in channels:
+            await self._add(bridge, chan)
+
+    async def _add(self, bridge: str, channel: str) -> None:
+        await self.ari.request("POST", f"/bridges/{bridge}/addChannel",
+                               {"channel": channel, "role": "participant"})
+
+    async def _leave_bridges(self, place: CallPlace) -> None:
+        if place.holding_bridge:
+            bridge, place.holding_bridge = place.holding_bridge, ""
+            await self.ari.request("POST", f"/bridges/{bridge}/removeChannel",
+                                   {"channel": place.caller_channel}, gone_ok=True)
+            await self._release_holding(bridge, place.caller_channel)
+
+    async def _release_holding(self, bridge: str, channel: str) -> None:
+        members = self.holding_members.get(bridge)
+        if members is None:
+            return
+        members.discard(channel)
+        if not members:
+            del self.holding_members[bridge]
+            await self.ari.destroy_bridge(bridge)
+
+    async def _say(self, channel: str, key: str, values: dict[str, str], *,
+                   wait: bool = False) -> None:
+        text = PROMPTS_PL[key].format(**values)
+        uri = await self.prompts.ensure(PromptRef(f"acd.{key}", text, "pl", "zlw/pl"))
+        if uri is None:
+            return
+        playback = new_id("acd-pb")
+        done = self.ari.expect("PlaybackFinished", playback) if wait else None
+        await self.ari.play(channel, uri, playback)
+        if done is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done, 20)
+
+    async def _forget(self, call_id: str) -> None:
+        place = self.places.pop(call_id, None)
+        queue = self._queues.pop(call_id, None)
+        if queue is not None:
+            queue.put_nowait(None)
+        self._workers.pop(call_id, None)
+        if place is None:
+            return
+        if place.holding_bridge:
+            await self._release_holding(place.holding_bridge, place.caller_channel)
+        for chan in list(place.agent_legs.values()):
+            await self.ari.hangup(chan)
+        for bridge in (place.call_bridge, place.consult_bridge):
+            if bridge:
+                await self.ari.destroy_bridge(bridge)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)

@@ -1,0 +1,118 @@
+"""The IVR hands a real call to the ACD, which rings a scripted agent and bridges them.
+
+Everything is real: Asterisk (sandbox), the controller, the ACD switchboard with queues from a
+seeded CRM database (SQLite in a temporary folder), the pbx adapter. The agent is a scripted
+endpoint in the dialplan ([ckm-test-agents]): it rings for a second, answers and stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from ckm import events as domain
+from ckm.assembly import Center, assemble
+from ckm.bus import EventBus
+from ckm.settings import Settings
+from crm_core.db import Database, migrate
+from crm_core.seed import seed
+from cti import events as ce
+from pbx.ari_client import AriClient
+from pbx.caller import CallPlan, place_call
+from pbx.controller import Controller
+from pbx.crm_lookup import CrmLookup
+
+pytestmark = pytest.mark.asterisk
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[domain.DomainEvent] = []
+
+    async def __call__(self, event: Any) -> None:
+        self.events.append(event)
+
+    def kinds(self, call_id: str) -> list[str]:
+        return [e.kind for e in self.events if e.call_id == call_id]
+
+
+@pytest_asyncio.fixture
+async def center(asterisk: Any, settings: Settings, tmp_path: Path
+                 ) -> AsyncIterator[tuple[Center, Recorder]]:
+    local = replace(settings, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/crm.db")
+    migrate(local.db_url)
+    db = Database(local.db_url)
+    seed(db)
+    db.dispose()
+    bus = EventBus()
+    recorder = Recorder()
+    bus.subscribe("test", recorder)
+    center = await assemble(local, bus)
+    center.controller = Controller(
+        local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
+        prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
+        router=center.services["pbx.router"])
+    await center.controller.start()
+    assert await center.controller.ari.wait_connected(5)
+    yield center, recorder
+    await center.controller.stop()
+    for cleanup in reversed(center.cleanups):
+        await cleanup()
+    await bus.close()
+
+
+async def log_in(center: Center, user: str, endpoint: str) -> None:
+    switchboard = center.services["cti.switchboard"]
+    seat = await switchboard.directory.seat(user)
+    assert seat is not None, f"{user} is not an agent in the seeded CRM"
+    switchboard.feed(ce.AgentLoggedIn(at=switchboard.now(), profile=seat.profile,
+                                      endpoint=endpoint))
+
+
+async def test_zero_in_the_ivr_reaches_a_consultant_who_is_rung_and_bridged(
+        center: tuple[Center, Recorder], settings: Settings) -> None:
+    c, recorder = center
+    await log_in(c, "konsultant1", "Local/answer@ckm-test-agents")
+    ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, "ckm-observer")
+    # Zeros while the greeting and the 112 notice play are not inputs there; the first one
+    # heard by a menu takes the caller to a consultant.
+    plan = CallPlan.from_args(number="19115", caller_id="+48600100200", name="Anna Nowak",
+                              dtmf="w6,0,w2,0,w2,0,w2,0,w2,0,w2,0", say=[],
+                              hangup_after=26, wait_answer=10)
+    call = asyncio.create_task(place_call(settings, plan))
+    bridged: list[Any] = []
+    for _ in range(260):
+        await asyncio.sleep(0.1)
+        bridged = [b for b in await ari.bridges() if b["id"].startswith("ckm-call-")]
+        if bridged and len(bridged[0]["channels"]) == 2:
+            break
+    assert bridged and len(bridged[0]["channels"]) == 2, (
+        "caller and agent never bridged; events: "
+        + repr([(e.kind, getattr(e, "node", ""), getattr(e, "input_value", ""))
+                for e in recorder.events]))
+    summary = await call
+    await asyncio.sleep(1.0)
+    await c.bus.drain()
+    call_id = summary.callee_channel
+    kinds = recorder.kinds(call_id)
+    assert kinds.index("call_queued") < kinds.index("call_offered") < kinds.index(
+        "agent_connected") < kinds.index("call_ended")
+    queued = next(e for e in recorder.events if isinstance(e, domain.CallQueued))
+    assert queued.queue == "ogolna"
+    offered = next(e for e in recorder.events if isinstance(e, domain.CallOffered))
+    assert offered.agent == "konsultant1"
+    # Nothing of the call is left in Asterisk: no bridge, no agent leg.
+    for _ in range(50):
+        leftovers = [b["id"] for b in await ari.bridges()] + [
+            ch["id"] for ch in await ari.channels() if call_id in ch["id"]]
+        if not leftovers:
+            break
+        await asyncio.sleep(0.1)
+    assert leftovers == []
+    await ari.stop()
