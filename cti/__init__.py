@@ -9,7 +9,10 @@ commands.py  what the ACD asks pbx/ to do.
 notices.py   facts the ACD reports (hub, live figures, CRM).
 agent.py     the agent state machine (transition table).
 queue.py     QueueEntry and the strategies.
-acd.py       Acd.handle(event) -> Step(commands, notices); next_deadline(); pure.
+acd.py       Acd.handle(event) -> Step(commands, notices); next_deadline(); pure. The
+             dispatcher (time, callers, offers); with call_control.py (hold, hang-up,
+             transfers, snoop), agent_desk.py (log in/out, pause, wrap-up) and floor.py (the
+             shared state and its helpers).
 snapshot.py  dump/restore of the ACD as JSON (callers keep their place across a restart).
 stats.py     live figures: waiting, longest wait, service level, ASA, abandoned %, callbacks.
 protocol.py  websocket message schema, parsed at the edge.
