@@ -115,12 +115,13 @@ class Switchboard:
         if deadline is None:
             return
         delay = max(0.0, (deadline - self.clock()).total_seconds())
-        self._timer = loop.call_later(delay, self._on_timer)
+        self._timer = loop.call_later(delay, self._on_timer, deadline)
 
-    def _on_timer(self) -> None:
+    def _on_timer(self, deadline: datetime) -> None:
         self._timer = None
         try:
-            self.feed(ev.Tick(self.clock()))
+            # The loop may wake a hair early; the tick is for the deadline at the latest.
+            self.feed(ev.Tick(max(self.clock(), deadline)))
         except Exception:
             log.exception("ACD tick failed")
 
