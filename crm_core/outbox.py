@@ -63,11 +63,15 @@ _SCHEMA = (
 _INSERT = "INSERT OR IGNORE INTO journal(event_id, kind, payload, appended_at) VALUES (?, ?, ?, ?)"
 
 
+def _payload(event: ev.DomainEvent) -> tuple[str, str]:
+    """(event id, JSON payload). The id is a hash of the content: the same event published
+    twice (a controller re-adopting a call after a restart) is journaled and applied once."""
+    text = json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32], text
+
+
 def event_id(event: ev.DomainEvent) -> str:
-    """Content id of an event: the same event published twice (a controller re-adopting a
-    call after a restart) is journaled and applied once."""
-    text = json.dumps(event.to_dict(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return _payload(event)[0]
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -83,6 +87,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 class JournalEntry:
     seq: int
     event_id: str
+    kind: str
     payload: str
 
 
@@ -110,9 +115,9 @@ class Journal:
         """Queue `event` for the next group commit; the future gives its id once on disk."""
         if self._closed:
             raise RuntimeError("journal is closed")
-        payload = json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        eid, payload = _payload(event)
         future: concurrent.futures.Future[str] = concurrent.futures.Future()
-        self._queue.put((event_id(event), event.kind, payload, future))
+        self._queue.put((eid, event.kind, payload, future))
         return future
 
     def append(self, event: ev.DomainEvent) -> str:
@@ -254,13 +259,13 @@ class OutboxWriter:
         if self._reader is None:
             self._reader = self.journal.reader()
         rows = self._reader.execute(
-            "SELECT seq, event_id, payload FROM journal "
+            "SELECT seq, event_id, kind, payload FROM journal "
             "WHERE applied_at IS NULL AND failed IS NULL ORDER BY seq LIMIT ?",
             (self.batch_size,),
         ).fetchall()
         if not rows:
             return 0
-        entries = [JournalEntry(int(s), str(i), str(p)) for s, i, p in rows]
+        entries = [JournalEntry(int(s), str(i), str(k), str(p)) for s, i, k, p in rows]
         try:
             failures = self._apply_fast(entries)
         except Exception as exc:
@@ -286,8 +291,7 @@ class OutboxWriter:
         insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
         now = utcnow()
         values = [
-            {"event_id": e.event_id, "kind": json.loads(e.payload).get("kind", "?")[:40],
-             "applied_at": now}
+            {"event_id": e.event_id, "kind": e.kind[:40], "applied_at": now}
             for e in entries
         ]  # fmt: skip
         fresh = session.scalars(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -94,7 +95,8 @@ def _match_sqlite(session: Session, expr: str, lang: str, now: datetime, limit: 
 
 
 def _match_postgresql(session: Session, expr: str, lang: str, now: datetime, limit: int) -> list[KbHit]:
-    vector = sa.func.to_tsvector(sa.literal_column("'simple'"), KbArticle.search_text)
+    # Generated column added by the migration on PostgreSQL only (not mapped: SQLite lacks it).
+    vector: sa.ColumnElement[Any] = sa.literal_column("kb_articles.search_vector")
     query = sa.func.to_tsquery(sa.literal_column("'simple'"), expr)
     rows = session.scalars(
         sa.select(KbArticle)

@@ -42,11 +42,13 @@ class CallEventBatch:
         self._next_seq: dict[str, int] = {}
         self._residents: dict[str, Resident] = {}
         self._agents: dict[str, int | None] = {}
+        self._missing_numbers: set[str] = set()
 
     def preload(self, events: list[ev.DomainEvent]) -> None:
         call_ids = list({e.call_id for e in events} - self._calls.keys())
         if not call_ids:
             return
+        self._preload_residents(events)
         with self.session.no_autoflush:
             for call in self.session.scalars(sa.select(Interaction).where(Interaction.call_id.in_(call_ids))):
                 assert call.call_id is not None
@@ -59,6 +61,35 @@ class CallEventBatch:
             ):
                 if call_id is not None:
                     self._next_seq[call_id] = last + 1
+        # Calls not in the database yet: created on first use without asking again.
+        first_at: dict[str, datetime] = {}
+        for event in events:
+            first_at.setdefault(event.call_id, event.at)
+        for call_id in call_ids:
+            if call_id not in self._calls:
+                call = Interaction(channel="phone", call_id=call_id, started_at=first_at[call_id])
+                self.session.add(call)
+                self._calls[call_id] = call
+                self._next_seq[call_id] = 1
+
+    def _preload_residents(self, events: list[ev.DomainEvent]) -> None:
+        numbers: set[str] = set()
+        for event in events:
+            if isinstance(event, ev.CallStarted) and not is_anonymous(event.caller_number):
+                try:
+                    numbers.add(normalize_phone(event.caller_number))
+                except ValidationError:
+                    continue
+        if not numbers:
+            return
+        found = self.session.execute(
+            sa.select(ResidentPhone.number, Resident)
+            .join(Resident, Resident.id == ResidentPhone.resident_id)
+            .where(ResidentPhone.number.in_(numbers))
+        ).all()
+        for number, resident in found:
+            self._residents[number] = resident
+        self._missing_numbers = numbers - self._residents.keys()
 
     def _call(self, call_id: str, at: datetime) -> Interaction:
         call = self._calls.get(call_id)
@@ -70,9 +101,7 @@ class CallEventBatch:
                 self._next_seq[call_id] = 1
             else:
                 last = self.session.scalar(
-                    sa.select(sa.func.max(IvrPathStep.seq)).where(
-                        IvrPathStep.interaction_id == call.id
-                    )
+                    sa.select(sa.func.max(IvrPathStep.seq)).where(IvrPathStep.interaction_id == call.id)
                 )
                 self._next_seq[call_id] = (last or 0) + 1
             self._calls[call_id] = call
@@ -89,6 +118,10 @@ class CallEventBatch:
         except ValidationError:
             return None
         resident = self._residents.get(number)
+        if resident is None and number in self._missing_numbers:
+            resident = Resident(phones=[ResidentPhone(number=number)])
+            self.session.add(resident)
+            self._residents[number] = resident
         if resident is None:
             resident = self.session.scalar(
                 sa.select(Resident)

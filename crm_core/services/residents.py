@@ -5,7 +5,8 @@ indexed statements in one read, returning plain frozen values:
 1. the resident (found by the unique E.164 number) LEFT JOINed to their open cases
    (ix_cases_resident_status);
 2. their latest interactions, joined through the same number (ix_interactions_resident_started).
-Neither depends on the other's result, and no ORM entities are built.
+Neither depends on the other's result, and no ORM entities are built. On PostgreSQL they
+run in autocommit (no BEGIN/ROLLBACK round trips): a screen-pop does not need one snapshot.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ class CallerHistory:
         return self.resident is not None
 
 
+# The open statuses are constants of the code, rendered into the SQL: a bound IN list would be
+# re-expanded by SQLAlchemy on every call (measurably, on this hot path).
+_OPEN_LITERALS: list[sa.ColumnElement[str]] = [
+    sa.literal_column(f"'{s.value}'", sa.String) for s in OPEN_STATUSES
+]
+
 _RESIDENT_AND_CASES = (
     sa.select(
         Resident.id,
@@ -96,7 +103,7 @@ _RESIDENT_AND_CASES = (
     .join(Resident, Resident.id == ResidentPhone.resident_id)
     .outerjoin(
         Case,
-        sa.and_(Case.resident_id == Resident.id, Case.status.in_([s.value for s in OPEN_STATUSES])),
+        sa.and_(Case.resident_id == Resident.id, Case.status.in_(_OPEN_LITERALS)),
     )
     .outerjoin(Category, Category.id == Case.category_id)
     .where(ResidentPhone.number == sa.bindparam("number"))
@@ -133,7 +140,7 @@ def caller_history(db: Database, phone: str, limit: int = 10) -> CallerHistory:
         number = normalize_phone(phone)
     except ValidationError:
         return CallerHistory(phone=phone, resident=None, interactions=(), open_cases=())
-    with db.engine.connect() as conn:
+    with db.autocommit_engine.connect() as conn:
         head = conn.execute(_RESIDENT_AND_CASES, {"number": number}).all()
         if not head:
             return CallerHistory(phone=number, resident=None, interactions=(), open_cases=())

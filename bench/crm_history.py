@@ -1,0 +1,351 @@
+"""CRM at city scale: load a history into PostgreSQL, then time what the center leans on.
+
+    python -m bench.crm_history [--residents 200000 --interactions 2000000 --cases 500000]
+
+Prints: load time; p50/p99 of `caller_history` through the service (SQLAlchemy) and through
+the same two statements written directly in psycopg, with their ratio; KB search p50/p99;
+outbox ingest (journal appends/s and events applied to PostgreSQL per second). Creates its
+own database on 127.0.0.1:5432 and drops it afterwards (unless --keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ckm import events as ev
+from crm_core.db import Database, migrate
+from crm_core.outbox import Journal, OutboxWriter
+from crm_core.search import kb_search
+from crm_core.seed import seed
+from crm_core.services.residents import (
+    CallerHistory,
+    InteractionSummary,
+    OpenCaseSummary,
+    ResidentView,
+    caller_history,
+)
+
+FIRST = [
+    "Anna",
+    "Piotr",
+    "Maria",
+    "Krzysztof",
+    "Katarzyna",
+    "Tomasz",
+    "Małgorzata",
+    "Paweł",
+    "Agnieszka",
+    "Michał",
+    "Ewa",
+    "Marcin",
+    "Zofia",
+    "Jakub",
+    "Barbara",
+    "Łukasz",
+]
+LAST = [
+    "Nowak",
+    "Kowalska",
+    "Wiśniewski",
+    "Wójcik",
+    "Kamińska",
+    "Lewandowski",
+    "Zielińska",
+    "Szymański",
+    "Woźniak",
+    "Dąbrowska",
+    "Kozłowski",
+    "Jankowska",
+    "Mazur",
+    "Krawczyk",
+]
+KB_QUERIES = [
+    "śmieci",
+    "smieci",
+    "śmietnik",
+    "wywóz gabarytów",
+    "dziura w jezdni",
+    "parkowanie",
+    "abonament",
+    "dzik",
+    "bilety",
+    "biletomat",
+    "latarnia",
+    "cisza nocna",
+    "drzewo",
+    "plac zabaw",
+    "odszkodowanie",
+    "azbest",
+    "zgromadzenie",
+    "status zgłoszenia",
+    "odśnieżanie",
+    "pies",
+]
+
+RAW_HEAD = """
+SELECT r.id, r.name, r.preferred_language, r.consent_contact, r.consent_recording,
+       c.id, c.number, c.status, cat.name, c.address, c.created_at
+FROM resident_phones p
+JOIN residents r ON r.id = p.resident_id
+LEFT JOIN cases c ON c.resident_id = r.id AND c.status IN ('new', 'forwarded', 'in_progress')
+LEFT JOIN categories cat ON cat.id = c.category_id
+WHERE p.number = %s
+ORDER BY c.created_at DESC
+"""
+RAW_LATEST = """
+SELECT i.id, i.channel, i.started_at, i.ended_at, i.queue, i.agent_username,
+       i.disposition_code, i.subject, i.notes
+FROM interactions i
+JOIN resident_phones p ON p.resident_id = i.resident_id
+WHERE p.number = %s
+ORDER BY i.started_at DESC
+LIMIT %s
+"""
+
+
+def raw_caller_history(conn: psycopg.Connection[Any], number: str, limit: int = 10) -> CallerHistory:
+    """The screen-pop query by hand: same statements, same result objects."""
+    head = conn.execute(RAW_HEAD, (number,)).fetchall()
+    if not head:
+        return CallerHistory(number, None, (), ())
+    rows = conn.execute(RAW_LATEST, (number, limit)).fetchall()
+    f = head[0]
+    resident = ResidentView(f[0], f[1], f[2], f[3], f[4], (number,))
+    cases = tuple(OpenCaseSummary(r[5], r[6], r[7], r[8], r[9], r[10]) for r in head if r[5])
+    return CallerHistory(number, resident, tuple(InteractionSummary(*r) for r in rows), cases)
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def fmt_ms(samples: list[float]) -> str:
+    return f"p50 {pct(samples, 50) * 1e3:.3f} ms  p99 {pct(samples, 99) * 1e3:.3f} ms"
+
+
+def load(dsn: str, residents: int, interactions: int, cases: int) -> None:
+    rng = random.Random(19115)
+    with psycopg.connect(dsn) as conn:
+        with conn.cursor() as cur:
+            with cur.copy(
+                "COPY residents (id, name, preferred_language, consent_contact, "
+                "consent_recording, created_at) FROM STDIN"
+            ) as copy:
+                created = datetime(2023, 1, 1, tzinfo=UTC)
+                for i in range(1, residents + 1):
+                    name = f"{rng.choice(FIRST)} {rng.choice(LAST)}" if i % 3 else None
+                    copy.write_row((i, name, "pl", i % 2 == 0, False, created))
+            cur.execute("SELECT setval('residents_id_seq', %s)", (residents,))
+            # Every resident one mobile number, one in five also a landline.
+            cur.execute(
+                "INSERT INTO resident_phones (resident_id, number, created_at) "
+                "SELECT g, '+48' || (500000000 + g), now() FROM generate_series(1, %(n)s) g "
+                "UNION ALL SELECT g, '+4822' || lpad(g::text, 7, '0'), now() "
+                "FROM generate_series(1, %(n)s) g WHERE g %% 5 = 0",
+                {"n": residents},
+            )
+            cur.execute(
+                "INSERT INTO interactions (channel, call_id, resident_id, caller_number, dialed, "
+                " started_at, answered_at, ended_at, end_reason, queue, agent_username, wait_s, "
+                " talk_s, disposition_code, notes) "
+                "SELECT CASE WHEN g %% 10 < 8 THEN 'phone' WHEN g %% 10 = 8 THEN 'portal' "
+                "            ELSE 'app' END, "
+                "       CASE WHEN g %% 10 < 8 THEN 'bench.' || g END, r, "
+                "       '+48' || (500000000 + r), '19115', t, t + interval '2 s', "
+                "       t + interval '4 min', 'caller_hangup', "
+                "       (ARRAY['ogolna','transport','drogi','czystosc','zwierzeta'])[1 + g %% 5], "
+                "       'konsultant' || (1 + g %% 3), (g %% 90)::float, (60 + g %% 400)::float, "
+                "       'info_given', 'Rozmowa nr ' || g "
+                "FROM (SELECT g, 1 + floor(random() * %(r)s)::int AS r, "
+                "             now() - random() * interval '1095 days' AS t "
+                "      FROM generate_series(1, %(n)s) g) s",
+                {"n": interactions, "r": residents},
+            )
+            cur.execute("SELECT id FROM categories WHERE parent_id IS NULL ORDER BY id")
+            parents = [row[0] for row in cur.fetchall()]
+            cur.execute(
+                "INSERT INTO cases (number, status, category_id, description, priority, address, "
+                " district, lat, lon, resident_id, source_channel, tracking_token_hash, "
+                " created_at, updated_at) "
+                "SELECT '19115/' || (2023 + g %% 4) || '/' || lpad((g / 4 + 1)::text, 6, '0'), "
+                "       CASE WHEN x < 0.10 THEN 'new' WHEN x < 0.15 THEN 'forwarded' "
+                "            WHEN x < 0.20 THEN 'in_progress' WHEN x < 0.75 THEN 'resolved' "
+                "            WHEN x < 0.90 THEN 'closed' ELSE 'rejected' END, "
+                "       (%(cats)s::int[])[1 + g %% cardinality(%(cats)s::int[])], "
+                "       'Zgłoszenie nr ' || g, 2, 'ul. Testowa ' || (g %% 200), 'Wola', "
+                "       52.15 + random() * 0.2, 20.85 + random() * 0.3, "
+                "       CASE WHEN g %% 5 <> 0 THEN 1 + floor(random() * %(r)s)::int END, "
+                "       'phone', md5(g::text) || md5('t' || g), t, t "
+                "FROM (SELECT g, random() AS x, now() - random() * interval '1095 days' AS t "
+                "      FROM generate_series(1, %(n)s) g) s",
+                {"n": cases, "r": residents, "cats": parents},
+            )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+
+
+def bench_history(db: Database, dsn: str, samples: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        numbers = [
+            r[0]
+            for r in conn.execute("SELECT number FROM resident_phones ORDER BY random() LIMIT %s", (samples,))
+        ]
+        orm: list[float] = []
+        raw: list[float] = []
+        for number in numbers[:200]:  # warm caches and prepared statements on both paths
+            caller_history(db, number)
+            raw_caller_history(conn, number)
+        for number in numbers:
+            t0 = time.perf_counter()
+            a = caller_history(db, number)
+            t1 = time.perf_counter()
+            b = raw_caller_history(conn, number)
+            t2 = time.perf_counter()
+            orm.append(t1 - t0)
+            raw.append(t2 - t1)
+            assert a == b, f"ORM and raw disagree for {number}"
+    print(f"caller_history ORM   ({samples} callers): {fmt_ms(orm)}")
+    print(f"caller_history psycopg                 : {fmt_ms(raw)}")
+    print(
+        f"ORM / raw ratio: p50 {pct(orm, 50) / pct(raw, 50):.2f}x  "
+        f"p99 {pct(orm, 99) / pct(raw, 99):.2f}x  (target <= 1.5x; p99 target <= 5 ms)"
+    )
+
+
+def bench_kb(db: Database, rounds: int) -> None:
+    times: list[float] = []
+    for i in range(rounds):
+        query = KB_QUERIES[i % len(KB_QUERIES)]
+        t0 = time.perf_counter()
+        kb_search(db, query)
+        times.append(time.perf_counter() - t0)
+    print(f"kb_search ({rounds} queries): {fmt_ms(times)}")
+
+
+async def bench_outbox(db: Database, calls: int, residents: int) -> None:
+    rng = random.Random(7)
+    events: list[ev.DomainEvent] = []
+    start = datetime.now(UTC)
+    for c in range(calls):
+        call_id = f"ob-{uuid.uuid4().hex[:12]}"
+        caller = str(500000000 + rng.randint(1, residents))
+        t = start + timedelta(seconds=c)
+        events += [
+            ev.CallStarted(call_id, t, caller, "", "19115", "PJSIP/trunk"),
+            ev.CallAnswered(call_id, t + timedelta(seconds=1)),
+            ev.IvrStep(
+                call_id, t + timedelta(seconds=5), "glowne", "1", "menu", "dtmf", "2", None, "czystosc"
+            ),
+            ev.DtmfReceived(call_id, t + timedelta(seconds=5), "2"),
+            ev.IvrStep(
+                call_id,
+                t + timedelta(seconds=9),
+                "glowne",
+                "1",
+                "czystosc",
+                "speech",
+                "wywóz śmieci",
+                0.9,
+                "kolejka",
+            ),
+            ev.CallQueued(call_id, t + timedelta(seconds=10), "czystosc", "waste", 2),
+            ev.CallOffered(call_id, t + timedelta(seconds=20), "czystosc", "konsultant2"),
+            ev.AgentConnected(call_id, t + timedelta(seconds=22), "czystosc", "konsultant2", 12),
+            ev.CallTransferred(call_id, t + timedelta(seconds=80), "ZDM"),
+            ev.CallEnded(call_id, t + timedelta(seconds=90), "transferred_out"),
+        ]
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = Journal(Path(tmp) / "outbox.sqlite3")
+        writer = OutboxWriter(journal, db, batch_size=1000)
+        t0 = time.perf_counter()
+        writer.start()
+        # Many calls publish at once: append concurrently, as the bus subscribers of many
+        # call sessions would.
+        step = 500
+        for i in range(0, len(events), step):
+            await asyncio.gather(*(journal.append_async(e) for e in events[i : i + step]))
+        t_appended = time.perf_counter() - t0
+        await writer.flushed(timeout=600)
+        t_applied = time.perf_counter() - t0
+        await writer.stop()
+        journal.close()
+    n = len(events)
+    print(
+        f"outbox: {n} call events ({calls} calls) journaled in {t_appended:.2f}s "
+        f"= {n / t_appended:,.0f} events/s (fsync'd)"
+    )
+    print(
+        f"outbox: all applied to PostgreSQL in {t_applied:.2f}s = {n / t_applied:,.0f} "
+        f"events/s end to end (target >= 5000/s); applied={writer.applied}"
+    )
+
+
+def timed(label: str, fn: Callable[[], object]) -> None:
+    t0 = time.perf_counter()
+    fn()
+    print(f"{label}: {time.perf_counter() - t0:.1f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.crm_history",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--residents", type=int, default=200_000)
+    parser.add_argument("--interactions", type=int, default=2_000_000)
+    parser.add_argument("--cases", type=int, default=500_000)
+    parser.add_argument("--samples", type=int, default=5000, help="caller_history calls timed")
+    parser.add_argument("--outbox-calls", type=int, default=5000, help="10 events per call")
+    parser.add_argument("--pg", default="host=127.0.0.1 port=5432 user=postgres")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args(argv)
+
+    name = f"ckm_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = f"{args.pg} dbname={name}"
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    url = (
+        f"postgresql+psycopg://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}"
+        f":{info.get('port', 5432)}/{name}"
+    )
+    db = Database(url, pool_size=4)
+    try:
+        print(
+            f"database {name}: {args.residents:,} residents, {args.interactions:,} "
+            f"interactions, {args.cases:,} cases"
+        )
+        timed("migrate", lambda: migrate(url))
+        timed("seed", lambda: seed(db))
+        timed(
+            "load (COPY + INSERT … SELECT, VACUUM ANALYZE)",
+            lambda: load(dsn, args.residents, args.interactions, args.cases),
+        )
+        bench_history(db, dsn, args.samples)
+        bench_kb(db, 2000)
+        asyncio.run(bench_outbox(db, args.outbox_calls, args.residents))
+    finally:
+        db.dispose()
+        if not args.keep:
+            with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
