@@ -26,6 +26,36 @@ Server → client:
   {"type": "event", "seq": int, "event": str, "data": {...}}                 deltas, seq rising
   {"type": "ack", "id": str|null} | {"type": "refused", "id": str|null, "reason": str}
   {"type": "error", "id": str|null, "reason": str} | {"type": "pong", "id": str|null}
+
+Snapshot data: {"agent": {agent, state, reason, call_id, since, pending_pause} | null,
+  "calls": [{call_id, queue, agent, caller{number,name}, held, connected_at, consult}],
+  "ringing": [entry view with screen_pop]}; supervisors also get "figures" (as the event) and
+  "waiting": [{call_id, queue, caller, priority, callback, phase, joined_at, offered_to,
+  screen_pop}] in queue order.
+
+Event names and data (every "at" is ISO-8601 UTC); who receives them (C = the consultant
+concerned, S = supervisors and admins):
+  agent_state        {agent, state, reason, call_id, at}                               C S
+                     state: offline|available|reserved|on_call|wrap_up|paused
+  call_queued        {call_id, queue, caller{number,name}, priority, callback, at}       S
+  call_offered       {call_id, queue, agent, waited_s, callback, at, screen_pop{
+                      caller_number, caller_name, ivr_path[], category, transcript,
+                      history (CRM: resident, interactions, open_cases) | null,
+                      history_pending}}                                                C S
+  screen_pop_history {call_id, history}       follows a pop sent with history_pending   C
+  offer_withdrawn    {call_id, agent, reason: timeout|declined|caller_gone|
+                      answered_elsewhere|logout, at}                                   C S
+  call_answered      {call_id, queue, agent, waited_s, callback, transferred, at}      C S
+  call_held          {call_id, agent, held, at}                                        C S
+  call_transferred   {call_id, agent, kind, target, attended, at}      (and target)    C S
+  call_ended         {call_id, queue, agent, by: caller|agent|transfer, talk_s, at}    C S
+  call_left_queue    {call_id, queue, reason, waited_s, callback, at}                    S
+  wrap_up_done       {agent, call_id, disposition, at}                                 C S
+  figures            {at, queues[{queue, waiting, longest_wait_s, callbacks_pending,
+                      answered, abandoned, service_level, service_level_target,
+                      service_level_s, asa_s, abandoned_pct, agents_logged_in,
+                      agents_available}], agents[{agent, name, state, reason, in_state_s,
+                      call_id}]}                                   every second          S
 """
 
 from __future__ import annotations
