@@ -76,6 +76,8 @@ class Switchboard:
         self._timer: asyncio.TimerHandle | None = None
         self._figures_task: asyncio.Task[None] | None = None
         self._save_scheduled = False
+        self._feeding = False
+        self._deferred: list[ev.AcdEvent] = []
 
     def attach(self, hub: CtiHub) -> None:
         self.hub = hub
@@ -90,14 +92,34 @@ class Switchboard:
     # --- events in ---------------------------------------------------------------------------
 
     def feed(self, event: ev.AcdEvent) -> Step:
-        step = self.acd.handle(event)  # raises AcdError with the state unchanged
+        if self._feeding:
+            # Fed from inside a sink or subscriber (e.g. a scripted agent answering at once):
+            # finish this step first so commands and notices keep the ACD's order.
+            self._deferred.append(event)
+            return Step()
+        self._feeding = True
+        try:
+            step = self._apply(event)  # raises AcdError with the state unchanged
+            while self._deferred:
+                later = self._deferred.pop(0)
+                try:
+                    self._apply(later)
+                except AcdError as exc:
+                    log.info("ACD refused %s: %s", type(later).__name__, exc)
+        finally:
+            self._feeding = False
+            self._deferred.clear()
+        self._arm_timer()
+        self._schedule_save()
+        return step
+
+    def _apply(self, event: ev.AcdEvent) -> Step:
+        step = self.acd.handle(event)
         for command in step.commands:
             self.pbx.execute(command)
         for notice in step.notices:
             self.figures.apply(notice, self.acd.queues)
             self._publish(notice)
-        self._arm_timer()
-        self._schedule_save()
         return step
 
     def now(self) -> datetime:

@@ -475,3 +475,30 @@ async def test_no_credentials_in_time_closes_the_socket(rig: Rig) -> None:
     await quitter.close()  # gone before authenticating: the server just lets go
     await asyncio.sleep(0.05)
     assert rig.board.hub.connections == set()
+
+
+async def test_a_sink_that_answers_at_once_keeps_the_command_order() -> None:
+    class InstantAgents:
+        """A scripted agent endpoint that answers the moment it rings."""
+
+        def __init__(self) -> None:
+            self.board: Switchboard | None = None
+            self.commands: list[cmd.Command] = []
+
+        def execute(self, command: cmd.Command) -> None:
+            self.commands.append(command)
+            if isinstance(command, cmd.RingAgent) and self.board is not None:
+                self.board.feed(ev.AgentAnswered(datetime.now(UTC), command.call_id,
+                                                 command.agent, command.offer))
+
+    sink = InstantAgents()
+    board = Switchboard(Acd(QUEUES), sink, directory=Directory(), figures_every_s=0)
+    sink.board = board
+    seat = await Directory().seat("anna")
+    assert seat is not None
+    board.feed(ev.AgentLoggedIn(datetime.now(UTC), seat.profile, seat.endpoint))
+    board.feed(ev.CallEnqueued(datetime.now(UTC), "c1", "roads", Caller("+48221234567")))
+    assert [type(c).__name__ for c in sink.commands] == ["HoldInQueue", "RingAgent",
+                                                         "BridgeCall"]
+    assert board.acd.agents["anna"].status.value == "on_call"
+    await board.stop()
