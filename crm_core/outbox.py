@@ -91,7 +91,20 @@ class JournalEntry:
     payload: str
 
 
-_Pending = tuple[str, str, str, "concurrent.futures.Future[str]"]
+# What waits for an append: a thread (concurrent future) or a coroutine (asyncio future,
+# settled on its own loop).
+_Waiter = concurrent.futures.Future[str] | asyncio.Future[str]
+_Pending = tuple[str, str, str, _Waiter]
+
+
+def _settle(results: list[tuple[asyncio.Future[str], str | BaseException]]) -> None:
+    for future, outcome in results:
+        if future.done():
+            continue  # the awaiting coroutine was cancelled; the event is journaled anyway
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 class Journal:
@@ -126,7 +139,12 @@ class Journal:
 
     async def append_async(self, event: ev.DomainEvent) -> str:
         """Append durably without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(event))
+        if self._closed:
+            raise RuntimeError("journal is closed")
+        eid, payload = _payload(event)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._queue.put((eid, event.kind, payload, future))
+        return await future
 
     def _appender(self) -> None:
         while True:
@@ -158,11 +176,25 @@ class Journal:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             log.exception("outbox journal append failed")
-            for *_, future in group:
-                future.set_exception(exc)
+            self._notify([(future, exc) for *_, future in group])
             return
-        for eid, _, _, future in group:
-            future.set_result(eid)
+        self._notify([(future, eid) for eid, _, _, future in group])
+
+    @staticmethod
+    def _notify(outcomes: list[tuple[_Waiter, str | BaseException]]) -> None:
+        """Wake the waiters of a group: one hop per event loop, not one per event."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[str], str | BaseException]]] = {}
+        for future, outcome in outcomes:
+            if isinstance(future, asyncio.Future):
+                by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+            elif isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        for loop, results in by_loop.items():
+            # A closed loop raises RuntimeError: nobody is waiting there any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, results)
 
     # --- reading (used by writers, each with its own connection)
 
@@ -294,12 +326,15 @@ class OutboxWriter:
             {"event_id": e.event_id, "kind": e.kind[:40], "applied_at": now}
             for e in entries
         ]  # fmt: skip
-        fresh = session.scalars(
-            insert(AppliedEvent)
-            .values(values)
+        # One cached statement executed for many rows (SQLAlchemy's "insertmanyvalues"), rather
+        # than a fresh thousand-row VALUES statement compiled for every batch.
+        table: sa.Table = AppliedEvent.__table__  # type: ignore[assignment]
+        fresh = session.execute(
+            insert(table)
             .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(AppliedEvent.event_id)
-        ).all()
+            .returning(table.c.event_id),
+            values,
+        ).scalars()
         return set(fresh)
 
     def _apply_fast(self, entries: list[JournalEntry]) -> dict[str, str]:

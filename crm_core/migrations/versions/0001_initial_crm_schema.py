@@ -493,8 +493,7 @@ def _upgrade_search() -> None:
         )
         op.execute("CREATE INDEX ix_kb_articles_fts ON kb_articles USING gin (search_vector)")
         op.execute(
-            "CREATE INDEX ix_kb_articles_title_trgm ON kb_articles "
-            "USING gin (lower(title) gin_trgm_ops)"
+            "CREATE INDEX ix_kb_articles_title_trgm ON kb_articles USING gin (lower(title) gin_trgm_ops)"
         )
 
 
