@@ -129,7 +129,7 @@ class Acd(AgentDesk, CallControl):
                         times.append(later)
                 if e.callback:
                     continue
-                if e.next_announce_at is not None:
+                if e.next_announce_at is not None and config.announce_every_s is not None:
                     times.append(e.next_announce_at)
                 if config.overflow_after_s is not None and not e.overflow_done:
                     times.append(e.joined_at + timedelta(seconds=config.overflow_after_s))
