@@ -1,0 +1,46 @@
+"""The portal's settings, derived from the center's Settings (overrides in `settings.extra["portal"]`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ckm.settings import Settings
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    # Outside the package (the web root): photos are served only through a handler that
+    # checks the name, never as static files.
+    media_dir: Path
+    max_photo_bytes: int = 5 * 1024 * 1024
+    # Token buckets: any request per IP, report submissions per IP (pages and API).
+    ip_requests_per_min: int = 300
+    ip_submissions_per_min: int = 10
+    page_size_default: int = 50
+    page_size_max: int = 200
+    jurisdiction_id: str = "um.warszawa.pl"
+    # "Call 19115 from your browser": the shared inbound-only SIP identity.
+    webcall_ws_url: str = ""
+    webcall_user: str = "webcall"
+    webcall_password: str = ""
+    webcall_domain: str = "127.0.0.1"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> PortalConfig:
+        from pbx.asterisk_config import derived_secret
+
+        base = cls(
+            media_dir=settings.data_dir / "portal-media",
+            webcall_ws_url=f"ws://{settings.asterisk_http_host}:{settings.asterisk_http_port}/ws",
+            webcall_password=derived_secret(settings, "sip:webcall"),
+            webcall_domain=settings.asterisk_http_host,
+        )
+        extra = settings.extra.get("portal", {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        chosen = {k: v for k, v in {**extra, **overrides}.items() if k in known}
+        if "media_dir" in chosen:
+            chosen["media_dir"] = Path(chosen["media_dir"])
+        return dataclasses.replace(base, **chosen)

@@ -1,0 +1,126 @@
+"""Polish first, English switchable. Keys are short English phrases; a missing translation
+falls back to Polish, then to the key, so a page never breaks over a missing string."""
+
+from __future__ import annotations
+
+LANGUAGES = ("pl", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    "site": {"pl": "Warszawa 19115 — zgłoszenia mieszkańców", "en": "Warsaw 19115 — residents' reports"},
+    "skip": {"pl": "Przejdź do treści", "en": "Skip to content"},
+    "home": {"pl": "Start", "en": "Home"},
+    "report": {"pl": "Zgłoś problem", "en": "Report a problem"},
+    "track": {"pl": "Sprawdź zgłoszenie", "en": "Check a report"},
+    "kb": {"pl": "Baza wiedzy", "en": "Knowledge base"},
+    "call": {"pl": "Zadzwoń z przeglądarki", "en": "Call from your browser"},
+    "lang_switch": {"pl": "English", "en": "Polski"},
+    "intro": {
+        "pl": "Zgłoś dziurę w jezdni, dzikie wysypisko, bezdomne zwierzę i inne sprawy miejskie — "
+              "przez internet, bez dzwonienia. Możesz też zadzwonić pod 19115.",
+        "en": "Report a pothole, an illegal dump, a stray animal and other city matters online, "
+              "without calling. You can also call 19115.",
+    },
+    "category": {"pl": "Kategoria", "en": "Category"},
+    "choose": {"pl": "— wybierz —", "en": "— choose —"},
+    "district": {"pl": "Dzielnica", "en": "District"},
+    "address": {"pl": "Adres (ulica i numer)", "en": "Address (street and number)"},
+    "location_details": {"pl": "Bliższe określenie miejsca", "en": "More about the place"},
+    "map_point": {"pl": "Punkt na mapie (opcjonalnie)", "en": "Point on the map (optional)"},
+    "map_help": {
+        "pl": "Kliknij na schemacie Warszawy albo wpisz współrzędne. Strzałki przesuwają punkt.",
+        "en": "Click the plan of Warsaw or type the coordinates. Arrow keys move the point.",
+    },
+    "lat": {"pl": "Szerokość geograficzna", "en": "Latitude"},
+    "lon": {"pl": "Długość geograficzna", "en": "Longitude"},
+    "my_location": {"pl": "Użyj mojej lokalizacji", "en": "Use my location"},
+    "description": {"pl": "Opis problemu", "en": "Description of the problem"},
+    "photo": {"pl": "Zdjęcie (JPEG, PNG lub WebP, do 5 MB)", "en": "Photo (JPEG, PNG or WebP, up to 5 MB)"},
+    "contact": {"pl": "Dane kontaktowe", "en": "Contact details"},
+    "contact_help": {
+        "pl": "Niewymagane, chyba że kategoria tego wymaga (skargi, prośby o informację). "
+              "Twoich danych nie zobaczy nikt poza pracownikami 19115.",
+        "en": "Optional unless the category needs them (complaints, requests for information). "
+              "Only 19115 staff will see your details.",
+    },
+    "name": {"pl": "Imię i nazwisko", "en": "Name"},
+    "email": {"pl": "E-mail", "en": "E-mail"},
+    "phone": {"pl": "Telefon", "en": "Phone"},
+    "anonymous": {"pl": "Zgłaszam anonimowo", "en": "Report anonymously"},
+    "send": {"pl": "Wyślij zgłoszenie", "en": "Send the report"},
+    "required": {"pl": "wymagane", "en": "required"},
+    "errors_title": {"pl": "Popraw zaznaczone pola", "en": "Please correct the marked fields"},
+    "registered": {"pl": "Zgłoszenie przyjęte", "en": "Report received"},
+    "your_number": {"pl": "Numer zgłoszenia", "en": "Report number"},
+    "keep_link": {
+        "pl": "Zachowaj ten prywatny link — tylko z nim (albo z numerem i kodem) sprawdzisz status:",
+        "en": "Keep this private link — only with it (or the number and the code) can you check the status:",
+    },
+    "secret": {"pl": "Kod zgłoszenia", "en": "Report code"},
+    "check": {"pl": "Sprawdź", "en": "Check"},
+    "not_found": {
+        "pl": "Nie znaleziono zgłoszenia o tym numerze i kodzie.",
+        "en": "No report with this number and code was found.",
+    },
+    "status": {"pl": "Status", "en": "Status"},
+    "history": {"pl": "Historia", "en": "History"},
+    "when": {"pl": "Kiedy", "en": "When"},
+    "note": {"pl": "Uwagi", "en": "Notes"},
+    "agency": {"pl": "Jednostka", "en": "Department"},
+    "place": {"pl": "Miejsce", "en": "Place"},
+    "photos": {"pl": "Zdjęcia", "en": "Photos"},
+    "report_photo": {"pl": "Zdjęcie dołączone do zgłoszenia", "en": "Photo attached to the report"},
+    "search": {"pl": "Szukaj", "en": "Search"},
+    "kb_query": {"pl": "Czego szukasz?", "en": "What are you looking for?"},
+    "no_results": {"pl": "Nic nie znaleziono.", "en": "Nothing found."},
+    "call_intro": {
+        "pl": "Połączenie głosowe z 19115 przez przeglądarkę, bez wtyczek. Potrzebny mikrofon.",
+        "en": "A voice call to 19115 in your browser, no plugin. You need a microphone.",
+    },
+    "call_start": {"pl": "Zadzwoń do 19115", "en": "Call 19115"},
+    "call_end": {"pl": "Rozłącz", "en": "Hang up"},
+    "call_idle": {"pl": "Gotowe do połączenia.", "en": "Ready to call."},
+    "keypad": {"pl": "Klawiatura tonowa", "en": "Keypad"},
+    "error": {"pl": "Błąd", "en": "Error"},
+    "too_many": {
+        "pl": "Zbyt wiele prób. Spróbuj ponownie za chwilę.",
+        "en": "Too many attempts. Try again shortly.",
+    },
+    "bad_form": {
+        "pl": "Formularz wygasł lub pochodzi z innej strony. Odśwież stronę i spróbuj ponownie.",
+        "en": "The form expired or came from another site. Reload the page and try again.",
+    },
+    "page_missing": {"pl": "Nie ma takiej strony.", "en": "No such page."},
+    "server_error": {
+        "pl": "Coś poszło nie tak. Spróbuj ponownie później.",
+        "en": "Something went wrong. Try again later.",
+    },
+    # statuses
+    "st_new": {"pl": "Przyjęte", "en": "Received"},
+    "st_forwarded": {"pl": "Przekazane do jednostki", "en": "Forwarded to the department"},
+    "st_in_progress": {"pl": "W realizacji", "en": "In progress"},
+    "st_resolved": {"pl": "Załatwione", "en": "Resolved"},
+    "st_rejected": {"pl": "Odrzucone", "en": "Rejected"},
+    "st_closed": {"pl": "Zamknięte", "en": "Closed"},
+    # field errors
+    "e_required": {"pl": "To pole jest wymagane.", "en": "This field is required."},
+    "e_contact": {
+        "pl": "Ta kategoria wymaga e-maila lub telefonu, abyśmy mogli odpowiedzieć.",
+        "en": "This category needs an e-mail or a phone so that we can answer.",
+    },
+}
+
+
+def translate(key: str, lang: str) -> str:
+    entry = TEXT.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry["pl"]
+
+
+def field_message(message: str, lang: str) -> str:
+    """Field errors from the parsers are English phrases; the common ones get translated."""
+    if message == "required":
+        return translate("e_required", lang)
+    if message == "contact required":
+        return translate("e_contact", lang)
+    return message

@@ -1,0 +1,253 @@
+"""The residents' portal pages under /portal/ (HTML, Polish first, English switchable)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from crm_core.search import kb_search
+from crm_core.warsaw import DISTRICTS
+from portal import kb, tracking
+from portal.fields import InvalidInput
+from portal.forms import parse_report_form
+from portal.i18n import LANGUAGES, field_message, translate
+from portal.reports import submit
+from portal.state import PORTAL, Portal
+from portal.web import (
+    LANG_COOKIE,
+    Handler,
+    client_ip,
+    csrf_ok,
+    csrf_token,
+    language,
+    security_headers,
+    set_csrf_cookie,
+    too_many,
+)
+
+log = logging.getLogger("ckm.portal")
+routes = web.RouteTableDef()
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _portal(request: web.Request) -> Portal:
+    return request.app[PORTAL]
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    portal = _portal(request)
+    lang = language(request)
+    body = portal.templates.get_template(template).render(
+        lang=lang,
+        other_lang=next(x for x in LANGUAGES if x != lang),
+        t=lambda key: translate(key, lang),
+        status_label=lambda status: translate(f"st_{status}", lang),
+        field_message=lambda message: field_message(message, lang),
+        csrf=csrf_token(request),
+        path=request.path,
+        **context,
+    )
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    set_csrf_cookie(request, response)
+    if request.query.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, path="/", samesite="Lax", max_age=365 * 86400)
+    return response
+
+
+@web.middleware
+async def page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    portal = _portal(request)
+    retry = portal.limiter.hit("ip", client_ip(request), portal.config.ip_requests_per_min)
+    try:
+        if retry is not None:
+            response: web.StreamResponse = render(
+                request, "error.html", status=429, message=translate("too_many", language(request))
+            )
+            response.headers.update(too_many(retry))
+        else:
+            response = await handler(request)
+    except web.HTTPRedirection:
+        raise
+    except web.HTTPException as exc:
+        key = "page_missing" if exc.status in (404, 405) else "error"
+        if exc.status == 413:
+            key = "photo"
+        response = render(request, "error.html", status=exc.status,
+                          message=f"{translate(key, language(request))} ({exc.status})")
+    except Exception:
+        log.exception("portal page %s failed", request.path)
+        response = render(request, "error.html", status=500,
+                          message=translate("server_error", language(request)))
+    csp = PAGE_CSP
+    if request.path.startswith("/portal/call"):
+        # The softphone talks SIP over WebSocket to Asterisk's own HTTP server.
+        csp += f"; connect-src 'self' {portal.config.webcall_ws_url}; media-src 'self' blob:"
+    else:
+        csp += "; connect-src 'self'"
+    security_headers(response, csp)
+    return response
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.Response:
+    return render(request, "home.html")
+
+
+async def _report_form(request: web.Request, status: int = 200, values: dict[str, str] | None = None,
+                       errors: dict[str, str] | None = None) -> web.Response:
+    catalog = await _portal(request).services()
+    return render(request, "report.html", status=status, groups=catalog.groups(), districts=DISTRICTS,
+                  values=values or {}, errors=errors or {}, anonymous_codes=[
+                      s.code for s in catalog.services if s.anonymous_allowed])
+
+
+@routes.get("/report")
+async def report_page(request: web.Request) -> web.Response:
+    return await _report_form(request)
+
+
+def _text_fields(form: MultiDictProxy[Any]) -> dict[str, str]:
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+@routes.post("/report")
+async def report_submit(request: web.Request) -> web.StreamResponse:
+    portal = _portal(request)
+    form = await request.post()
+    values = _text_fields(form)
+    if not csrf_ok(request, values.get("csrf")):
+        return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
+    retry = portal.limiter.hit("submit", client_ip(request), portal.config.ip_submissions_per_min,
+                               burst=max(1, portal.config.ip_submissions_per_min // 2))
+    if retry is not None:
+        response = render(request, "error.html", status=429, message=translate("too_many", language(request)))
+        response.headers.update(too_many(retry))
+        return response
+    upload = form.get("photo")
+    photo_bytes: bytes | None = None
+    if isinstance(upload, web.FileField):
+        photo_bytes = upload.file.read(portal.config.max_photo_bytes + 1)
+    try:
+        draft = parse_report_form(values, photo_bytes, await portal.services(),
+                                  max_photo_bytes=portal.config.max_photo_bytes)
+        done = await portal.run(submit, portal.db, portal.media, draft, by="portal")
+    except InvalidInput as exc:
+        return await _report_form(request, status=400, values=values, errors=exc.fields)
+    log.info("portal report %s (case %d)", done.number, done.case_id)
+    raise web.HTTPSeeOther(f"/portal/t/{done.tracking_token}?new=1")
+
+
+def _case_page(request: web.Request, case: tracking.PublicCase, token: str) -> web.Response:
+    portal = _portal(request)
+    photos = [portal.media.url(case.id, n) for n in portal.media.names(case.id)]
+    link = f"{request.scheme}://{request.host}/portal/t/{token}"
+    return render(request, "case.html", case=case, photos=photos, link=link, token=token,
+                  new=request.query.get("new") == "1")
+
+
+@routes.get("/t/{token}")
+async def tracking_link(request: web.Request) -> web.Response:
+    portal = _portal(request)
+    token = request.match_info["token"]
+    case = await portal.run(tracking.by_token, portal.db, token)
+    if case is None:
+        return render(request, "track.html", status=404, not_found=True, values={})
+    return _case_page(request, case, token)
+
+
+@routes.get("/track")
+async def track_page(request: web.Request) -> web.Response:
+    return render(request, "track.html", not_found=False, values={})
+
+
+@routes.post("/track")
+async def track_submit(request: web.Request) -> web.Response:
+    portal = _portal(request)
+    values = _text_fields(await request.post())
+    if not csrf_ok(request, values.get("csrf")):
+        return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
+    # Guessing codes is the attack here: count lookups like submissions.
+    retry = portal.limiter.hit("track", client_ip(request), 30)
+    if retry is not None:
+        response = render(request, "error.html", status=429, message=translate("too_many", language(request)))
+        response.headers.update(too_many(retry))
+        return response
+    number, token = values.get("number", "")[:40], values.get("secret", "").strip()[:100]
+    case = await portal.run(tracking.by_number_and_token, portal.db, number, token)
+    if case is None:
+        return render(request, "track.html", status=404, not_found=True, values={"number": number})
+    return _case_page(request, case, token)
+
+
+@routes.get("/kb")
+async def kb_page(request: web.Request) -> web.Response:
+    portal = _portal(request)
+    lang = language(request)
+    query = request.query.get("q", "").strip()[:200]
+    if query:
+        hits = await portal.run(kb_search, portal.db, query, lang)
+        if not hits and lang != "pl":
+            hits = await portal.run(kb_search, portal.db, query, "pl")
+    else:
+        hits = await portal.run(kb.browse, portal.db, lang)
+    return render(request, "kb.html", query=query, hits=hits)
+
+
+@routes.get("/kb/{slug}")
+async def kb_article(request: web.Request) -> web.Response:
+    portal = _portal(request)
+    found = await portal.run(kb.article, portal.db, request.match_info["slug"], language(request))
+    if found is None:
+        raise web.HTTPNotFound()
+    return render(request, "article.html", article=found, paragraphs=[
+        p.strip() for p in found.body.split("\n\n") if p.strip()])
+
+
+@routes.get("/call")
+async def call_page(request: web.Request) -> web.Response:
+    return render(request, "call.html")
+
+
+@routes.get("/call/config.json")
+async def call_config(request: web.Request) -> web.Response:
+    config = _portal(request).config
+    # The webcall identity is shared and can only reach the inbound IVR (context inbound-web),
+    # so handing its password to every browser gives no more than dialling 19115 does.
+    return web.json_response({
+        "ws_url": config.webcall_ws_url,
+        "uri": f"sip:{config.webcall_user}@{config.webcall_domain}",
+        "user": config.webcall_user,
+        "password": config.webcall_password,
+        "target": f"sip:19115@{config.webcall_domain}",
+    }, headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/media/{case_id}/{name}")
+async def media(request: web.Request) -> web.StreamResponse:
+    found = _portal(request).media.path(request.match_info["case_id"], request.match_info["name"])
+    if found is None:
+        raise web.HTTPNotFound()
+    path, content_type = found
+    return web.FileResponse(path, headers={
+        "Content-Type": content_type, "Content-Disposition": "inline",
+        "Cache-Control": "public, max-age=86400"})
+
+
+@routes.get("/lang/{lang}")
+async def switch_language(request: web.Request) -> web.StreamResponse:
+    lang = request.match_info["lang"]
+    if lang not in LANGUAGES:
+        raise web.HTTPNotFound()
+    target = request.query.get("next", "/portal/")
+    # Only our own pages: no open redirect through the language switch.
+    if not target.startswith("/portal/") or target.startswith("//") or "\\" in target:
+        target = "/portal/"
+    response = web.HTTPSeeOther(target)
+    response.set_cookie(LANG_COOKIE, lang, path="/", samesite="Lax", max_age=365 * 86400)
+    raise response

@@ -1,0 +1,104 @@
+"""A resident's report, from the portal form or the Open311 API, into the CRM: the resident
+(when they leave contact details), an interaction on channel `portal`/`app`, and the case.
+
+Both edges parse into the same `ReportDraft`; this module does not know field names of either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm_core.db import Database
+from crm_core.errors import ValidationError
+from crm_core.models import utcnow
+from crm_core.services import cases, interactions, residents
+from portal.fields import InvalidInput
+from portal.photos import MediaStore, Photo
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str | None
+    email: str | None
+    phone: str | None  # E.164
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    service_code: str
+    description: str
+    district: str
+    address: str | None
+    lat: float | None
+    lon: float | None
+    location_details: str | None
+    contact: Contact | None
+    photo: Photo | None
+    channel: str  # portal | app
+
+
+@dataclass(frozen=True)
+class Submitted:
+    case_id: int
+    number: str
+    tracking_token: str
+    photo_name: str | None
+
+
+# crm_core's field names → the draft's, so its messages land on the right form field.
+_CRM_FIELDS = {"location_text": "location_details", "category": "service_code", "subcategory": "service_code"}
+
+
+def _resident_id(db: Database, contact: Contact | None) -> int | None:
+    if contact is None:
+        return None
+    if contact.phone is not None:
+        found = residents.find_resident(db, contact.phone)
+        if found is not None:
+            # The number identifies the caller the center already knows; what this form says
+            # about name/e-mail is not allowed to overwrite their record.
+            return found.id
+    created = residents.create_resident(
+        db,
+        phones=[contact.phone] if contact.phone else [],
+        name=contact.name,
+        email=contact.email,
+        consent_contact=True,
+    )
+    return created.id
+
+
+def submit(db: Database, media: MediaStore, draft: ReportDraft, *, by: str) -> Submitted:
+    """Blocking (run it in a thread). Raises InvalidInput when the CRM rejects a field."""
+    at = utcnow()
+    try:
+        resident_id = _resident_id(db, draft.contact)
+        contact = interactions.record_contact(
+            db,
+            channel=draft.channel,
+            at=at,
+            resident_id=resident_id,
+            subject=f"Zgłoszenie: {draft.service_code}"[:200],
+            notes=draft.description,
+        )
+        created = cases.create_case(
+            db,
+            cases.NewCase(
+                category=draft.service_code,
+                description=draft.description,
+                address=draft.address,
+                district=draft.district,
+                lat=draft.lat,
+                lon=draft.lon,
+                location_text=draft.location_details,
+                resident_id=resident_id,
+                channel=draft.channel,
+                interaction_ids=(contact.id,),
+            ),
+            by=cases.Actor(by[:80]),
+            at=at,
+        )
+    except ValidationError as exc:
+        raise InvalidInput({_CRM_FIELDS.get(k, k): v for k, v in exc.fields.items()}) from None
+    name = media.save(created.case.id, draft.photo) if draft.photo is not None else None
+    return Submitted(created.case.id, created.case.number, created.tracking_token, name)

@@ -1,0 +1,66 @@
+"""How the portal plugs into `ckm run`: two sub-applications with their own middlewares,
+`/portal/` (pages) and `/open311/v2/` (API), so their rate limits, CSP and error rendering never
+touch the desktop's routes. Parts are published in `center.services` under `portal.`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from ckm.settings import ROOT
+from crm_core.db import Database, migrate
+from portal.config import PortalConfig
+from portal.open311.api import KEYS, KeyCache, api_middleware
+from portal.open311.api import routes as api_routes
+from portal.pages import page_middleware
+from portal.pages import routes as page_routes
+from portal.photos import MediaStore
+from portal.state import HERE, PORTAL, Portal
+
+log = logging.getLogger("ckm.portal")
+SIPJS_DIR = ROOT / "node_modules" / "sip.js" / "lib"
+
+
+def setup(app: web.Application, center: Any) -> Portal:
+    settings = center.settings
+    db: Database | None = center.services.get("crm.db")
+    if db is None:
+        # Running without the CRM assembly (a bare web process): open it ourselves.
+        migrate(settings.db_url)
+        db = Database(settings.db_url)
+        center.services["portal.db"] = db
+        own = db
+
+        async def close() -> None:
+            own.dispose()
+
+        center.cleanups.append(close)
+    config: PortalConfig = center.services.get("portal.config") or PortalConfig.from_settings(settings)
+    portal = Portal(db=db, config=config, media=MediaStore(config.media_dir))
+    center.services["portal.state"] = portal
+    center.services["portal.config"] = config
+
+    pages = web.Application(middlewares=[page_middleware])
+    pages[PORTAL] = portal
+    pages.add_routes(page_routes)
+    if SIPJS_DIR.is_dir():
+        pages.router.add_static("/static/vendor/sip.js", SIPJS_DIR)
+    else:
+        log.warning("SIP.js not installed (%s): 'call from your browser' will not work; run npm ci",
+                    SIPJS_DIR)
+    pages.router.add_static("/static", HERE / "static")
+
+    api = web.Application(middlewares=[api_middleware])
+    api[PORTAL] = portal
+    api[KEYS] = KeyCache()
+    api.add_routes(api_routes)
+
+    async def to_portal(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMovedPermanently("/portal/")
+
+    app.router.add_get("/portal", to_portal)
+    app.add_subapp("/portal", pages)
+    app.add_subapp("/open311/v2", api)
+    return portal
