@@ -127,6 +127,12 @@ class Acd(AgentDesk, CallControl):
                 for later in (e.not_before, e.retry_after):
                     if later is not None and (self.now is None or later > self.now):
                         times.append(later)
+                # A penalty step widening the circle of agents is a moment to look again.
+                for step in config.penalty_steps:
+                    opens = e.joined_at + timedelta(seconds=step.after_s)
+                    if self.now is None or opens > self.now:
+                        times.append(opens)
+                        break
                 if e.callback:
                     continue
                 if e.next_announce_at is not None and config.announce_every_s is not None:

@@ -243,6 +243,25 @@ class AcdMachine(RuleBasedStateMachine):
                                  if a.status is AgentStatus.AVAILABLE}
 
     @invariant()
+    def nobody_waits_while_a_suitable_agent_is_free(self) -> None:
+        acd = self.d.acd
+        now = acd.now
+        if now is None:
+            return
+        for e in acd.entries.values():
+            if e.phase is not EntryPhase.WAITING or e.only_agent is not None:
+                continue
+            if any(t is not None and t > now for t in (e.not_before, e.retry_after)):
+                continue
+            limit = acd.queues[e.queue].max_penalty((now - e.joined_at).total_seconds())
+            for agent_id in acd.available:
+                profile = acd.agents[agent_id].profile
+                member = profile.membership(e.queue)
+                assert not (member is not None and profile.has_skills(e.skills)
+                            and (limit is None or member.penalty <= limit)), (
+                    f"{e.call_id} waits in {e.queue} while {agent_id} is free")
+
+    @invariant()
     def snapshot_round_trips(self) -> None:
         text = snapshot.dumps(self.d.acd)
         restored = snapshot.loads(text, self.d.acd.queues.values(), seed=3)

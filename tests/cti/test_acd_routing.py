@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from cti import commands as cmd
@@ -136,6 +138,7 @@ def test_penalties_keep_generalists_back_until_the_caller_waited_long_enough() -
     d = Drill(QueueConfig("q", penalty_steps=(PenaltyStep(30, 5),)))
     d.login("generalist", ("q", 5))
     assert rings(d.call("c1", "q")) == []
+    assert d.acd.next_deadline() == d.t + timedelta(seconds=30)  # the timer wakes up for it
     assert rings(d.advance(29)) == []
     assert rings(d.advance(1)) == [("c1", "generalist")]
 
