@@ -114,6 +114,26 @@ class Acd(AgentDesk, CallControl):
         self._cmds, self._notes = [], []
         return step
 
+    def fork(self) -> Acd:
+        """An independent copy (for what-if questions and tests); records are immutable, so
+        copying the containers is enough."""
+        twin = Acd(self.queues.values(), seed=self.seed, tz=self.tz)
+        twin.agents = dict(self.agents)
+        twin.available = set(self.available)
+        twin.entries = dict(self.entries)
+        twin.calls = dict(self.calls)
+        twin.order = {q: list(o) for q, o in self.order.items()}
+        twin.rr_memory = dict(self.rr_memory)
+        twin.answered_today = {q: dict(c) for q, c in self.answered_today.items()}
+        twin.handle_s = dict(self.handle_s)
+        twin.history = {a: list(h) for a, h in self.history.items()}
+        twin.wrapup_queue = dict(self.wrapup_queue)
+        twin.seq, twin.offer_seq, twin.day, twin.now = (self.seq, self.offer_seq, self.day,
+                                                        self.now)
+        twin._day_bounds = self._day_bounds
+        twin.rng.setstate(self.rng.getstate())
+        return twin
+
     def next_deadline(self) -> datetime | None:
         """When a Tick is next needed (None: nothing is timed)."""
         times: list[datetime] = []

@@ -262,6 +262,22 @@ class AcdMachine(RuleBasedStateMachine):
                     f"{e.call_id} waits in {e.queue} while {agent_id} is free")
 
     @invariant()
+    def nothing_happens_before_the_next_deadline(self) -> None:
+        """The switchboard only ticks at next_deadline(): a tick earlier must change nothing,
+        or some timed behaviour (a timeout, a penalty step, a callback) would be missed."""
+        acd = self.d.acd
+        now = acd.now
+        if now is None:
+            return
+        deadline = acd.next_deadline()
+        if deadline is not None and deadline <= now:
+            return
+        probe = now + (deadline - now) / 2 if deadline else now + timedelta(hours=1)
+        twin = acd.fork()
+        step = twin.handle(ev.Tick(probe))
+        assert step == Step(), f"at {probe} (deadline {deadline}): {step}"
+
+    @invariant()
     def snapshot_round_trips(self) -> None:
         text = snapshot.dumps(self.d.acd)
         restored = snapshot.loads(text, self.d.acd.queues.values(), seed=3)
@@ -271,6 +287,6 @@ class AcdMachine(RuleBasedStateMachine):
 
 
 AcdMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=60, deadline=None,
+    max_examples=120, stateful_step_count=60, deadline=None,
     suppress_health_check=[HealthCheck.too_slow])
 TestAcdMachine = AcdMachine.TestCase

@@ -79,3 +79,14 @@ def test_live_figures_service_level_asa_and_abandoned() -> None:
     assert q.abandoned_pct == pytest.approx(33.33, abs=0.01)
     (a,) = figures.agents(d.acd, d.t)
     assert (a.state, a.call_id) == ("on_call", "slow")
+
+
+def test_a_fork_is_an_equal_but_independent_acd() -> None:
+    d = Drill(*QUEUES)
+    d.login("anna", "roads")
+    d.call("c0", "roads")
+    d.call("c1", "roads")
+    twin = d.acd.fork()
+    assert snapshot.dump(twin) == snapshot.dump(d.acd)
+    twin.handle(ev.CallerHungUp(d.t, "c1"))
+    assert "c1" in d.acd.entries and "c1" not in twin.entries
