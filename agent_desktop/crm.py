@@ -1,0 +1,117 @@
+"""What the desktop asks crm_core, as JSON-ready dicts, off the event loop.
+
+crm_core is synchronous SQLAlchemy; each call runs in the default executor so a slow query
+never stalls the screen-pops of other desktops served by the same loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from crm_core.db import Database
+from crm_core.errors import CrmError, NotFound, ValidationError
+from crm_core.services import cases, contact_center, routing, users
+from crm_core.warsaw import DISTRICTS
+
+T = TypeVar("T")
+
+
+async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+
+def jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+class Crm:
+    """The desktop's view of crm_core (one Database, shared with the rest of the center)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def session_user(self, token: str) -> users.UserView | None:
+        return await off_loop(users.session_user, self.db, token)
+
+    async def login(self, username: str, password: str) -> tuple[users.UserView, str] | None:
+        view = await off_loop(users.authenticate, self.db, username, password)
+        if view is None:
+            return None
+        token = await off_loop(users.open_session, self.db, view.id)
+        return view, token
+
+    async def logout(self, token: str) -> None:
+        await off_loop(users.close_session, self.db, token)
+
+    async def reference(self) -> dict[str, Any]:
+        """Categories, districts, dispositions, pause reasons, queues: what the forms offer."""
+
+        def load() -> dict[str, Any]:
+            return {
+                "categories": jsonable(routing.list_categories(self.db)),
+                "districts": list(DISTRICTS),
+                "dispositions": jsonable(contact_center.list_dispositions(self.db)),
+                "pause_reasons": jsonable(contact_center.list_pause_reasons(self.db)),
+                "queues": [{"name": q.name, "display_name": q.display_name,
+                            "sl_threshold_s": q.sl_threshold_s, "sl_target_pct": q.sl_target_pct}
+                           for q in contact_center.list_queues(self.db)],
+                "agents": [{"username": u.username, "full_name": u.full_name}
+                           for u in users.list_users(self.db) if u.role == "consultant"],
+            }
+
+        return await off_loop(load)
+
+    async def route(self, category: str, district: str | None) -> dict[str, Any]:
+        view = await off_loop(routing.route_case, self.db, category, district or None)
+        return {"code": view.code, "name": view.name}
+
+    async def nearby(self, category: str, lat: float, lon: float) -> list[dict[str, Any]]:
+        found = await off_loop(cases.suggest_duplicates, self.db, category, lat, lon)
+        return [{"id": c.case.id, "number": c.case.number, "status": c.case.status,
+                 "address": c.case.address, "description": c.case.description[:200],
+                 "distance_m": c.distance_m} for c in found]
+
+    async def create_case(self, draft: cases.NewCase, actor: cases.Actor,
+                          duplicate_of: int | None) -> dict[str, Any]:
+        def write() -> dict[str, Any]:
+            created = cases.create_case(self.db, draft, by=actor)
+            view = created.case
+            if duplicate_of is not None:
+                view = cases.mark_duplicate(self.db, view.id, duplicate_of, by=actor)
+            return {"id": view.id, "number": view.number, "status": view.status,
+                    "department": view.department, "department_name": view.department_name,
+                    "duplicate_of": view.duplicate_of}
+
+        return await off_loop(write)
+
+    async def kb_search(self, query: str, lang: str) -> list[dict[str, Any]]:
+        from crm_core.search import kb_search
+
+        hits = await off_loop(kb_search, self.db, query, lang, limit=8)
+        return [{"slug": h.slug, "title": h.title, "snippet": h.snippet} for h in hits]
+
+    async def kb_article(self, slug: str, lang: str) -> dict[str, Any]:
+        from crm_core.search import get_article
+
+        a = await off_loop(get_article, self.db, slug, lang)
+        return {"slug": a.slug, "title": a.title, "body": a.body}
+
+
+def error_fields(exc: CrmError) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        return dict(exc.fields)
+    if isinstance(exc, NotFound):
+        return {exc.what: str(exc)}
+    return {"error": str(exc)}

@@ -1,0 +1,218 @@
+"""JSON endpoints of the consultant desk and the wallboard.
+
+Inputs are parsed here, once, into crm_core's typed drafts; a bad field comes back as 422 with
+one message per field (the form shows it beside the field). Live call control is not here: it
+goes over the CTI websocket as commands.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aiohttp import web
+
+from agent_desktop import security
+from agent_desktop.crm import error_fields, off_loop
+from agent_desktop.pages import desk_of, lang_of
+from agent_desktop.security import DESK_ROLES, WALLBOARD_ROLES, requires
+from crm_core.errors import CrmError
+from crm_core.services import cases, interactions
+
+MAX_BODY = 64 * 1024
+
+
+def bad(fields: dict[str, str], status: int = 422) -> web.Response:
+    return web.json_response({"ok": False, "errors": fields}, status=status)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="expected application/json")
+    size = request.content_length or 0
+    if size > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=size)
+    try:
+        data = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="expected a JSON object") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="expected a JSON object")
+    return data
+
+
+def _text(data: dict[str, Any], name: str, limit: int = 5000) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: expected text")
+    return value.strip()[:limit] or None
+
+
+def _number(data: dict[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: expected a finite number")
+    return number
+
+
+@requires(DESK_ROLES, api=True)
+async def softphone(request: web.Request) -> web.StreamResponse:
+    """The consultant's own SIP credentials, and only theirs (after login, never in the page)."""
+    user = await security.current_user(request)
+    assert user is not None
+    desk = desk_of(request)
+    if user.extension is None or user.extension not in desk.softphones:
+        return web.json_response({"ok": False, "error": "no browser phone for this user"},
+                                 status=404)
+    host = desk.settings.asterisk_http_host
+    return web.json_response({
+        "ok": True, "ws": desk.sip_ws_url, "user": user.extension,
+        "uri": f"sip:{user.extension}@{host}", "password": desk.softphones[user.extension],
+        "display_name": user.full_name,
+    })
+
+
+@requires(DESK_ROLES, api=True)
+async def route(request: web.Request) -> web.StreamResponse:
+    category = request.query.get("category", "")
+    if not category:
+        return bad({"category": "choose a category"})
+    try:
+        department = await desk_of(request).crm.route(category, request.query.get("district"))
+    except CrmError as exc:
+        return bad(error_fields(exc))
+    return web.json_response({"ok": True, "department": department})
+
+
+@requires(DESK_ROLES, api=True)
+async def nearby(request: web.Request) -> web.StreamResponse:
+    q = dict(request.query)
+    try:
+        lat, lon = _number(q, "lat"), _number(q, "lon")
+    except ValueError as exc:
+        return bad({"location": str(exc)})
+    category = q.get("category", "")
+    if lat is None or lon is None or not category:
+        return web.json_response({"ok": True, "cases": []})
+    try:
+        found = await desk_of(request).crm.nearby(category, lat, lon)
+    except CrmError as exc:
+        return bad(error_fields(exc))
+    return web.json_response({"ok": True, "cases": found})
+
+
+@requires(DESK_ROLES, api=True)
+async def create_case(request: web.Request) -> web.StreamResponse:
+    user = await security.current_user(request)
+    assert user is not None
+    data = await json_body(request)
+    desk = desk_of(request)
+    try:
+        priority_raw = data.get("priority", 2)
+        priority = int(priority_raw) if str(priority_raw).strip().isdigit() else -1
+        resident = data.get("resident_id")
+        duplicate = data.get("duplicate_of")
+        draft = cases.NewCase(
+            category=_text(data, "category", 80) or "",
+            subcategory=_text(data, "subcategory", 80),
+            description=_text(data, "description") or "",
+            priority=priority,
+            address=_text(data, "address", 300),
+            district=_text(data, "district", 80),
+            lat=_number(data, "lat"), lon=_number(data, "lon"),
+            resident_id=resident if isinstance(resident, int) else None,
+            channel="phone",
+            interaction_ids=await _interaction_of(desk, _text(data, "call_id", 120)),
+        )
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        return bad({field: message})
+    if not draft.category:
+        return bad({"category": "choose a category"})
+    try:
+        created = await desk.crm.create_case(
+            draft, cases.Actor(user.username, user.id),
+            duplicate if isinstance(duplicate, int) else None)
+    except CrmError as exc:
+        return bad(error_fields(exc))
+    return web.json_response({"ok": True, "case": created}, status=201)
+
+
+async def _interaction_of(desk: Any, call_id: str | None) -> tuple[int, ...]:
+    """The CRM interaction of the call on the desk, if the outbox has written it already."""
+    if not call_id:
+        return ()
+    try:
+        view = await off_loop(interactions.get_call, desk.crm.db, call_id)
+    except CrmError:
+        return ()
+    return (view.id,)
+
+
+@requires(DESK_ROLES, api=True)
+async def kb_search(request: web.Request) -> web.StreamResponse:
+    query = request.query.get("q", "").strip()[:200]
+    if len(query) < 2:
+        return web.json_response({"ok": True, "hits": []})
+    try:
+        hits = await desk_of(request).crm.kb_search(query, lang_of(request))
+    except CrmError as exc:
+        return bad(error_fields(exc))
+    return web.json_response({"ok": True, "hits": hits})
+
+
+@requires(DESK_ROLES, api=True)
+async def kb_article(request: web.Request) -> web.StreamResponse:
+    try:
+        article = await desk_of(request).crm.kb_article(request.match_info["slug"],
+                                                        lang_of(request))
+    except CrmError as exc:
+        return bad(error_fields(exc), status=404)
+    return web.json_response({"ok": True, "article": article})
+
+
+@requires(DESK_ROLES, api=True)
+async def callbacks(request: web.Request) -> web.StreamResponse:
+    """Callbacks waiting in the ACD for the queues this consultant serves (read-only)."""
+    user = await security.current_user(request)
+    assert user is not None
+    board = desk_of(request).switchboard
+    items: list[dict[str, Any]] = []
+    if board is not None:
+        from cti.ports import Principal, Role
+
+        mine: set[str] | None = None
+        if user.role == "consultant" and board.directory is not None:
+            seat = await board.directory.seat(user.username)
+            mine = {m.queue for m in seat.profile.memberships} if seat is not None else set()
+        view = board.snapshot_for(Principal(user.username, Role.SUPERVISOR))
+        for entry in view.get("waiting", []):
+            if entry.get("callback") and (mine is None or entry["queue"] in mine):
+                items.append({"call_id": entry["call_id"], "queue": entry["queue"],
+                              "caller": entry["caller"], "joined_at": entry["joined_at"],
+                              "phase": entry["phase"]})
+    return web.json_response({"ok": True, "callbacks": items})
+
+
+@requires(WALLBOARD_ROLES, api=True)
+async def today(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"ok": True, **desk_of(request).chart.view()})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/desk/api/softphone", softphone)
+    app.router.add_get("/desk/api/route", route)
+    app.router.add_get("/desk/api/nearby", nearby)
+    app.router.add_post("/desk/api/cases", create_case)
+    app.router.add_get("/desk/api/kb", kb_search)
+    app.router.add_get("/desk/api/kb/{slug}", kb_article)
+    app.router.add_get("/desk/api/callbacks", callbacks)
+    app.router.add_get("/wallboard/api/today", today)

@@ -1,0 +1,138 @@
+"""The HTML pages: login/logout, language, the consultant desk, the wallboard, the IVR editor.
+
+Pages are complete server-rendered HTML (progressive enhancement): the JS modules attach to
+what is there and add the live parts. Nothing user-supplied is ever put into markup by JS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from agent_desktop import i18n, security
+from agent_desktop.security import DESK_ROLES, IVR_ROLES, WALLBOARD_ROLES, User, requires
+
+HOME_BY_ROLE = {"consultant": "/desk", "supervisor": "/wallboard", "ivr_author": "/ivr",
+                "admin": "/wallboard"}
+
+
+def desk_of(request: web.Request) -> Any:
+    from agent_desktop.wiring import DESK
+
+    return request.app[DESK]
+
+
+def lang_of(request: web.Request) -> str:
+    return i18n.pick(request.cookies.get(security.LANG_COOKIE))
+
+
+def render(request: web.Request, template: str, user: User | None, **context: Any
+           ) -> web.Response:
+    lang = lang_of(request)
+    strings = i18n.strings(lang)
+    html = desk_of(request).templates.get_template(template).render(
+        t=strings, lang=lang, user=user, path=request.path, **context)
+    return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+
+def safe_next(value: str | None, default: str) -> str:
+    # Only local paths: "//evil.example" and "https://…" would make the login an open redirect.
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    user = await security.current_user(request)
+    if user is None:
+        raise web.HTTPSeeOther("/login")
+    raise web.HTTPSeeOther(HOME_BY_ROLE.get(user.role, "/login"))
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    return render(request, "login.html", None, error=False,
+                  next=safe_next(request.query.get("next"), ""), username="")
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    # No session yet, so no session CSRF token: SameSite=Strict and the same-origin check
+    # stand in for it (a cross-site login POST could only log the victim in as the attacker).
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        raise web.HTTPForbidden(text="cross-origin login refused")
+    form = await request.post()
+    username = str(form.get("username", ""))[:64]
+    password = str(form.get("password", ""))[:256]
+    nxt = safe_next(str(form.get("next", "")), "")
+    found = await desk_of(request).crm.login(username, password) if username else None
+    if found is None or found[0].role not in security.ROLES:
+        response = render(request, "login.html", None, error=True, next=nxt, username=username)
+        response.set_status(401)
+        return response
+    view, token = found
+    old = request.cookies.get(security.SESSION_COOKIE)
+    if old:
+        await desk_of(request).crm.logout(old)
+    response = web.HTTPSeeOther(nxt or HOME_BY_ROLE.get(view.role, "/"))
+    security.set_session_cookie(response, request, token)
+    raise response
+
+
+@requires(frozenset(security.ROLES))
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(security.SESSION_COOKIE)
+    if token:
+        await desk_of(request).crm.logout(token)
+    response = web.HTTPSeeOther("/login")
+    security.clear_session_cookie(response)
+    raise response
+
+
+async def switch_language(request: web.Request) -> web.StreamResponse:
+    lang = i18n.pick(request.match_info["lang"])
+    response = web.HTTPSeeOther(safe_next(request.query.get("next"), "/"))
+    response.set_cookie(security.LANG_COOKIE, lang, samesite="Strict", path="/",
+                        max_age=365 * 86400, httponly=True)
+    raise response
+
+
+async def _user(request: web.Request) -> User:
+    user = await security.current_user(request)
+    assert user is not None  # the role gate ran first
+    return user
+
+
+@requires(DESK_ROLES)
+async def desk_page(request: web.Request) -> web.StreamResponse:
+    user = await _user(request)
+    ref = await desk_of(request).crm.reference()
+    return render(request, "desk.html", user, ref=ref,
+                  has_phone=user.extension in desk_of(request).softphones)
+
+
+@requires(WALLBOARD_ROLES)
+async def wallboard_page(request: web.Request) -> web.StreamResponse:
+    user = await _user(request)
+    ref = await desk_of(request).crm.reference()
+    desk_of(request).chart.sl_threshold_s.update(
+        {q["name"]: float(q["sl_threshold_s"]) for q in ref["queues"]})
+    return render(request, "wallboard.html", user, ref=ref)
+
+
+@requires(IVR_ROLES)
+async def ivr_page(request: web.Request) -> web.StreamResponse:
+    user = await _user(request)
+    scripts = await desk_of(request).scripts.overview()
+    return render(request, "ivr.html", user, scripts=scripts)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", home)
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/lang/{lang}", switch_language)
+    app.router.add_get("/desk", desk_page)
+    app.router.add_get("/wallboard", wallboard_page)
+    app.router.add_get("/ivr", ivr_page)

@@ -1,0 +1,453 @@
+// The consultant desk: agent state, screen-pop, call control, case form, KB, wrap-up,
+// callbacks, and the softphone (loaded on demand). Live data comes only from the CTI socket.
+import { $, api, CtiSocket, el, formatSeconds, setText, t } from "./common.js";
+
+const ref = JSON.parse($("ref").textContent);
+const main = document.querySelector("main.desk");
+const me = main.dataset.user;
+
+const desk = {
+  state: "offline",
+  since: null,
+  call: null, // {call_id, queue, phase: ringing|connected|held|wrap_up, pop}
+  phone: null,
+  duplicateOf: null,
+};
+
+function notice(text, isError = false) {
+  const node = $("notice");
+  node.textContent = text;
+  node.classList.toggle("error", isError);
+}
+
+async function send(type, fields = {}) {
+  try {
+    await cti.command(type, fields);
+    return true;
+  } catch (err) {
+    notice(err.message, true);
+    return false;
+  }
+}
+
+// --- agent state ------------------------------------------------------------------------------
+
+function showState(state, reason, since) {
+  desk.state = state;
+  desk.since = since ? new Date(since) : new Date();
+  const badge = $("agent-state");
+  badge.textContent = reason ? `${state} (${reason})` : state;
+  badge.className = `badge state-${state}`;
+  $("btn-wrapup").disabled = state !== "wrap_up";
+  if (state === "wrap_up" && desk.call) setPhase("wrap_up");
+  tick();
+}
+
+function tick() {
+  setText("agent-since", desk.since ? formatSeconds((Date.now() - desk.since) / 1000) : "");
+}
+setInterval(tick, 1000);
+
+// --- screen-pop -------------------------------------------------------------------------------
+
+function normalisePop(data) {
+  // call_offered events and snapshot "ringing" entries carry the pop in two shapes.
+  const pop = data.screen_pop || {};
+  const caller = data.caller || {};
+  return {
+    number: pop.caller_number || caller.number || "",
+    name: pop.caller_name || caller.name || "",
+    ivr_path: pop.ivr_path || [],
+    category: pop.category || "",
+    transcript: pop.transcript || "",
+    history: pop.history || null,
+    pending: Boolean(pop.history_pending),
+  };
+}
+
+function setPhase(phase) {
+  if (!desk.call) return;
+  desk.call.phase = phase;
+  const label = { ringing: t.ringing, connected: t.connected, held: t.held, wrap_up: t.wrapup }[phase];
+  const badge = $("call-phase");
+  badge.textContent = label || phase;
+  badge.className = `badge phase-${phase}`;
+  const live = phase === "connected" || phase === "held";
+  $("btn-hold").disabled = !live;
+  $("btn-hangup").disabled = !live && !(phase === "ringing" && desk.phone?.ringing);
+  $("btn-transfer").disabled = !live;
+  $("btn-hold").textContent = phase === "held" ? t.unhold : t.hold;
+  updateAnswer();
+}
+
+function updateAnswer() {
+  $("btn-answer").disabled = !(desk.phone && desk.phone.ringing);
+}
+
+function renderPop(callId, queue, pop) {
+  desk.call = { call_id: callId, queue, phase: "ringing", pop };
+  const resident = pop.history && pop.history.resident;
+  setText("pop-name", pop.name || (resident && resident.name) || t.unknown_caller);
+  setText("pop-number", pop.number);
+  setText("pop-queue", queue);
+  setText("pop-path", pop.ivr_path.join(" → "));
+  setText("pop-category", pop.category);
+  setText("pop-transcript", pop.transcript);
+  renderHistory(pop.history, pop.pending);
+  if (pop.category && [...$("case-category").options].some((o) => o.value === pop.category)) {
+    $("case-category").value = pop.category;
+    updateRouting();
+  }
+  $("screen-pop").classList.add("active");
+  setPhase("ringing");
+}
+
+function renderHistory(history, pending) {
+  const list = $("pop-history");
+  const cases = $("pop-cases");
+  list.replaceChildren();
+  cases.replaceChildren();
+  if (!history) {
+    list.append(el("li", { class: "muted", text: pending ? "…" : t.none }));
+    return;
+  }
+  if (history.resident && history.resident.name && desk.call && !desk.call.pop.name) {
+    setText("pop-name", history.resident.name);
+  }
+  for (const item of history.interactions || []) {
+    const when = (item.started_at || "").replace("T", " ").slice(0, 16);
+    const what = [item.channel, item.queue, item.disposition_code, item.subject || item.notes]
+      .filter(Boolean).join(" · ");
+    list.append(el("li", {}, el("span", { class: "muted", text: when }), " ", what));
+  }
+  if (!list.children.length) list.append(el("li", { class: "muted", text: t.none }));
+  for (const c of history.open_cases || []) {
+    cases.append(el("li", {}, el("strong", { text: c.number }), ` ${c.status} · ${c.category}`,
+      c.address ? ` · ${c.address}` : ""));
+  }
+  if (!cases.children.length) cases.append(el("li", { class: "muted", text: t.none }));
+}
+
+function clearPop() {
+  desk.call = null;
+  for (const id of ["pop-name", "pop-number", "pop-queue", "pop-path", "pop-category", "pop-transcript"]) {
+    setText(id, "");
+  }
+  $("pop-history").replaceChildren();
+  $("pop-cases").replaceChildren();
+  $("screen-pop").classList.remove("active");
+  const badge = $("call-phase");
+  badge.textContent = t.no_call;
+  badge.className = "badge";
+  for (const id of ["btn-hold", "btn-hangup", "btn-transfer"]) $(id).disabled = true;
+  updateAnswer();
+}
+
+// --- CTI socket -------------------------------------------------------------------------------
+
+function onSnapshot(frame) {
+  const data = frame.data;
+  if (data.agent) showState(data.agent.state, data.agent.reason, data.agent.since);
+  else showState("offline", "", null);
+  const call = (data.calls || []).find((c) => c.agent === me);
+  const ringing = (data.ringing || [])[0];
+  if (call) {
+    if (!desk.call || desk.call.call_id !== call.call_id) {
+      renderPop(call.call_id, call.queue, normalisePop(call));
+    }
+    setPhase(call.held ? "held" : "connected");
+  } else if (ringing) {
+    renderPop(ringing.call_id, ringing.queue, normalisePop(ringing));
+  } else if (data.agent && data.agent.state === "wrap_up" && desk.call) {
+    setPhase("wrap_up");
+  } else if (!(data.agent && data.agent.state === "wrap_up")) {
+    clearPop();
+  }
+}
+
+function onEvent(name, data) {
+  switch (name) {
+    case "agent_state":
+      if (data.agent === me) showState(data.state, data.reason, data.at);
+      break;
+    case "call_offered":
+      if (data.agent === me) {
+        renderPop(data.call_id, data.queue, normalisePop(data));
+        if (data.callback) loadCallbacks();
+      }
+      break;
+    case "screen_pop_history":
+      if (desk.call && desk.call.call_id === data.call_id) {
+        desk.call.pop.history = data.history;
+        renderHistory(data.history, false);
+      }
+      break;
+    case "offer_withdrawn":
+      if (data.agent === me && desk.call && desk.call.call_id === data.call_id &&
+          desk.call.phase === "ringing") clearPop();
+      break;
+    case "call_answered":
+      if (data.agent === me) {
+        if (!desk.call || desk.call.call_id !== data.call_id) {
+          renderPop(data.call_id, data.queue, normalisePop(data));
+        }
+        setPhase("connected");
+      }
+      break;
+    case "call_held":
+      if (desk.call && desk.call.call_id === data.call_id) setPhase(data.held ? "held" : "connected");
+      break;
+    case "call_transferred":
+      if (data.agent === me) notice(`${t.transfer}: ${data.target}`);
+      break;
+    case "call_ended":
+      if (desk.call && desk.call.call_id === data.call_id) setPhase("wrap_up");
+      break;
+    case "wrap_up_done":
+      if (data.agent === me) clearPop();
+      break;
+    default:
+      break;
+  }
+}
+
+const cti = new CtiSocket({
+  onSnapshot,
+  onEvent,
+  onStatus: (up) => {
+    const badge = $("cti-state");
+    badge.textContent = up ? `CTI ${t.live}` : `CTI ${t.disconnected}`;
+    badge.className = `badge ${up ? "ok" : "warn"}`;
+  },
+  onProblem: (reason) => notice(reason, true),
+});
+
+// --- agent state buttons ----------------------------------------------------------------------
+
+$("btn-agent-login").addEventListener("click", () => send("login"));
+$("btn-ready").addEventListener("click", () => send("set_state", { state: "available" }));
+$("btn-pause").addEventListener("click", () =>
+  send("set_state", { state: "paused", reason: $("pause-reason").value }));
+$("btn-offline").addEventListener("click", () => send("set_state", { state: "offline" }));
+
+// --- call controls ----------------------------------------------------------------------------
+
+$("btn-answer").addEventListener("click", () => {
+  if (desk.phone && desk.phone.answer()) updateAnswer();
+});
+$("btn-hold").addEventListener("click", () => {
+  if (!desk.call) return;
+  send(desk.call.phase === "held" ? "unhold" : "hold", { call_id: desk.call.call_id });
+});
+$("btn-hangup").addEventListener("click", () => {
+  if (!desk.call) return;
+  if (desk.call.phase === "ringing" && desk.phone) desk.phone.hangup();
+  else send("hangup", { call_id: desk.call.call_id });
+});
+$("transfer-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const target = $("transfer-target").value.trim();
+  if (!desk.call || !target) return;
+  if (await send("transfer", { call_id: desk.call.call_id, kind: $("transfer-kind").value, target })) {
+    $("transfer-target").value = "";
+  }
+});
+
+// --- case form --------------------------------------------------------------------------------
+
+async function updateRouting() {
+  const category = $("case-category").value;
+  if (!category) {
+    setText("case-department", "—");
+    return;
+  }
+  const q = new URLSearchParams({ category, district: $("case-district").value });
+  const data = await api(`/desk/api/route?${q}`);
+  setText("case-department", data.ok ? `${data.department.name} (${data.department.code})` : "—");
+  updateNearby();
+}
+
+async function updateNearby() {
+  const category = $("case-category").value;
+  const lat = $("case-lat").value.trim();
+  const lon = $("case-lon").value.trim();
+  const box = $("nearby");
+  const list = $("nearby-list");
+  if (!category || !lat || !lon) {
+    box.hidden = true;
+    return;
+  }
+  const data = await api(`/desk/api/nearby?${new URLSearchParams({ category, lat, lon })}`);
+  list.replaceChildren();
+  for (const c of data.cases || []) {
+    const button = el("button", { type: "button", text: t.link_duplicate });
+    button.addEventListener("click", () => {
+      desk.duplicateOf = desk.duplicateOf === c.id ? null : c.id;
+      for (const b of list.querySelectorAll("button")) b.classList.remove("chosen");
+      if (desk.duplicateOf === c.id) button.classList.add("chosen");
+    });
+    list.append(el("li", { "data-case": String(c.id) },
+      el("strong", { text: c.number }), ` ${Math.round(c.distance_m)} m · ${c.address || ""} · `,
+      el("span", { class: "muted", text: c.description }), " ", button));
+  }
+  box.hidden = !list.children.length;
+}
+
+for (const id of ["case-category", "case-district"]) $(id).addEventListener("change", updateRouting);
+for (const id of ["case-lat", "case-lon"]) $(id).addEventListener("change", updateNearby);
+
+$("case-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const resident = desk.call?.pop?.history?.resident;
+  const body = {
+    category: form.category.value,
+    district: form.district.value,
+    address: form.address.value,
+    lat: form.lat.value,
+    lon: form.lon.value,
+    description: form.description.value,
+    priority: form.priority.value,
+    resident_id: resident ? resident.id : null,
+    call_id: desk.call ? desk.call.call_id : null,
+    duplicate_of: desk.duplicateOf,
+  };
+  setText("case-errors", "");
+  setText("case-result", "");
+  const data = await api("/desk/api/cases", body);
+  if (!data.ok) {
+    const errors = data.errors || { error: data.error || `HTTP ${data.status}` };
+    setText("case-errors", Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join("; "));
+    return;
+  }
+  const c = data.case;
+  setText("case-result", `${t.case_saved} ${c.number} → ${c.department_name || "—"}`
+    + (c.duplicate_of ? ` (${t.link_duplicate}: ${c.duplicate_of})` : ""));
+  form.description.value = "";
+  desk.duplicateOf = null;
+  $("nearby").hidden = true;
+});
+
+// --- knowledge base ---------------------------------------------------------------------------
+
+$("kb-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const q = $("kb-query").value.trim();
+  const data = await api(`/desk/api/kb?${new URLSearchParams({ q })}`);
+  const list = $("kb-hits");
+  list.replaceChildren();
+  for (const hit of data.hits || []) {
+    const link = el("a", { href: "#", text: hit.title });
+    link.addEventListener("click", async (e) => {
+      e.preventDefault();
+      const art = await api(`/desk/api/kb/${encodeURIComponent(hit.slug)}`);
+      if (!art.ok) return;
+      setText("kb-title", art.article.title);
+      setText("kb-body", art.article.body);
+      $("kb-article").hidden = false;
+    });
+    list.append(el("li", {}, link, el("div", { class: "muted", text: hit.snippet })));
+  }
+  if (!list.children.length) list.append(el("li", { class: "muted", text: t.none }));
+});
+
+// --- wrap-up and callbacks --------------------------------------------------------------------
+
+$("wrapup-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const ok = await send("complete_wrapup", {
+    disposition: $("wrapup-disposition").value, notes: $("wrapup-notes").value,
+  });
+  if (ok) {
+    $("wrapup-notes").value = "";
+    notice(t.finish_wrapup);
+  }
+});
+
+async function loadCallbacks() {
+  const data = await api("/desk/api/callbacks");
+  const list = $("callback-list");
+  list.replaceChildren();
+  for (const cb of data.callbacks || []) {
+    list.append(el("li", {}, el("strong", { text: cb.caller.number }), ` ${cb.caller.name || ""} · `,
+      `${cb.queue} · ${(cb.joined_at || "").slice(11, 16)}`));
+  }
+  if (!list.children.length) list.append(el("li", { class: "muted", text: t.none }));
+}
+
+$("callback-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const number = $("callback-number").value.trim();
+  if (!number) return;
+  const ok = await send("schedule_callback", {
+    queue: $("callback-queue").value, number, name: $("callback-name").value.trim(),
+  });
+  if (ok) {
+    $("callback-number").value = "";
+    $("callback-name").value = "";
+    loadCallbacks();
+  }
+});
+loadCallbacks();
+
+// --- softphone --------------------------------------------------------------------------------
+
+async function phoneLogin() {
+  const button = $("btn-phone");
+  if (desk.phone) {
+    await desk.phone.stop();
+    desk.phone = null;
+    button.textContent = t.phone_login;
+    return;
+  }
+  button.disabled = true;
+  try {
+    const { Softphone, microphones } = await import("./softphone.js");
+    const creds = await api("/desk/api/softphone");
+    if (!creds.ok) throw new Error(creds.error || `HTTP ${creds.status}`);
+    const phone = new Softphone({
+      audio: $("remote-audio"),
+      sip: (state) => { const b = $("sip-state"); b.textContent = state; b.className = `badge sip-${state}`; },
+      media: (state) => { const b = $("media-state"); b.textContent = state; b.className = `badge media-${state}`; },
+      packets: (n) => setText("rtp-in", n),
+      incoming: () => { updateAnswer(); if (desk.call) setPhase(desk.call.phase); },
+      ended: () => updateAnswer(),
+    });
+    const mics = await microphones();
+    const select = $("mic");
+    select.replaceChildren(el("option", { value: "", text: "default" }));
+    for (const mic of mics) select.append(el("option", { value: mic.deviceId, text: mic.label || mic.deviceId }));
+    select.addEventListener("change", () => { phone.micId = select.value; });
+    await phone.start(creds);
+    desk.phone = phone;
+    button.textContent = t.phone_logout;
+  } catch (err) {
+    notice(`${t.phone}: ${err.message}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+if ($("btn-phone")) $("btn-phone").addEventListener("click", phoneLogin);
+
+// --- keyboard shortcuts -----------------------------------------------------------------------
+
+const SHORTCUTS = {
+  a: () => $("btn-answer").click(),
+  h: () => $("btn-hold").click(),
+  x: () => $("btn-hangup").click(),
+  t: () => $("transfer-target").focus(),
+  r: () => $("btn-ready").click(),
+  p: () => $("btn-pause").click(),
+  l: () => $("btn-agent-login").click(),
+  n: () => $("case-category").focus(),
+  k: () => $("kb-query").focus(),
+  w: () => $("wrapup-disposition").focus(),
+};
+document.addEventListener("keydown", (event) => {
+  if (!event.altKey || event.ctrlKey || event.metaKey) return;
+  const action = SHORTCUTS[event.key.toLowerCase()];
+  if (action) {
+    event.preventDefault();
+    action();
+  }
+});

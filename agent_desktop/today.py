@@ -1,0 +1,58 @@
+"""Today's chart for the wallboard: calls per 15 minutes and the service level per slot.
+
+Fed by the domain-event bus (CallQueued, AgentConnected, CallEnded), so it costs the
+telephony path nothing; a wallboard opened mid-day loads it once, then keeps it current from
+the CTI websocket's call_queued / call_answered / call_left_queue events (no polling). Slots
+are local Warsaw time, the day the supervisors think in; counting starts when the center does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ckm import events as domain
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+SLOTS = 96  # 24 h of 15 minutes
+DEFAULT_SL_S = 30.0
+
+
+@dataclass
+class Slot:
+    offered: int = 0
+    answered: int = 0
+    answered_in_sl: int = 0
+    abandoned: int = 0
+
+
+@dataclass
+class TodayChart:
+    sl_threshold_s: dict[str, float] = field(default_factory=dict)  # queue → seconds
+    day: date | None = None
+    slots: list[Slot] = field(default_factory=lambda: [Slot() for _ in range(SLOTS)])
+
+    def _slot(self, at: datetime) -> Slot:
+        local = at.astimezone(WARSAW)
+        if local.date() != self.day:
+            self.day = local.date()
+            self.slots = [Slot() for _ in range(SLOTS)]
+        return self.slots[(local.hour * 60 + local.minute) // 15]
+
+    async def on_event(self, event: Any) -> None:
+        if isinstance(event, domain.CallQueued):
+            self._slot(event.at).offered += 1
+        elif isinstance(event, domain.AgentConnected):
+            slot = self._slot(event.at)
+            slot.answered += 1
+            if event.wait_s <= self.sl_threshold_s.get(event.queue, DEFAULT_SL_S):
+                slot.answered_in_sl += 1
+        elif isinstance(event, domain.CallEnded) and event.reason == "abandoned":
+            self._slot(event.at).abandoned += 1
+
+    def view(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat() if self.day else None,
+                "slots": [[s.offered, s.answered, s.answered_in_sl, s.abandoned]
+                          for s in self.slots]}

@@ -1,0 +1,128 @@
+"""How `ckm run` mounts the desktop, the wallboard and the IVR editor: `setup(app, center)`.
+
+Reads from `center.services` (see ckm/assembly.py):
+  crm.db           crm_core.db.Database — users, sessions, cases, KB, scripts (required; when
+                   absent, the database at settings.db_url is migrated and opened here)
+  cti.hub          cti.hub.CtiHub — the pages' live channel at /cti/ws (mounted by the runner)
+  cti.switchboard  cti.switchboard.Switchboard — read-only: pending callbacks for the desk
+  ivr.library      pbx.script_library.ScriptLibrary — publishing reaches new calls through it
+Creates:
+  desktop.chart    agent_desktop.today.TodayChart — today's per-15-minute figures (bus-fed)
+  desktop.scripts  agent_desktop.ivr_editor.ScriptBook
+
+Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /ivr; JSON under
+/desk/api/, /wallboard/api/, /ivr/api/; static at /static/desk/ and SIP.js at
+/static/vendor/sip.js/.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from agent_desktop import desk_api, ivr_api, pages, security
+from agent_desktop.crm import Crm
+from agent_desktop.ivr_editor import ScriptBook
+from agent_desktop.today import TodayChart
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SIPJS_DIR = ROOT / "node_modules" / "sip.js" / "lib"
+
+
+@dataclass
+class Desk:
+    """What the handlers share; one per application."""
+
+    crm: Crm
+    scripts: ScriptBook
+    chart: TodayChart
+    settings: Any
+    templates: jinja2.Environment
+    switchboard: Any | None = None
+    softphones: dict[str, str] = field(default_factory=dict)  # extension → SIP password
+
+    @property
+    def sip_ws_url(self) -> str:
+        s = self.settings
+        return f"ws://{s.asterisk_http_host}:{s.asterisk_http_port}/ws"
+
+
+DESK: web.AppKey[Desk] = web.AppKey("agent_desktop")
+
+
+def templates() -> jinja2.Environment:
+    # Autoescape everywhere, whatever the file name: caller data reaches templates.
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def _database(center: Any) -> Any:
+    db = center.services.get("crm.db")
+    if db is not None:
+        return db
+    from crm_core.db import Database, migrate
+
+    migrate(center.settings.db_url)
+    db = Database(center.settings.db_url)
+    center.services["crm.db"] = db
+
+    async def close() -> None:
+        db.dispose()
+
+    center.cleanups.append(close)
+    return db
+
+
+def _softphones(settings: Any) -> dict[str, str]:
+    try:
+        from pbx.asterisk_config import softphones
+
+        return {p.user: p.password for p in softphones(settings)}
+    except Exception:  # a bad softphone_extensions setting must not take the desktop down
+        log.exception("softphone credentials unavailable; the desk offers no browser phone")
+        return {}
+
+
+def _known_queues(center: Any) -> tuple[str, ...]:
+    library = center.services.get("ivr.library")
+    if library is not None:
+        return tuple(library.known_queues)
+    from ivr.validator import DEFAULT_QUEUES
+
+    return DEFAULT_QUEUES
+
+
+def setup(app: web.Application, center: Any) -> Desk:
+    db = _database(center)
+    crm = Crm(db)
+    chart = TodayChart()
+    book = ScriptBook(db, center.services.get("ivr.library"), _known_queues(center))
+    desk = Desk(crm=crm, scripts=book, chart=chart, settings=center.settings,
+                templates=templates(), switchboard=center.services.get("cti.switchboard"),
+                softphones=_softphones(center.settings))
+    center.services["desktop.chart"] = chart
+    center.services["desktop.scripts"] = book
+    if center.bus is not None:
+        center.bus.subscribe("desktop.today", chart.on_event)
+    app[DESK] = desk
+    app[security.SESSION_LOOKUP] = crm.session_user
+    app.middlewares.append(security.guard_cti_socket)
+    app.on_response_prepare.append(security.add_security_headers(desk.sip_ws_url.rsplit("/", 1)[0]))
+
+    pages.add_routes(app)
+    desk_api.add_routes(app)
+    ivr_api.add_routes(app)
+    app.router.add_static("/static/desk/", HERE / "static", append_version=False)
+    if SIPJS_DIR.is_dir():
+        app.router.add_static("/static/vendor/sip.js/", SIPJS_DIR)
+    else:
+        log.warning("%s missing (npm install): the browser softphone cannot load", SIPJS_DIR)
+    return desk
