@@ -8,8 +8,9 @@ Rules:
 - The screen-pop must not wait for the database: caller history is fetched when the caller
   joins the queue. If it is not there when the phone rings, the offer goes out at once with
   `history_pending: true` and a `screen_pop_history` event follows.
-- After every change the ACD snapshot is written (atomically, coalesced to one write per loop
-  turn) when a path is given, so a restarted controller keeps callers' places.
+- After changes the ACD snapshot is written (atomically, at most every `save_every_s`) when a
+  path is given, so a restarted controller keeps callers' places; the pbx adapter's channel
+  variables cover the last fraction of a second.
 - Desktop commands arrive through the hub as protocol messages; `execute` maps them to ACD
   events for the user's own agent, and turns an `AcdError` into a refusal with its reason.
 """
@@ -58,6 +59,7 @@ class Switchboard:
         snapshot_path: Path | None = None,
         figures_every_s: float = 1.0,
         history_timeout_s: float = 2.0,
+        save_every_s: float = 0.25,
     ) -> None:
         self.acd = acd
         self.pbx: CommandSink = pbx if pbx is not None else HeldCommands()
@@ -68,6 +70,7 @@ class Switchboard:
         self.snapshot_path = snapshot_path
         self.figures_every_s = figures_every_s
         self.history_timeout_s = history_timeout_s
+        self.save_every_s = save_every_s
         self.figures = LiveFigures(acd.tz)
         self.hub: CtiHub | None = None
         self.histories: dict[str, Mapping[str, Any] | None] = {}  # call_id -> fetched history
@@ -216,7 +219,8 @@ class Switchboard:
             self.save()
             return
         self._save_scheduled = True
-        loop.call_soon(self.save)
+        # Coalesced: one write per `save_every_s` at most, however many events arrive.
+        loop.call_later(self.save_every_s, self.save)
 
     def save(self) -> None:
         self._save_scheduled = False
