@@ -10,12 +10,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from portal.i18n import LANGUAGES
-from portal.ratelimit import RateLimiter
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CSRF_COOKIE = "ckm_portal_csrf"
 LANG_COOKIE = "ckm_lang"
-LIMITER = web.AppKey("portal.limiter", RateLimiter)
+NEW_CSRF = web.RequestKey("portal.new_csrf", str)
 
 
 def client_ip(request: web.Request) -> str:
@@ -42,15 +41,15 @@ def csrf_token(request: web.Request) -> str:
     existing = request.cookies.get(CSRF_COOKIE, "")
     if len(existing) == 43:
         return existing
-    token: str | None = request.get("portal.new_csrf")
+    token = request.get(NEW_CSRF)
     if token is None:
         token = secrets.token_urlsafe(32)
-        request["portal.new_csrf"] = token
+        request[NEW_CSRF] = token
     return token
 
 
 def set_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:
-    token = request.get("portal.new_csrf")
+    token = request.get(NEW_CSRF)
     if token:
         response.set_cookie(CSRF_COOKIE, token, path="/portal", httponly=True, samesite="Strict")
 

@@ -22,12 +22,34 @@ from crm_core.services.contact_center import create_api_key, revoke_api_key
 from .conftest import tiny_png
 
 SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
-ATTRIBUTE_FIELDS = {"variable", "code", "datatype", "required", "datatype_description", "order",
-                    "description", "values"}
+ATTRIBUTE_FIELDS = {
+    "variable",
+    "code",
+    "datatype",
+    "required",
+    "datatype_description",
+    "order",
+    "description",
+    "values",
+}
 REQUEST_FIELDS = {
-    "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
-    "address", "address_id", "zipcode", "lat", "long", "media_url",
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
 }
 POSTED_FIELDS = {"service_request_id", "token", "service_notice", "account_id"}
 FORMATS = ["json", "xml"]
@@ -51,10 +73,16 @@ def rows(fmt: str, text: str, root: str, item: str) -> list[dict[str, Any]]:
 
 def report(**extra: Any) -> dict[str, Any]:
     fields = {
-        "service_code": "roads.pothole", "lat": "52.2297", "long": "21.0122",
-        "address_string": "Marszałkowska 10", "attribute[district]": "Śródmieście",
+        "service_code": "roads.pothole",
+        "lat": "52.2297",
+        "long": "21.0122",
+        "address_string": "Marszałkowska 10",
+        "attribute[district]": "Śródmieście",
         "description": "Głęboka dziura przy przejściu dla pieszych",
-        "email": "jan.kowalski@example.pl", "phone": "600 100 200", "first_name": "Jan", "last_name": "Kowalski",
+        "email": "jan.kowalski@example.pl",
+        "phone": "600 100 200",
+        "first_name": "Jan",
+        "last_name": "Kowalski",
     }
     fields.update(extra)
     return {k: v for k, v in fields.items() if v is not None}
@@ -159,7 +187,9 @@ async def test_get_requests_one_request_and_token(client: Client, api_key: str, 
     assert found == {"service_request_id": request_id, "token": token}
 
 
-async def test_filters_status_service_code_dates_and_pages(client: Client, crm: Database, api_key: str) -> None:
+async def test_filters_status_service_code_dates_and_pages(
+    client: Client, crm: Database, api_key: str
+) -> None:
     ids = []
     for code in ("roads.pothole", "roads.pothole", "waste.illegal_dump"):
         posted = await (await post(client, "json", api_key, service_code=code)).json()
@@ -247,6 +277,10 @@ async def test_openapi_document_lists_every_method(client: Client) -> None:
     assert doc["openapi"].startswith("3.")
     for fmt in FORMATS:
         assert {"get", "post"} <= set(doc["paths"][f"/requests.{fmt}"])
-        for path in (f"/services.{fmt}", f"/services/{{service_code}}.{fmt}",
-                     f"/requests/{{service_request_id}}.{fmt}", f"/tokens/{{token}}.{fmt}"):
+        for path in (
+            f"/services.{fmt}",
+            f"/services/{{service_code}}.{fmt}",
+            f"/requests/{{service_request_id}}.{fmt}",
+            f"/tokens/{{token}}.{fmt}",
+        ):
             assert "get" in doc["paths"][path]
