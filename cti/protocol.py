@@ -56,6 +56,9 @@ concerned, S = supervisors and admins):
                       service_level_s, asa_s, abandoned_pct, agents_logged_in,
                       agents_available}], agents[{agent, name, state, reason, in_state_s,
                       call_id}]}                                   every second          S
+  queue_figures      {queue, waiting, longest_wait_s, callbacks_pending}  every second,
+                     to the logged-in members of that queue (also "my_queues" in
+                     their snapshot)                                                   C
 """
 
 from __future__ import annotations

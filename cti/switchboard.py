@@ -33,6 +33,7 @@ from cti import events as ev
 from cti import notices as nt
 from cti import protocol, snapshot
 from cti.acd import Acd, AcdError, Step
+from cti.agent import AgentStatus
 from cti.commands import Command
 from cti.config import Caller
 from cti.hub import CtiHub, Refused
@@ -206,7 +207,20 @@ class Switchboard:
         while True:
             await asyncio.sleep(self.figures_every_s)
             if self.hub is not None and self.hub.connections:
-                self.hub.publish("figures", self.figures_view(), supervisors=True)
+                self.publish_figures()
+
+    def publish_figures(self) -> None:
+        """Supervisors get everything; each consultant the queues they are a member of."""
+        assert self.hub is not None
+        view = self.figures_view()
+        self.hub.publish("figures", view, supervisors=True)
+        for queue in view["queues"]:
+            members = [a.agent_id for a in self.acd.agents.values()
+                       if a.status is not AgentStatus.OFFLINE
+                       and a.profile.membership(queue["queue"]) is not None]
+            if members:
+                self.hub.publish("queue_figures", _queue_brief(queue), agents=members,
+                                 supervisors=False)
 
     # --- snapshot persistence ----------------------------------------------------------------
 
@@ -351,6 +365,11 @@ class Switchboard:
                    if principal.user in e.offered_to]
         data: dict[str, Any] = {**mine, "calls": calls,
                                 "ringing": [self._entry_view(cid) for cid in ringing]}
+        if agent is not None:
+            data["my_queues"] = [
+                _queue_brief(dataclasses.asdict(q))
+                for q in self.figures.queues(self.acd, self.clock())
+                if agent.profile.membership(q.queue) is not None]
         if principal.role.sees_everything:
             data["figures"] = self.figures_view()
             data["waiting"] = [self._entry_view(cid) for q in self.acd.order.values()
@@ -454,6 +473,11 @@ class HeldCommands:
     def drain(self) -> list[Command]:
         out, self.commands = self.commands, []
         return out
+
+
+def _queue_brief(q: Mapping[str, Any]) -> dict[str, Any]:
+    """What a consultant sees of their queues."""
+    return {k: q[k] for k in ("queue", "waiting", "longest_wait_s", "callbacks_pending")}
 
 
 def _caller(c: Caller) -> dict[str, str]:

@@ -502,3 +502,22 @@ async def test_a_sink_that_answers_at_once_keeps_the_command_order() -> None:
                                                          "BridgeCall"]
     assert board.acd.agents["anna"].status.value == "on_call"
     await board.stop()
+
+
+async def test_consultants_see_the_figures_of_their_own_queues(rig: Rig) -> None:
+    anna = await rig.connect("tok-anna")
+    await frame(anna)
+    await send(anna, type="login", id="1")
+    await send(anna, type="set_state", id="2", state="paused", reason="break")
+    rig.enqueue("c1")
+    rig.enqueue("c2", queue="water")
+    rig.board.publish_figures()
+    brief = await until(anna, "queue_figures")
+    assert brief["data"] == {"queue": "roads", "waiting": 1, "longest_wait_s": brief["data"][
+        "longest_wait_s"], "callbacks_pending": 0}
+    await anna.close()
+    anna = await rig.connect("tok-anna")
+    snap = await frame(anna)
+    assert [q["queue"] for q in snap["data"]["my_queues"]] == ["roads"]
+    assert "figures" not in snap["data"]
+    await anna.close()
