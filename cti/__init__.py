@@ -22,6 +22,10 @@ switchboard.py  the running ACD: feeds events, sends commands to pbx, notices to
 ports.py     protocols for the outside: Authenticator, HistoryProvider, QueueDirectory,
              CommandSink.
 drill.py     a simulated-clock driver for tests, benchmarks and scripted drills.
+frozen.py    `evolve`, a fast replace for the core's frozen records.
+crm_link.py  crm_core behind the ports (queues/seats/pause reasons, caller history, sessions).
+wiring.py    `setup(app, center)` for `ckm run`: switchboard + hub, boot from the snapshot.
+cli.py       `ckm acd state` (who waits where, from the snapshot), `ckm acd bench`.
 
 Contract with the pbx adapter
 -----------------------------
@@ -102,6 +106,12 @@ AgentHungUp, ResidentAnswered, ResidentUnreachable, ConsultAnswered, ConsultFail
 CallbackRequested. Hangups for calls the ACD no longer knows are ignored (ARI reports both legs
 in any order). Desktops' events (log in/out, pause, ready, wrap-up, hold, hangup, transfer,
 snoop, schedule callback) come through the hub, checked against the user's role.
+
+Wiring (cti/wiring.py does this for `ckm run`): the pbx side connects both ways once its
+adapter exists — `board = center.services["cti.switchboard"]; board.attach_pbx(adapter);
+adapter.attach(board)`; commands issued before that are held and then sent in order. A sink
+may feed events from inside `execute` (a scripted agent answering at once): they are queued
+behind the current step.
 
 After a controller restart: `snapshot.loads(path.read_text(), queues)` gives the ACD back with
 every caller at its place; rings in flight are forgotten (the adapter hangs up agent legs it
