@@ -1,5 +1,5 @@
-"""ACD sub-commands of `ckm`: `ckm acd state` (who waits where, from the persisted snapshot) and
-`ckm acd bench` (the routing and hub benchmark)."""
+"""ACD sub-commands of `ckm`: `ckm acd state` (who waits where, from the persisted snapshot),
+`ckm acd history AGENT` (the agent's state changes) and `ckm acd bench` (the benchmark)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ from typing import Any
 from ckm.settings import Settings
 
 SNAPSHOT_FILE = "acd-state.json"
+STATE_LOG_FILE = "agent-states.jsonl"
 
 
 def snapshot_path(settings: Settings) -> Path:
     """Where the running switchboard keeps the ACD snapshot (restored on start)."""
     return settings.data_dir / SNAPSHOT_FILE
+
+
+def state_log_path(settings: Settings) -> Path:
+    """Where the running switchboard appends every agent state change (JSON lines)."""
+    return settings.data_dir / STATE_LOG_FILE
 
 
 def register(subparsers: Any) -> None:
@@ -27,6 +33,11 @@ def register(subparsers: Any) -> None:
                        f"<data_dir>/{SNAPSHOT_FILE})")
     state.add_argument("--json", action="store_true", help="print the raw snapshot")
     state.set_defaults(handler=_state)
+    history = sub.add_parser("history", help="an agent's state changes (from the state log)")
+    history.add_argument("agent")
+    history.add_argument("--file", type=Path, default=None)
+    history.add_argument("--last", type=int, default=50, help="how many (default 50)")
+    history.set_defaults(handler=_history)
     bench = sub.add_parser("bench", help="routing decisions/s and hub fan-out latency")
     bench.set_defaults(handler=_bench)
 
@@ -55,6 +66,26 @@ def _state(args: argparse.Namespace, settings: Settings) -> int:
     for agent in data.get("agents", []):
         print(f"agent {agent['agent_id']:<16} {agent['status']:<10} {agent['reason']}")
     return 0
+
+
+def _history(args: argparse.Namespace, settings: Settings) -> int:
+    path: Path = args.file or state_log_path(settings)
+    if not path.is_file():
+        print(f"no agent state log at {path}")
+        return 1
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash
+            if row.get("agent") == args.agent:
+                rows.append(row)
+    for row in rows[-args.last:]:
+        call = f"  call {row['call_id']}" if row.get("call_id") else ""
+        print(f"{row['at']}  {row['state']:<10} {row.get('reason', '')}{call}")
+    return 0 if rows else 1
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,6 +8,8 @@ Rules:
 - The screen-pop must not wait for the database: caller history is fetched when the caller
   joins the queue. If it is not there when the phone rings, the offer goes out at once with
   `history_pending: true` and a `screen_pop_history` event follows.
+- Every agent state change is appended to `state_log_path` (JSON lines): the full history,
+  kept across restarts, until crm_core has a table for it.
 - After changes the ACD snapshot is written (atomically, at most every `save_every_s`) when a
   path is given, so a restarted controller keeps callers' places; the pbx adapter's channel
   variables cover the last fraction of a second.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -58,6 +61,7 @@ class Switchboard:
         bus: EventBus | None = None,
         clock: Callable[[], datetime] = utc_now,
         snapshot_path: Path | None = None,
+        state_log_path: Path | None = None,
         figures_every_s: float = 1.0,
         history_timeout_s: float = 2.0,
         save_every_s: float = 0.25,
@@ -69,6 +73,8 @@ class Switchboard:
         self.bus = bus
         self.clock = clock
         self.snapshot_path = snapshot_path
+        self.state_log_path = state_log_path  # agents' state history, one JSON line each
+        self._state_lines: list[str] = []
         self.figures_every_s = figures_every_s
         self.history_timeout_s = history_timeout_s
         self.save_every_s = save_every_s
@@ -225,7 +231,7 @@ class Switchboard:
     # --- snapshot persistence ----------------------------------------------------------------
 
     def _schedule_save(self) -> None:
-        if self.snapshot_path is None or self._save_scheduled:
+        if (self.snapshot_path is None and self.state_log_path is None) or self._save_scheduled:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -238,6 +244,11 @@ class Switchboard:
 
     def save(self) -> None:
         self._save_scheduled = False
+        if self.state_log_path is not None and self._state_lines:
+            self.state_log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.state_log_path.open("a", encoding="utf-8") as fh:
+                fh.write("".join(self._state_lines))
+            self._state_lines.clear()
         if self.snapshot_path is None:
             return
         tmp = self.snapshot_path.with_suffix(".tmp")
@@ -250,6 +261,11 @@ class Switchboard:
     def _publish(self, n: nt.Notice) -> None:
         if isinstance(n, nt.CallQueued):
             self._prefetch_history(n.call_id, n.caller.number)
+        if isinstance(n, nt.AgentStateChanged) and self.state_log_path is not None:
+            self._state_lines.append(json.dumps(
+                {"at": n.at.isoformat(), "agent": n.agent, "state": n.state,
+                 "reason": n.reason, "call_id": n.call_id},
+                ensure_ascii=False, separators=(",", ":")) + "\n")
         if self.bus is not None:
             for d in _domain_events(n):
                 self.bus.publish(d)

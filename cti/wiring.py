@@ -7,6 +7,7 @@ What it does:
 - mounts the hub at /cti/ws;
 - boots in the background: queues from the CRM, then the snapshot file
   (`<data_dir>/acd-state.json`) so callers keep their places after a restart;
+- appends every agent state change to `<data_dir>/agent-states.jsonl`;
 - publishes `center.services["cti.switchboard"]`.
 
 The pbx side connects both ways once its ACD adapter exists:
@@ -23,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from cti.acd import Acd
-from cti.cli import snapshot_path
+from cti.cli import snapshot_path, state_log_path
 from cti.hub import CtiHub
 from cti.ports import Authenticator, HistoryProvider, Principal, QueueDirectory
 from cti.switchboard import Switchboard
@@ -48,7 +49,8 @@ def setup(app: web.Application, center: Any) -> Switchboard:
     else:
         log.warning("no CRM database: the ACD has no queues and the CTI hub admits nobody")
     board = Switchboard(Acd(), directory=directory, history=history, bus=center.bus,
-                        snapshot_path=snapshot_path(center.settings))
+                        snapshot_path=snapshot_path(center.settings),
+                        state_log_path=state_log_path(center.settings))
     hub = CtiHub(auth, board)
     board.attach(hub)
     hub.mount(app)

@@ -30,3 +30,28 @@ def test_acd_state_without_a_snapshot_says_so(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert cli._state(argparse.Namespace(file=None, json=False), Settings(data_dir=tmp_path)) == 1
     assert "no ACD snapshot" in capsys.readouterr().out
+
+
+async def test_agent_state_history_is_kept_on_disk_and_shown(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from cti import events as ev
+    from cti.acd import Acd
+    from cti.config import AgentProfile, Caller, Membership
+    from cti.switchboard import HeldCommands, Switchboard
+
+    settings = Settings(data_dir=tmp_path)
+    board = Switchboard(Acd([QueueConfig("roads", wrapup_s=10)]), HeldCommands(),
+                        state_log_path=cli.state_log_path(settings), figures_every_s=0)
+    now = datetime.now(UTC)
+    board.feed(ev.AgentLoggedIn(now, AgentProfile("anna", memberships=(Membership("roads"),)),
+                                "PJSIP/anna"))
+    board.feed(ev.CallEnqueued(now, "c1", "roads", Caller("+48221234567")))
+    board.feed(ev.AgentAnswered(now, "c1", "anna"))
+    board.feed(ev.HangupRequested(now, "c1", "anna"))
+    await board.stop()
+    args = argparse.Namespace(agent="anna", file=None, last=50)
+    assert cli._history(args, settings) == 0
+    states = [line.split()[1] for line in capsys.readouterr().out.splitlines()]
+    assert states == ["available", "reserved", "on_call", "wrap_up"]
