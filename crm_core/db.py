@@ -86,7 +86,9 @@ class Database:
             if self.dialect == "postgresql"
             else self.engine
         )
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads run on the autocommit pool too: each statement sees committed data, and a
+        # KB search or a case view costs one round trip per statement, not two more.
+        self._read = sessionmaker(self.autocommit_engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
 
     @contextmanager
