@@ -19,10 +19,12 @@ from portal.state import PORTAL, Portal
 from portal.web import (
     LANG_COOKIE,
     Handler,
+    MalformedBody,
     client_ip,
     csrf_ok,
     csrf_token,
     language,
+    read_form,
     security_headers,
     set_csrf_cookie,
     too_many,
@@ -74,6 +76,8 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
             response = await handler(request)
     except web.HTTPRedirection:
         raise
+    except MalformedBody:
+        response = render(request, "error.html", status=400, message=translate("bad_form", language(request)))
     except web.HTTPException as exc:
         key = "page_missing" if exc.status in (404, 405) else "error"
         if exc.status == 413:
@@ -119,7 +123,7 @@ def _text_fields(form: MultiDictProxy[Any]) -> dict[str, str]:
 @routes.post("/report")
 async def report_submit(request: web.Request) -> web.StreamResponse:
     portal = _portal(request)
-    form = await request.post()
+    form = await read_form(request)
     values = _text_fields(form)
     if not csrf_ok(request, values.get("csrf")):
         return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
@@ -169,7 +173,7 @@ async def track_page(request: web.Request) -> web.Response:
 @routes.post("/track")
 async def track_submit(request: web.Request) -> web.Response:
     portal = _portal(request)
-    values = _text_fields(await request.post())
+    values = _text_fields(await read_form(request))
     if not csrf_ok(request, values.get("csrf")):
         return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
     # Guessing codes is the attack here: count lookups like submissions.

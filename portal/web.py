@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from portal.i18n import LANGUAGES
 
@@ -63,3 +64,18 @@ def csrf_ok(request: web.Request, submitted: str | None) -> bool:
 def language(request: web.Request) -> str:
     wanted = request.query.get("lang") or request.cookies.get(LANG_COOKIE, "")
     return wanted if wanted in LANGUAGES else "pl"
+
+
+class MalformedBody(Exception):
+    """The request body could not be parsed as a form (broken multipart, bad encoding)."""
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """request.post() with parser failures turned into MalformedBody (a 400, not a 500).
+    Size limits still surface as aiohttp's 413."""
+    try:
+        return await request.post()
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # aiohttp raises assorted ValueError/AssertionError on bad bodies
+        raise MalformedBody(f"malformed request body: {type(exc).__name__}") from None

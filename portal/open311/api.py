@@ -19,7 +19,7 @@ from portal.open311.intake import check_token, parse_post, parse_query
 from portal.open311.openapi import document
 from portal.reports import submit
 from portal.state import PORTAL, Portal
-from portal.web import Handler, client_ip, security_headers, too_many
+from portal.web import Handler, MalformedBody, client_ip, read_form, security_headers, too_many
 
 log = logging.getLogger("ckm.open311")
 routes = web.RouteTableDef()
@@ -52,6 +52,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         response = render.errors(fmt, exc.status, [exc.message], exc.headers)
     except InvalidInput as exc:
         response = render.errors(fmt, 400, [f"{k}: {v}" for k, v in exc.fields.items()])
+    except MalformedBody as exc:
+        response = render.errors(fmt, 400, [str(exc)])
     except web.HTTPException as exc:
         if exc.status == 404:
             message = "no such resource; see /open311/v2/openapi.json"
@@ -210,7 +212,7 @@ async def _api_key(request: web.Request, params: dict[str, str]) -> ApiKeyView:
 @routes.post(f"/requests.{FMT}")
 async def post_request(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
-    form = await request.post()
+    form = await read_form(request)
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     key = await _api_key(request, params)
     upload = form.get("media")

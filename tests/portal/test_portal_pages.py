@@ -216,3 +216,11 @@ async def test_page_rate_limit_per_ip(settings: Settings, crm_sqlite: Database, 
         assert int(limited.headers["Retry-After"]) >= 1
         api = await client.get("/open311/v2/services.json")
         assert api.status == 429 and (await api.json())[0]["code"] == 429
+
+
+async def test_a_broken_multipart_body_is_a_400_not_a_crash(client: Client) -> None:
+    token = await csrf(client)
+    response = await client.post("/portal/report", data=b"--x\r\nnot a part" + token.encode(),
+                                 headers={"Content-Type": "multipart/form-data; boundary=y"})
+    assert response.status == 400
+    assert "Traceback" not in await response.text()
