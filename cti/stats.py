@@ -13,9 +13,11 @@ Waits count from joining *this* queue, so an overflowed caller counts in the que
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cti import notices as nt
@@ -96,6 +98,19 @@ class LiveFigures:
                 tally.overflowed += 1
             elif notice.reason in ("full", "no_agents"):
                 tally.rejected += 1
+
+    def dump(self) -> dict[str, Any]:
+        return {"day": self.day,
+                "tallies": {q: dataclasses.asdict(t) for q, t in self.tallies.items()}}
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Today's totals from `dump`; ignored when malformed (figures are not worth a crash)."""
+        try:
+            tallies = {str(q): QueueTally(**t) for q, t in data.get("tallies", {}).items()}
+        except TypeError:
+            return
+        self.day = str(data.get("day", ""))
+        self.tallies = tallies
 
     def _tally(self, queue: str) -> QueueTally:
         return self.tallies.setdefault(queue, QueueTally())

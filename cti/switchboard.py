@@ -164,15 +164,17 @@ class Switchboard:
         configs = list(await self.directory.queues()) if self.directory is not None else []
         path = self.snapshot_path
         if path is not None and path.is_file():
+            text = path.read_text(encoding="utf-8")
             try:
-                restored = snapshot.loads(path.read_text(encoding="utf-8"), configs,
-                                          seed=self.acd.seed)
+                restored = snapshot.loads(text, configs, seed=self.acd.seed)
             except snapshot.SnapshotError as exc:
                 path.replace(path.with_suffix(".bad"))
                 log.error("ACD snapshot %s unusable (%s); starting empty", path, exc)
             else:
                 self.acd = restored
                 self.figures = LiveFigures(restored.tz)
+                # Today's service level and counts survive the restart too.
+                self.figures.restore(json.loads(text).get("figures") or {})
                 self._arm_timer()
                 return (f"restored {len(restored.entries)} waiting, {len(restored.calls)} "
                         f"connected, {len(restored.agents)} agents from {path}")
@@ -253,7 +255,10 @@ class Switchboard:
             return
         tmp = self.snapshot_path.with_suffix(".tmp")
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(snapshot.dumps(self.acd), encoding="utf-8")
+        data = snapshot.dump(self.acd)
+        data["figures"] = self.figures.dump()
+        tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                       encoding="utf-8")
         tmp.replace(self.snapshot_path)
 
     # --- notices out -------------------------------------------------------------------------

@@ -438,12 +438,16 @@ async def test_boot_restores_waiting_callers_and_held_commands_reach_the_pbx_lat
     path = tmp_path / "acd.json"
     first = Switchboard(Acd(), directory=Directory(), snapshot_path=path, figures_every_s=0)
     assert await first.boot() == "2 queues configured, nobody waiting"
-    for n in range(3):
+    for n in range(4):
         first.feed(ev.CallEnqueued(datetime.now(UTC), f"c{n}", "roads", Caller("+48221234567")))
+    first.feed(ev.CallerHungUp(datetime.now(UTC), "c3"))
     await first.stop()  # the controller goes down with three callers waiting
 
     second = Switchboard(Acd(), directory=Directory(), snapshot_path=path, figures_every_s=0)
     assert (await second.boot()).startswith("restored 3 waiting")
+    # today's figures came back too (the caller who hung up before the restart)
+    roads = next(q for q in second.figures_view()["queues"] if q["queue"] == "roads")
+    assert (roads["abandoned"], roads["waiting"]) == (1, 3)
     seat = await Directory().seat("anna")
     assert seat is not None
     second.feed(ev.AgentLoggedIn(datetime.now(UTC), seat.profile, seat.endpoint))
