@@ -24,6 +24,10 @@ def register(subparsers: Any) -> None:
     info.set_defaults(handler=_info)
     flush = db_sub.add_parser("outbox-flush", help="apply pending outbox events now")
     flush.set_defaults(handler=_outbox_flush)
+    writer = db_sub.add_parser(
+        "outbox-writer", help="apply the outbox journal continuously (a separate process)"
+    )
+    writer.set_defaults(handler=_outbox_writer)
     seed = subparsers.add_parser("seed", help="migrate, then load reference data and demo users")
     seed.set_defaults(handler=_seed)
 
@@ -75,6 +79,21 @@ def _outbox_flush(args: argparse.Namespace, settings: Settings) -> int:
     database = crm_db.Database(settings.db_url)
     try:
         print(f"applied {replay(journal, database)} outbox entries")
+    finally:
+        journal.close()
+        database.dispose()
+    return 0
+
+
+def _outbox_writer(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from crm_core.outbox import OutboxWriter
+
+    journal = Journal(journal_path(settings.data_dir))
+    database = crm_db.Database(settings.db_url)
+    try:
+        asyncio.run(OutboxWriter(journal, database).run())
     finally:
         journal.close()
         database.dispose()

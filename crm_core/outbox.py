@@ -330,9 +330,7 @@ class OutboxWriter:
         # than a fresh thousand-row VALUES statement compiled for every batch.
         table: sa.Table = AppliedEvent.__table__  # type: ignore[assignment]
         fresh = session.execute(
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(table.c.event_id),
+            insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id),
             values,
         ).scalars()
         return set(fresh)

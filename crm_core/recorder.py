@@ -35,12 +35,17 @@ class Recorder:
 _current: Recorder | None = None
 
 
-def start(db_url: str, data_dir: Path) -> Recorder:
-    """Open the journal under `data_dir`, start the writer task (needs a running loop)."""
+def start(db_url: str, data_dir: Path, *, run_writer: bool = True) -> Recorder:
+    """Open the journal under `data_dir` and start the writer task (needs a running loop).
+
+    With run_writer=False the journal is only appended to, and `ckm db outbox-writer` applies
+    it from a separate process: the writer's CPU work then never competes with call control
+    for this process's GIL (worth it on a busy machine)."""
     global _current
     journal = Journal(journal_path(data_dir))
     writer = OutboxWriter(journal, Database(db_url))
-    writer.start()
+    if run_writer:
+        writer.start()
     _current = Recorder(journal, writer)
     return _current
 

@@ -165,3 +165,30 @@ async def test_recorder_subscribes_to_the_bus(seeded_url: str, tmp_path: Path) -
     db = Database(seeded_url)
     _assert_each_landed_once(db, events)
     db.dispose()
+
+
+async def test_writer_in_its_own_process_applies_what_the_recorder_journals(
+    seeded_url: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    rec = recorder.start(seeded_url, tmp_path, run_writer=False)
+    events = _events(5, "proc")
+    for event in events:
+        await rec.on_event(event)
+    code = (
+        "from pathlib import Path; from ckm.settings import Settings; from crm_core import cli; "
+        f"cli._outbox_writer(None, Settings(database_url={seeded_url!r}, "
+        f"data_dir=Path({str(tmp_path)!r})))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        await rec.writer.flushed(timeout=60)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    await recorder.stop()
+    db = Database(seeded_url)
+    _assert_each_landed_once(db, events)
+    db.dispose()
