@@ -14,10 +14,13 @@ const desk = {
   duplicateOf: null,
 };
 
+let noticeTimer = null;
 function notice(text, isError = false) {
   const node = $("notice");
   node.textContent = text;
   node.classList.toggle("error", isError);
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { node.textContent = ""; }, 8000);
 }
 
 async function send(type, fields = {}) {

@@ -7,6 +7,7 @@ Screenshots of every page a test opens land in var/test-artifacts/desktop/ for a
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -56,13 +57,24 @@ class LiveDesk:
     library: ScriptLibrary
 
 
-async def start_desk(settings: Settings, tmp: Path) -> tuple[LiveDesk, web.AppRunner]:
+def seeded_crm(folder: Path) -> Path:
+    """A migrated, seeded CRM file (seeding the KB takes seconds: done once, then copied)."""
+    path = folder / "template.sqlite3"
+    if not path.exists():
+        url = f"sqlite:///{path}"
+        migrate(url)
+        db = Database(url)
+        seed(db)
+        db.dispose()
+    return path
+
+
+async def start_desk(settings: Settings, tmp: Path, template: Path
+                     ) -> tuple[LiveDesk, web.AppRunner]:
     from agent_desktop import wiring
 
-    url = f"sqlite:///{tmp / 'crm.sqlite3'}"
-    migrate(url)
-    db = Database(url)
-    seed(db)
+    shutil.copyfile(template, tmp / "crm.sqlite3")
+    db = Database(f"sqlite:///{tmp / 'crm.sqlite3'}")
     bus = EventBus()
     center = Center(settings=replace(settings, data_dir=tmp), bus=bus)
     library = ScriptLibrary()
@@ -85,9 +97,14 @@ async def start_desk(settings: Settings, tmp: Path) -> tuple[LiveDesk, web.AppRu
     return LiveDesk(f"http://127.0.0.1:{port}", center, db, board, hub, library), runner
 
 
+@pytest.fixture(scope="session")
+def crm_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seeded_crm(tmp_path_factory.mktemp("crm"))
+
+
 @pytest.fixture
-async def desk(settings: Settings, tmp_path: Path) -> AsyncIterator[LiveDesk]:
-    live, runner = await start_desk(settings, tmp_path)
+async def desk(settings: Settings, tmp_path: Path, crm_template: Path) -> AsyncIterator[LiveDesk]:
+    live, runner = await start_desk(settings, tmp_path, crm_template)
     try:
         yield live
     finally:
