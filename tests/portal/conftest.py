@@ -123,6 +123,14 @@ def crm_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Datab
         db.dispose()
 
 
+@pytest.fixture
+def crm_pg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    for url in fresh_url("postgresql", request, tmp_path):
+        db = Database(url)
+        yield db
+        db.dispose()
+
+
 def make_app(settings: Settings, db: Database, data_dir: Path, **config: Any) -> web.Application:
     s = dataclasses.replace(settings, data_dir=data_dir)
     center = Center(settings=s, bus=EventBus(), services={"crm.db": db})

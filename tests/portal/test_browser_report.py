@@ -1,0 +1,80 @@
+"""In a real Chromium: a resident reports a pothole with a photo and a map point, gets the case
+number and private link; a consultant moves the case on (through crm_core's case service — the
+consultant desktop has no case page yet); the resident's tracking page and the API show it."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect, sync_playwright
+
+from ckm.settings import Settings
+from crm_core.db import Database
+from crm_core.models import Case
+from crm_core.services.cases import Actor, transition_case
+
+from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, make_app, tiny_png
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at /usr/bin/chromium")]
+
+
+def test_resident_reports_with_a_photo_and_sees_the_status_change(
+    settings: Settings, crm_pg: Database, tmp_path: Path
+) -> None:
+    with LiveServer(make_app(settings, crm_pg, tmp_path / "data")) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.goto(f"{server.base}/portal/")
+            page.get_by_role("link", name="Zgłoś problem").first.click()
+            page.get_by_label("Kategoria").select_option("roads.pothole")
+            page.get_by_label("Dzielnica").select_option("Mokotów")
+            page.get_by_label("Adres (ulica i numer)").fill("Puławska 100")
+            # The SVG plan stands in for map tiles: a click sets the coordinates, arrows nudge.
+            page.locator("#map").click(position={"x": 180, "y": 180})
+            page.locator("#map").press("ArrowUp")
+            lat, lon = float(page.locator("#lat").input_value()), float(page.locator("#lon").input_value())
+            assert 52.09 <= lat <= 52.37 and 20.85 <= lon <= 21.27
+            page.get_by_label("Opis problemu").fill("Dziura na prawym pasie, ok. 40 cm średnicy")
+            page.get_by_label("Zdjęcie (JPEG, PNG lub WebP, do 5 MB)").set_input_files(
+                files=[{"name": "dziura.png", "mimeType": "image/png", "buffer": tiny_png(32, 24)}])
+            page.get_by_label("E-mail").fill("mieszkaniec@example.pl")
+            page.get_by_role("button", name="Wyślij zgłoszenie").click()
+
+            expect(page.get_by_role("heading", name="Zgłoszenie przyjęte")).to_be_visible()
+            number = page.locator("#case-number").inner_text()
+            link = page.locator("#tracking-link").get_attribute("href")
+            assert number.startswith("19115/") and link is not None and "/portal/t/" in link
+            expect(page.locator("#case-status")).to_have_text("Przyjęte")
+            photo = page.get_by_alt_text("Zdjęcie dołączone do zgłoszenia")
+            expect(photo).to_be_visible()
+            assert photo.evaluate("img => img.naturalWidth") == 32
+
+            with crm_pg.reading() as session:
+                case_id = session.scalar(sa.select(Case.id).where(Case.number == number))
+            assert case_id is not None
+            transition_case(crm_pg, case_id, "in_progress", by=Actor("konsultant1"),
+                            comment="Zlecono naprawę ZDM")
+
+            page = browser.new_page()  # the resident comes back later through the private link
+            page.goto(link)
+            expect(page.locator("#case-status")).to_have_text("W realizacji")
+            expect(page.locator("#history")).to_contain_text("Zlecono naprawę ZDM")
+
+            request_id = number.replace("/", "-")
+            with urllib.request.urlopen(f"{server.base}/open311/v2/requests/{request_id}.json") as r:
+                [api] = json.load(r)
+            assert api["status"] == "open" and api["status_notes"] == "Zlecono naprawę ZDM"
+            assert api["media_url"].endswith(".png")
+            assert not errors, errors
+        finally:
+            browser.close()
