@@ -336,8 +336,9 @@ class Acd(AgentDesk, CallControl):
         self._queue(e.queue)
         if e.callback_id in self.entries or e.callback_id in self.calls:
             raise AcdError(f"callback id {e.callback_id} is already in use")
-        if not e.caller.number:
-            raise AcdError("callback: expected the number to call back")
+        if not valid_number(e.caller.number):
+            raise AcdError(f"callback: expected a phone number (digits, optional +), "
+                           f"got {e.caller.number!r}")
         self.seq += 1
         entry = QueueEntry(
             call_id=e.callback_id, queue=e.queue, caller=e.caller, priority=0, seq=self.seq,

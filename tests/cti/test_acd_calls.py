@@ -245,3 +245,10 @@ def test_a_due_callback_with_nobody_to_take_it_does_not_keep_the_timer_busy() ->
     assert d.acd.next_deadline() == d.t + timedelta(seconds=60)
     d.advance(60)
     assert d.acd.next_deadline() is None
+
+
+def test_a_scheduled_callback_needs_a_real_number() -> None:
+    d = Drill(QueueConfig("q"))
+    with pytest.raises(AcdError, match="expected a phone number"):
+        d.feed(ev.CallbackScheduled(d.t, "cb1", "q", Caller("call me maybe")))
+    assert d.acd.entries == {}
