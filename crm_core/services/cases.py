@@ -17,7 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from crm_core.db import Database
 from crm_core.errors import NotFound, TransitionError, ValidationError
@@ -39,6 +39,13 @@ from crm_core.services.routing import find_category, route
 from crm_core.warsaw import DISTRICTS, LAT_RANGE, LON_RANGE
 
 S = CaseStatus
+# Loaded with every case that becomes a view, so a list of cases is a few queries, not hundreds.
+_VIEW_LOADS = (
+    joinedload(Case.category),
+    joinedload(Case.subcategory),
+    joinedload(Case.department),
+    selectinload(Case.history),
+)
 TRANSITIONS: dict[CaseStatus, tuple[CaseStatus, ...]] = {
     S.NEW: (S.FORWARDED, S.IN_PROGRESS, S.REJECTED, S.CLOSED),
     S.FORWARDED: (S.IN_PROGRESS, S.RESOLVED, S.REJECTED, S.NEW, S.CLOSED),
@@ -547,7 +554,9 @@ def suggest_duplicates(
         cat = find_category(session, category)
         column = Case.subcategory_id if cat.parent_id is not None else Case.category_id
         rows = session.scalars(
-            sa.select(Case).where(
+            sa.select(Case)
+            .options(*_VIEW_LOADS)
+            .where(
                 column == cat.id,
                 Case.status.in_([s.value for s in OPEN_STATUSES]),
                 Case.duplicate_of_id.is_(None),
@@ -573,7 +582,7 @@ def list_cases(
     resident_id: int | None = None,
     limit: int = 50,
 ) -> list[CaseView]:
-    stmt = sa.select(Case).order_by(Case.created_at.desc()).limit(min(limit, 500))
+    stmt = sa.select(Case).options(*_VIEW_LOADS).order_by(Case.created_at.desc()).limit(min(limit, 500))
     if status is not None:
         stmt = stmt.where(Case.status == status)
     if resident_id is not None:
