@@ -1,7 +1,8 @@
 """Snapshot and restore of the ACD, as JSON, so callers keep their place across a restart.
 
 Rules: `dump` is a pure function of the ACD; `restore` rebuilds one from that JSON and the queue
-configuration (which lives in the CRM database, so it is not in the snapshot). What cannot be
+configuration (which lives in the CRM database, so it is not in the snapshot; a queue removed
+meanwhile is kept with default rules for whoever is still in it). What cannot be
 trusted after a restart is settled conservatively: a ring in progress is forgotten (the entry
 waits again at its place and the agent is available; the pbx adapter hangs up leftover agent
 legs it finds when it re-adopts channels), and a callback being dialled goes back to waiting.
@@ -11,6 +12,7 @@ Connected calls are kept; the adapter reports `CallerHungUp` for any that did no
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Iterable
 from datetime import datetime
@@ -30,6 +32,7 @@ from cti.events import TargetKind
 from cti.queue import EntryPhase, QueueEntry
 
 VERSION = 1
+log = logging.getLogger(__name__)
 
 
 class SnapshotError(ValueError):
@@ -130,6 +133,14 @@ def loads(text: str, queues: Iterable[QueueConfig], *, seed: int = 0) -> Acd:
 
 
 def _fill(acd: Acd, data: dict[str, Any]) -> None:
+    # A queue switched off in the CRM while callers waited in it: keep serving them (with
+    # default rules, by its former members) rather than lose their places.
+    referenced = {raw["queue"] for raw in [*data["entries"], *data["calls"]]}
+    referenced |= {m[0] for raw in data["agents"] for m in raw["memberships"]}
+    for name in sorted(referenced - set(acd.queues)):
+        log.warning("ACD snapshot: queue %r is no longer configured; kept with default rules "
+                    "for the callers and agents still in it", name)
+        acd._configure(QueueConfig(str(name)))
     acd.now = _pt(data["now"])
     acd.seq = int(data["seq"])
     acd.offer_seq = int(data.get("offer_seq", 0))
@@ -161,8 +172,6 @@ def _fill(acd: Acd, data: dict[str, Any]) -> None:
                 _pt(consult["deadline"])),
             int(raw["priority"]))
     for raw in data["entries"]:
-        if raw["queue"] not in acd.queues:
-            raise ValueError(f"entry {raw['call_id']}: queue {raw['queue']!r} no longer exists")
         entry = QueueEntry(
             call_id=raw["call_id"], queue=raw["queue"], caller=Caller(**raw["caller"]),
             priority=int(raw["priority"]), seq=int(raw["seq"]),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from cti import commands as cmd
 from cti import events as ev
 from cti import snapshot
-from cti.config import Caller, QueueConfig
+from cti.config import AgentProfile, Caller, Membership, QueueConfig
 from cti.drill import Drill, rings
 from cti.stats import LiveFigures
 
@@ -48,10 +49,19 @@ def test_a_broken_snapshot_is_refused_with_the_reason() -> None:
         snapshot.loads("{", QUEUES)
     with pytest.raises(snapshot.SnapshotError, match="version"):
         snapshot.loads('{"version": 99}', QUEUES)
-    d = Drill(QueueConfig("gone"), *QUEUES)
+    with pytest.raises(snapshot.SnapshotError, match="KeyError"):
+        snapshot.loads('{"version": 1, "now": null}', QUEUES)
+
+
+def test_callers_in_a_queue_removed_meanwhile_keep_their_place() -> None:
+    d = Drill(QueueConfig("gone", moh_class="x"), *QUEUES)
     d.call("c0", "gone")
-    with pytest.raises(snapshot.SnapshotError, match="queue 'gone' no longer exists"):
-        snapshot.loads(snapshot.dumps(d.acd), QUEUES)
+    after = snapshot.loads(snapshot.dumps(d.acd), QUEUES)
+    assert [e.call_id for e in after.waiting("gone")] == ["c0"]
+    step = after.handle(ev.AgentLoggedIn(d.t, AgentProfile("anna", memberships=(
+        Membership("gone"),)), "PJSIP/anna"))
+    assert [(c.call_id, c.agent) for c in step.commands if isinstance(c, cmd.RingAgent)] == [
+        ("c0", "anna")]
 
 
 def test_live_figures_service_level_asa_and_abandoned() -> None:
