@@ -37,7 +37,11 @@ async function watchMedia(pc) {
   statsTimer = setInterval(async () => {
     const stats = await pc.getStats();
     stats.forEach((s) => {
-      if (s.type === "inbound-rtp" && s.kind === "audio") packetsEl.textContent = String(s.packetsReceived);
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        packetsEl.textContent = String(s.packetsReceived);
+        // Energy > 0 means sound, not just comfort silence: the greeting is being heard.
+        packetsEl.dataset.energy = String(s.totalAudioEnergy || 0);
+      }
     });
   }, 500);
 }
