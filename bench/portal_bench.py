@@ -1,0 +1,229 @@
+"""Portal / Open311 figures: requests per second and latency of `GET requests.json` and
+`POST requests.json` on PostgreSQL, and the weight of the portal's first page.
+
+    .venv/bin/python -m bench.portal_bench [--cases 2000] [--seconds 10] [--concurrency 32]
+
+What it does: creates a scratch PostgreSQL database (migrated, seeded, dropped afterwards),
+fills it with `--cases` reports through the same code path as the API, starts the portal alone
+(`serve` mode: the aiohttp app from portal.wiring, no telephony) in a subprocess, then drives it
+with an aiohttp load generator at fixed concurrency. The server, PostgreSQL and the generator
+share this machine's cores (2 here), so the figures are a floor, not a ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import sqlalchemy as sa
+
+ADMIN_DSN = os.environ.get("CKM_BENCH_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _admin(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]  # names are generated here, not input
+
+
+def prepare(url: str, cases: int) -> str:
+    """Migrate, seed, load `cases` reports; return an API key without a practical rate limit."""
+    from crm_core.db import Database, migrate
+    from crm_core.models import ApiKey
+    from crm_core.seed import seed
+    from crm_core.services.contact_center import create_api_key
+    from crm_core.warsaw import DISTRICTS
+    from portal.photos import MediaStore
+    from portal.reports import ReportDraft, submit
+
+    migrate(url)
+    db = Database(url)
+    try:
+        seed(db)
+        view, key = create_api_key(db, "bench", rate_limit_per_min=10_000)
+        with db.writing() as session:  # the service caps keys at 10000/min; the bench needs more
+            session.execute(sa.update(ApiKey).where(ApiKey.id == view.id).values(rate_limit_per_min=10**9))
+        media = MediaStore(Path("/nonexistent-bench-media"))
+        codes = ["roads.pothole", "waste.illegal_dump", "animals.stray", "greenery.tree", "roads.lighting"]
+        for i in range(cases):
+            draft = ReportDraft(
+                service_code=codes[i % len(codes)], description=f"Zgłoszenie testowe nr {i}",
+                district=DISTRICTS[i % len(DISTRICTS)], address=f"Marszałkowska {i % 150 + 1}",
+                lat=52.2 + (i % 100) / 1000, lon=21.0 + (i % 77) / 1000, location_details=None,
+                contact=None, photo=None, channel="app",
+            )
+            submit(db, media, draft, by="bench")
+        return key
+    finally:
+        db.dispose()
+
+
+def serve(url: str, port: int, data_dir: str) -> None:
+    from aiohttp import web
+
+    import portal.wiring
+    from ckm.assembly import Center
+    from ckm.bus import EventBus
+    from ckm.settings import load
+    from crm_core.db import Database
+    from portal.config import PortalConfig
+
+    settings = dataclasses.replace(load(), data_dir=Path(data_dir), database_url=url)
+    center = Center(settings=settings, bus=EventBus(), services={"crm.db": Database(url, pool_size=10)})
+    center.services["portal.config"] = PortalConfig.from_settings(
+        settings, ip_requests_per_min=10**9, ip_submissions_per_min=10**9)
+    app = web.Application(client_max_size=12 * 1024 * 1024)
+    portal.wiring.setup(app, center)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+@dataclasses.dataclass
+class Figures:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else float("nan")
+
+    def line(self) -> str:
+        return (f"{self.name:<24} {self.rps:8.1f} req/s   p50 {self.pct(0.50):7.1f} ms   "
+                f"p99 {self.pct(0.99):7.1f} ms   mean {statistics.fmean(self.latencies) * 1000:7.1f} ms   "
+                f"errors {self.errors}/{self.requests}")
+
+
+async def load(name: str, base: str, seconds: float, concurrency: int, method: str, path: str,
+               form: dict[str, str] | None = None) -> Figures:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                async with http.request(method, base + path, data=form) as r:
+                    await r.read()
+                    if r.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return Figures(name, len(latencies), errors, elapsed, latencies)
+
+
+async def page_weight(base: str, path: str) -> tuple[int, list[tuple[str, int]]]:
+    """Bytes of a page and everything it loads (stylesheets, scripts and their ES imports,
+    images), as transferred without compression (aiohttp serves these uncompressed)."""
+    seen: dict[str, int] = {}
+    async with aiohttp.ClientSession() as http:
+
+        async def fetch(url: str) -> None:
+            if url in seen:
+                return
+            async with http.get(base + url) as r:
+                body = await r.read()
+                seen[url] = len(body) + sum(len(k) + len(v) + 4 for k, v in r.raw_headers)
+            text = body.decode("utf-8", "replace")
+            refs = re.findall(r'(?:href|src)="(/[^"]+\.(?:css|js|png|svg|webp|jpg))"', text)
+            refs += [str(Path(url).parent / m) for m in re.findall(r'from "(\./[^"]+\.js)"', text)]
+            for ref in refs:
+                await fetch(os.path.normpath(ref))
+
+        await fetch(path)
+    return sum(seen.values()), sorted(seen.items())
+
+
+async def drive(base: str, key: str, seconds: float, concurrency: int) -> list[str]:
+    out = []
+    async with aiohttp.ClientSession() as http:  # warm-up: catalog cache, connection pools
+        for _ in range(20):
+            async with http.get(base + "/open311/v2/requests.json") as r:
+                await r.read()
+    get = await load("GET requests.json", base, seconds, concurrency, "GET", "/open311/v2/requests.json")
+    out.append(get.line())
+    one = await load("GET requests/{id}.json", base, seconds, concurrency, "GET",
+                     "/open311/v2/requests/19115-" + time.strftime("%Y") + "-000007.json")
+    out.append(one.line())
+    form = {"api_key": key, "service_code": "roads.pothole", "attribute[district]": "Wola",
+            "lat": "52.23", "long": "20.96", "description": "Dziura w jezdni (bench)"}
+    post = await load("POST requests.json", base, seconds, concurrency, "POST", "/open311/v2/requests.json",
+                      form)
+    out.append(post.line())
+    for page in ("/portal/", "/portal/report", "/portal/call"):
+        total, parts = await page_weight(base, page)
+        detail = ", ".join(f"{Path(u).name or u} {n / 1024:.1f}" for u, n in parts)
+        out.append(f"page weight {page:<15} {total / 1024:6.1f} KB  ({detail})")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.portal_bench")
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "DATA_DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]), args.serve[2])
+        return 0
+    name = f"ckm_bench_portal_{uuid.uuid4().hex[:8]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    url = PG_URL.format(name=name)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        t0 = time.perf_counter()
+        key = prepare(url, args.cases)
+        print(f"prepared {args.cases} cases on PostgreSQL in {time.perf_counter() - t0:.1f} s")
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        data_dir = f"/tmp/{name}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bench.portal_bench", "--serve", url, str(port), data_dir])
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        print(f"cores: {os.cpu_count()} (server, PostgreSQL and load generator share them); "
+              f"concurrency {args.concurrency}, {args.seconds:.0f} s per run")
+        for line in asyncio.run(drive(base, key, args.seconds, args.concurrency)):
+            print(line)
+        return 0
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
