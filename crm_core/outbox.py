@@ -326,9 +326,32 @@ class OutboxWriter:
             {"event_id": e.event_id, "kind": e.kind[:40], "applied_at": now}
             for e in entries
         ]  # fmt: skip
-        # One cached statement executed for many rows (SQLAlchemy's "insertmanyvalues"), rather
-        # than a fresh thousand-row VALUES statement compiled for every batch.
         table: sa.Table = AppliedEvent.__table__  # type: ignore[assignment]
+        if self.db.dialect == "postgresql":
+            # One short statement with array parameters: parsed and prepared once, whatever
+            # the batch size (a thousand-row VALUES list would be re-parsed every batch).
+            ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String))
+            kinds = sa.bindparam("kinds", type_=postgresql.ARRAY(sa.String))
+            rows = sa.select(
+                sa.func.unnest(ids, kinds).table_valued("event_id", "kind").render_derived()
+            ).subquery()
+            stmt = (
+                postgresql.insert(table)
+                .from_select(
+                    ["event_id", "kind", "applied_at"],
+                    sa.select(
+                        rows.c.event_id, rows.c.kind, sa.bindparam("at", type_=table.c.applied_at.type)
+                    ),
+                )
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(table.c.event_id)
+            )
+            params = {
+                "ids": [e.event_id for e in entries],
+                "kinds": [e.kind[:40] for e in entries],
+                "at": now,
+            }
+            return set(session.execute(stmt, params).scalars())
         fresh = session.execute(
             insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id),
             values,
@@ -343,6 +366,7 @@ class OutboxWriter:
             batch.preload(todo)
             for event in todo:
                 batch.apply(event)
+            batch.finish()
         self.applied += len(todo)
         self.skipped += len(entries) - len(todo)
         return {}
@@ -358,7 +382,7 @@ class OutboxWriter:
                     with session.begin_nested():
                         batch = CallEventBatch(session)
                         batch.apply(ev.from_dict(json.loads(entry.payload)))
-                        session.flush()
+                        batch.finish()
                 except Exception as exc:
                     if _retryable(exc):
                         raise

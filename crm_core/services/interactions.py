@@ -43,6 +43,9 @@ class CallEventBatch:
         self._residents: dict[str, Resident] = {}
         self._agents: dict[str, int | None] = {}
         self._missing_numbers: set[str] = set()
+        # IVR steps are written with one executemany after the calls have ids (finish()):
+        # no ORM object per step, and no RETURNING of step ids nobody reads.
+        self._steps: list[tuple[Interaction, dict[str, object]]] = []
 
     def preload(self, events: list[ev.DomainEvent]) -> None:
         call_ids = list({e.call_id for e in events} - self._calls.keys())
@@ -139,6 +142,16 @@ class CallEventBatch:
             self._agents[username] = self.session.scalar(sa.select(User.id).where(User.username == username))
         return self._agents[username]
 
+    def finish(self) -> None:
+        """Write what is pending; call once after the last apply() of the transaction."""
+        self.session.flush()
+        if self._steps:
+            self.session.execute(
+                sa.insert(IvrPathStep),
+                [{"interaction_id": call.id, **row} for call, row in self._steps],
+            )
+            self._steps.clear()
+
     def apply(self, event: ev.DomainEvent) -> None:
         """Fold one call event into the interaction of `event.call_id`. Applying the same
         event twice is prevented by the outbox (applied_events), not here."""
@@ -158,18 +171,20 @@ class CallEventBatch:
             case ev.IvrStep():
                 seq = self._next_seq.get(event.call_id, 1)
                 self._next_seq[event.call_id] = seq + 1
-                self.session.add(
-                    IvrPathStep(
-                        interaction=call,
-                        seq=seq,
-                        at=event.at,
-                        script=event.script[:80],
-                        version=str(event.version)[:20],
-                        node=event.node[:80],
-                        input_kind=event.input_kind[:10],
-                        input_value=event.input_value[:500],
-                        confidence=event.confidence,
-                        next_node=event.next_node[:80],
+                self._steps.append(
+                    (
+                        call,
+                        {
+                            "seq": seq,
+                            "at": event.at,
+                            "script": event.script[:80],
+                            "version": str(event.version)[:20],
+                            "node": event.node[:80],
+                            "input_kind": event.input_kind[:10],
+                            "input_value": event.input_value[:500],
+                            "confidence": event.confidence,
+                            "next_node": event.next_node[:80],
+                        },
                     )
                 )
             case ev.CallQueued():
@@ -200,7 +215,7 @@ def apply_event(session: Session, event: ev.DomainEvent) -> None:
     """Apply one call event inside the caller's transaction."""
     batch = CallEventBatch(session)
     batch.apply(event)
-    session.flush()
+    batch.finish()
 
 
 def record_event(db: Database, event: ev.DomainEvent) -> None:
