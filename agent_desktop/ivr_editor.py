@@ -177,7 +177,7 @@ class ScriptBook:
         number = (rows[-1].version if rows else 0) + 1
         stamped = stamp_version(text, number)
         # Check the stamped text too: it is what calls will run.
-        report = validator.check_text(stamped, f"{name}.yaml", self.known_queues)
+        report = await off_loop(validator.check_text, stamped, f"{name}.yaml", self.known_queues)
         if report.script is None or report.problems:
             raise ScriptInvalid(f"{name}.yaml", list(report.problems))
         if report.script.name != name:

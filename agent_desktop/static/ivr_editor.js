@@ -85,8 +85,11 @@ function renderGutter() {
   gutter.scrollTop = source.scrollTop;
 }
 
+let asked = 0;
 async function validate() {
+  const mine = ++asked;
   const data = await api(scriptUrl("/validate"), { text: source.value });
+  if (mine !== asked) return; // an answer to older text: a newer one is on its way
   if (data.status !== 200) {
     notice(data.error || `HTTP ${data.status}`, true);
     return;

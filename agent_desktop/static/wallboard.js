@@ -154,13 +154,19 @@ function drawChart() {
         `${String(Math.floor(i / 4)).padStart(2, "0")}:${String((i % 4) * 15).padStart(2, "0")} — ${offered}`));
     }
     const settled = answered + abandoned;
-    if (settled > 0) line.push(`${x + barW / 2},${bottom - ((bottom - top) * inSl) / settled}`);
+    if (settled > 0) {
+      const px = x + barW / 2, py = bottom - ((bottom - top) * inSl) / settled;
+      line.push(`${px},${py}`);
+      nodes.push(svgEl("circle", { cx: px, cy: py, r: 3, class: "sl-dot" },
+        `${Math.round((100 * inSl) / settled)}%`));
+    }
   });
   if (line.length) nodes.push(svgEl("polyline", { points: line.join(" "), class: "sl-line" }));
   for (let h = 0; h <= 24; h += 3) {
     nodes.push(svgEl("text", { x: left + h * 4 * barW, y: H - 12, class: "axis" }, `${h}:00`));
   }
   nodes.push(svgEl("text", { x: 0, y: top + 8, class: "axis" }, String(max)));
+  nodes.push(svgEl("text", { x: W - 40, y: top + 8, class: "axis sl" }, "SL 100%"));
   nodes.push(svgEl("line", { x1: left, y1: bottom, x2: W, y2: bottom, class: "axis-line" }));
   svg.replaceChildren(...nodes);
   svg.dataset.total = String(slots.reduce((sum, s) => sum + s[0], 0));
