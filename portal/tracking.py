@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from crm_core.db import Database
 from crm_core.models import OPEN_STATUSES, Case, CaseStatusChange, Category, Department
@@ -79,6 +78,13 @@ _COLUMNS = (
 )
 
 
+def _reading(db: Database) -> sa.Connection:
+    # On PostgreSQL crm_core keeps an autocommit pool for single-statement reads: no
+    # BEGIN/ROLLBACK round trips. The two reads of a page need no common snapshot (a status
+    # change between them only shows one step early or late).
+    return db.autocommit_engine.connect()
+
+
 def _select() -> sa.Select[*tuple[Any, ...]]:
     return (
         sa.select(*_COLUMNS)
@@ -88,7 +94,7 @@ def _select() -> sa.Select[*tuple[Any, ...]]:
     )
 
 
-def _load(session: Session, stmt: sa.Select[*tuple[Any, ...]]) -> list[PublicCase]:
+def _load(session: sa.Connection, stmt: sa.Select[*tuple[Any, ...]]) -> list[PublicCase]:
     rows = session.execute(stmt).all()
     if not rows:
         return []
@@ -113,7 +119,7 @@ def _load(session: Session, stmt: sa.Select[*tuple[Any, ...]]) -> list[PublicCas
 def by_token(db: Database, token: str) -> PublicCase | None:
     if not token or len(token) > 100:
         return None
-    with db.reading() as session:
+    with _reading(db) as session:
         found = _load(session, _select().where(Case.tracking_token_hash == token_hash(token)))
         return found[0] if found else None
 
@@ -127,7 +133,7 @@ def by_number_and_token(db: Database, number: str, token: str) -> PublicCase | N
 
 
 def by_number(db: Database, number: str) -> PublicCase | None:
-    with db.reading() as session:
+    with _reading(db) as session:
         found = _load(session, _select().where(Case.number == number))
         return found[0] if found else None
 
@@ -158,7 +164,7 @@ def find(db: Database, q: RequestQuery) -> list[PublicCase]:
     if q.end is not None:
         stmt = stmt.where(Case.created_at <= q.end)
     stmt = stmt.limit(q.page_size).offset((q.page - 1) * q.page_size)
-    with db.reading() as session:
+    with _reading(db) as session:
         return _load(session, stmt)
 
 
