@@ -7,7 +7,9 @@ goes over the CTI websocket as commands.
 
 from __future__ import annotations
 
+import asyncio
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -16,10 +18,11 @@ from agent_desktop import security
 from agent_desktop.crm import error_fields, off_loop
 from agent_desktop.pages import desk_of, lang_of
 from agent_desktop.security import DESK_ROLES, WALLBOARD_ROLES, requires
-from crm_core.errors import CrmError
+from crm_core.errors import CrmError, ValidationError
 from crm_core.services import cases, interactions
 
 MAX_BODY = 64 * 1024
+WRAP_UP_TRIES = 20  # x 0.25 s: how long a wrap-up waits for the outbox to record the call
 
 
 def bad(fields: dict[str, str], status: int = 422) -> web.Response:
@@ -158,6 +161,33 @@ async def _interaction_of(desk: Any, call_id: str | None) -> tuple[int, ...]:
 
 
 @requires(DESK_ROLES, api=True)
+async def wrap_up(request: web.Request) -> web.StreamResponse:
+    """Disposition and notes into the call's CRM interaction (crm_core.interactions.wrap_up).
+
+    The interaction is written by the outbox from the call's events, a moment after they
+    happen: a wrap-up that comes first waits for it, briefly, instead of failing.
+    """
+    data = await json_body(request)
+    call_id = _text(data, "call_id", 120)
+    disposition = _text(data, "disposition", 64)
+    if not call_id or not disposition:
+        return bad({"call_id": "expected the call and a disposition"})
+    notes = _text(data, "notes", 4000) or ""
+    db = desk_of(request).crm.db
+    for attempt in range(WRAP_UP_TRIES):
+        try:
+            view = await off_loop(interactions.wrap_up, db, call_id, disposition_code=disposition,
+                                  notes=notes, at=datetime.now(UTC))
+        except ValidationError as exc:
+            if set(exc.fields) == {"call_id"} and attempt < WRAP_UP_TRIES - 1:
+                await asyncio.sleep(0.25)
+                continue
+            return bad(error_fields(exc))
+        return web.json_response({"ok": True, "interaction": view.id})
+    return bad({"call_id": "not recorded"})
+
+
+@requires(DESK_ROLES, api=True)
 async def kb_search(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "").strip()[:200]
     if len(query) < 2:
@@ -212,6 +242,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/api/route", route)
     app.router.add_get("/desk/api/nearby", nearby)
     app.router.add_post("/desk/api/cases", create_case)
+    app.router.add_post("/desk/api/wrapup", wrap_up)
     app.router.add_get("/desk/api/kb", kb_search)
     app.router.add_get("/desk/api/kb/{slug}", kb_article)
     app.router.add_get("/desk/api/callbacks", callbacks)

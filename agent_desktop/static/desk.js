@@ -358,13 +358,17 @@ $("kb-form").addEventListener("submit", async (event) => {
 
 $("wrapup-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const ok = await send("complete_wrapup", {
-    disposition: $("wrapup-disposition").value, notes: $("wrapup-notes").value,
-  });
-  if (ok) {
-    $("wrapup-notes").value = "";
-    notice(t.finish_wrapup);
-  }
+  const disposition = $("wrapup-disposition").value;
+  const notes = $("wrapup-notes").value;
+  const callId = desk.call ? desk.call.call_id : null;
+  // The CTI command frees the agent for the next call at once; the CRM write follows.
+  const ok = await send("complete_wrapup", { disposition, notes });
+  if (!ok) return;
+  $("wrapup-notes").value = "";
+  if (!callId) return;
+  const saved = await api("/desk/api/wrapup", { call_id: callId, disposition, notes });
+  if (saved.ok) notice(`${t.wrapup}: ${disposition}`);
+  else notice(`${t.wrapup}: ${Object.values(saved.errors || {}).join("; ")}`, true);
 });
 
 async function loadCallbacks() {

@@ -1,0 +1,146 @@
+"""End to end on the real Asterisk: the consultant's browser softphone registers over /ws, a
+call placed like `ckm call` goes through the IVR to the queue and rings the softphone, the
+screen-pop shows the caller's CRM history before answering, answering gives real audio
+(inbound-rtp packets), the consultant files a case and wraps up, and the CRM holds both.
+
+Runs last (file name) and short: it uses the settings' ARI app name, which only one
+controller can hold at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Page
+
+from ckm.assembly import Center, assemble
+from ckm.bus import EventBus
+from ckm.runner import build_web
+from ckm.settings import Settings
+from crm_core.db import Database
+from crm_core.errors import NotFound
+from crm_core.services import cases, interactions, residents
+from pbx.caller import CallPlan, place_call
+from pbx.controller import Controller
+from pbx.crm_lookup import CrmLookup
+from tests.desktop.live import free_port, login, seeded_crm, shot
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
+
+
+@pytest.fixture
+async def center(asterisk: Any, settings: Settings, tmp_path: Path
+                 ) -> AsyncIterator[tuple[Center, str]]:
+    template = seeded_crm(tmp_path)
+    local = replace(settings, data_dir=tmp_path, database_url=f"sqlite:///{template}")
+    bus = EventBus()
+    center = await assemble(local, bus, speech=False)
+    center.controller = Controller(
+        local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
+        prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
+        router=center.services["pbx.router"])
+    await center.controller.start()
+    assert await center.controller.ari.wait_connected(5)
+    runner = web.AppRunner(build_web(center), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield center, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+        await center.controller.stop()
+        for cleanup in reversed(center.cleanups):
+            await cleanup()
+        await bus.close()
+
+
+async def test_softphone_call_screen_pop_audio_case_and_wrap_up(
+        center: tuple[Center, str], settings: Settings, page: Page) -> None:
+    c, base = center
+    db: Database = c.services["crm.db"]
+    resident = residents.create_resident(db, phones=["+48600100200"], name="Anna Nowak")
+    earlier = cases.create_case(db, cases.NewCase(
+        category="waste", subcategory="waste.illegal_dump", description="Gruz w lesie",
+        address="Lasek Bielański", district="Bielany", resident_id=resident.id),
+        by=cases.Actor("portal")).case
+
+    await login(page, base, "konsultant1")
+    await page.click("#btn-phone")
+    await page.wait_for_selector("#sip-state:text-is('registered')", timeout=15000)
+    await page.click("#btn-agent-login")
+    await page.wait_for_selector("#agent-state.state-available")
+
+    # Zeros take the caller from the first menu that listens to the consultants' queue.
+    plan = CallPlan.from_args(number="19115", caller_id="+48600100200", name="Anna Nowak",
+                              dtmf="w6,0,w2,0,w2,0,w2,0,w2,0,w2,0", say=[],
+                              hangup_after=90, wait_answer=10)
+    call = asyncio.create_task(place_call(settings, plan))
+    try:
+        await page.wait_for_selector("#call-phase.phase-ringing", timeout=40000)
+        # The history is on screen while the phone still rings.
+        await page.wait_for_selector(f"#pop-cases li:has-text('{earlier.number}')")
+        assert await page.text_content("#pop-name") == "Anna Nowak"
+        await page.wait_for_selector("#btn-answer:not([disabled])")
+        assert "phase-ringing" in (await page.get_attribute("#call-phase", "class") or "")
+        await shot(page, "e2e-ringing")
+        await page.keyboard.press("Alt+a")
+        await page.wait_for_selector("#call-phase.phase-connected", timeout=10000)
+        await page.wait_for_selector("#media-state:text-is('connected')", timeout=10000)
+        # The scripted caller is silent once bridged (Asterisk sends no RTP for silence), so
+        # the caller "speaks" a tone into the call's bridge, as a resident's voice would.
+        ari = c.services["pbx.ari"]
+        bridge = next(b["id"] for b in await ari.bridges() if b["id"].startswith("ckm-call-"))
+        await ari.request("POST", f"/bridges/{bridge}/play", {"media": "tone:440/3000"})
+        packets = 0
+        for _ in range(30):
+            packets = int(await page.text_content("#rtp-in") or "0")
+            if packets > 0:
+                break
+            await asyncio.sleep(0.3)
+        assert packets > 0, "no inbound RTP: the call connected but no audio arrived"
+
+        await page.select_option("#case-category", "roads.pothole")
+        await page.select_option("#case-district", "Mokotów")
+        await page.wait_for_selector("#case-department:has-text('ZDM')")
+        await page.fill("#case-address", "Puławska 1")
+        await page.fill("#case-description", "Dziura w jezdni na przejściu")
+        await page.click("#case-save")
+        await page.wait_for_selector("#case-result:has-text('Zapisano zgłoszenie')")
+        await shot(page, "e2e-connected-case")
+
+        await page.keyboard.press("Alt+x")  # hang up, as a CTI command
+        await page.wait_for_selector("#agent-state.state-wrap_up", timeout=10000)
+        await page.select_option("#wrapup-disposition", "case_created")
+        await page.fill("#wrapup-notes", "Przyjęto zgłoszenie dziury")
+        await page.click("#btn-wrapup")
+        await page.wait_for_selector("#agent-state.state-available")
+        await page.wait_for_selector("#notice:has-text('case_created')", timeout=10000)
+        assert "error" not in (await page.get_attribute("#notice", "class") or "")
+        summary = await asyncio.wait_for(call, 30)
+    finally:
+        if not call.done():
+            call.cancel()
+
+    newest = cases.list_cases(db)[0]
+    assert (newest.department, newest.resident_id) == ("ZDM", resident.id)
+    call_id = summary.callee_channel
+    view = None
+    for _ in range(50):  # the outbox writes the interaction shortly after the events
+        await c.bus.drain()
+        try:
+            view = interactions.get_call(db, call_id)
+        except NotFound:
+            view = None
+        if view is not None and view.disposition_code == "case_created":
+            break
+        await asyncio.sleep(0.2)
+    assert view is not None, "the CRM has no interaction for the call"
+    assert (view.agent_username, view.disposition_code) == ("konsultant1", "case_created")
+    assert view.notes == "Przyjęto zgłoszenie dziury"
