@@ -269,6 +269,8 @@ class OutboxWriter:
         self.idle_poll_s = idle_poll_s
         self.min_backoff_s = min_backoff_s
         self.max_backoff_s = max_backoff_s
+        self.prune_every_s = 3600.0
+        self._last_prune = time.monotonic()
         self.applied = 0
         self.skipped = 0
         self.failed = 0
@@ -416,6 +418,10 @@ class OutboxWriter:
                 self.last_error = None
             backoff = self.min_backoff_s
             if taken == 0:
+                if time.monotonic() - self._last_prune > self.prune_every_s:
+                    # Applied entries are in the main database; the journal keeps a week.
+                    self._last_prune = time.monotonic()
+                    await asyncio.to_thread(self.journal.prune)
                 await asyncio.sleep(self.idle_poll_s)
 
     def start(self) -> asyncio.Task[None]:

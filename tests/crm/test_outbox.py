@@ -192,3 +192,18 @@ async def test_writer_in_its_own_process_applies_what_the_recorder_journals(
     db = Database(seeded_url)
     _assert_each_landed_once(db, events)
     db.dispose()
+
+
+async def test_applied_entries_are_pruned_from_the_journal_not_pending_ones(
+    seeded: Database, journal: Journal
+) -> None:
+    events = _events(2, "prune")
+    for event in events[:10]:
+        journal.append(event)
+    replay(journal, seeded)
+    for event in events[10:]:
+        journal.append(event)
+    assert journal.prune(older_than_s=-1) == 10  # applied ones go, however recent
+    assert journal.pending_count() == 10  # the not-yet-applied call stays
+    replay(journal, seeded)
+    _assert_each_landed_once(seeded, events)
