@@ -19,7 +19,10 @@ Two halves:
   journal's "applied" mark, or by two writers at once — changes nothing. With the database
   down, appends keep succeeding and the writer retries with exponential backoff; when it comes
   back the backlog is applied in order. An entry that can never apply (malformed payload) is
-  set aside with its error rather than blocking the calls behind it.
+  set aside with its error rather than blocking the calls behind it. Applied entries are
+  pruned after a week. The writer may also run as its own process (`ckm db outbox-writer`,
+  with `recorder.start(..., run_writer=False)`), so its CPU work never takes the call
+  controller's GIL; the journal is shared through SQLite's WAL.
 """
 
 from __future__ import annotations
