@@ -17,10 +17,12 @@ import asyncio
 import dataclasses
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -157,22 +159,52 @@ async def page_weight(base: str, path: str) -> tuple[int, list[tuple[str, int]]]
     return sum(seen.values()), sorted(seen.items())
 
 
-async def drive(base: str, key: str, seconds: float, concurrency: int) -> list[str]:
+def wrk(name: str, base: str, seconds: float, concurrency: int, path: str,
+        form: dict[str, str] | None = None) -> str:
+    """The same run with wrk (Debian's `wrk`): a C load generator leaves more CPU to the server."""
+    script = Path(f"/tmp/portal-bench-{os.getpid()}.lua")
+    if form is not None:
+        body = urllib.parse.urlencode(form).replace('"', '\\"')
+        script.write_text(f'wrk.method = "POST"\nwrk.body = "{body}"\n'
+                          'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
+    else:
+        script.write_text("")
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency", "-s", str(script), base + path],
+        capture_output=True, text=True, check=True)
+    script.unlink()
+    text = result.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    p50 = re.search(r"\s50%\s+([\d.]+\w+)", text)
+    p99 = re.search(r"\s99%\s+([\d.]+\w+)", text)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    total = re.search(r"(\d+) requests in", text)
+    rate = float(rps.group(1)) if rps else 0.0
+    return (f"{name:<24} {rate:8.1f} req/s   p50 {p50.group(1) if p50 else '?':>9}"
+            f"   p99 {p99.group(1) if p99 else '?':>9}   errors {bad.group(1) if bad else 0}/"
+            f"{total.group(1) if total else '?'}   (wrk)")
+
+
+async def drive(base: str, key: str, seconds: float, concurrency: int, tool: str) -> list[str]:
     out = []
     async with aiohttp.ClientSession() as http:  # warm-up: catalog cache, connection pools
         for _ in range(20):
             async with http.get(base + "/open311/v2/requests.json") as r:
                 await r.read()
-    get = await load("GET requests.json", base, seconds, concurrency, "GET", "/open311/v2/requests.json")
-    out.append(get.line())
-    one = await load("GET requests/{id}.json", base, seconds, concurrency, "GET",
-                     "/open311/v2/requests/19115-" + time.strftime("%Y") + "-000007.json")
-    out.append(one.line())
     form = {"api_key": key, "service_code": "roads.pothole", "attribute[district]": "Wola",
             "lat": "52.23", "long": "20.96", "description": "Dziura w jezdni (bench)"}
-    post = await load("POST requests.json", base, seconds, concurrency, "POST", "/open311/v2/requests.json",
-                      form)
-    out.append(post.line())
+    runs: list[tuple[str, str, dict[str, str] | None]] = [
+        ("GET services.json", "/open311/v2/services.json", None),  # no database: the ceiling
+        ("GET requests.json", "/open311/v2/requests.json", None),
+        ("GET requests/{id}.json", f"/open311/v2/requests/19115-{time.strftime('%Y')}-000007.json", None),
+        ("POST requests.json", "/open311/v2/requests.json", form),
+    ]
+    for name, path, body in runs:
+        if tool == "wrk":
+            out.append(await asyncio.to_thread(wrk, name, base, seconds, concurrency, path, body))
+        else:
+            figures = await load(name, base, seconds, concurrency, "POST" if body else "GET", path, body)
+            out.append(figures.line())
     for page in ("/portal/", "/portal/report", "/portal/call"):
         total, parts = await page_weight(base, page)
         detail = ", ".join(f"{Path(u).name or u} {n / 1024:.1f}" for u, n in parts)
@@ -185,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--tool", choices=["wrk", "python"],
+                        default="wrk" if shutil.which("wrk") else "python",
+                        help="load generator (default: wrk when installed)")
     parser.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -215,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.1)
         print(f"cores: {os.cpu_count()} (server, PostgreSQL and load generator share them); "
               f"concurrency {args.concurrency}, {args.seconds:.0f} s per run")
-        for line in asyncio.run(drive(base, key, args.seconds, args.concurrency)):
+        print(f"load generator: {args.tool}")
+        for line in asyncio.run(drive(base, key, args.seconds, args.concurrency, args.tool)):
             print(line)
         return 0
     finally:

@@ -53,6 +53,17 @@ class MediaStore:
     def __init__(self, root: Path, url_prefix: str = "/portal/media") -> None:
         self.root = root
         self.url_prefix = url_prefix.rstrip("/")
+        # Ids of cases that have a photo folder: listing 50 requests then touches the disk only
+        # for those, not 50 times. Only this process writes here (`ckm run` is one process).
+        self._with_photos: set[int] | None = None
+
+    def _cases(self) -> set[int]:
+        if self._with_photos is None:
+            try:
+                self._with_photos = {int(e.name) for e in os.scandir(self.root) if e.name.isdigit()}
+            except FileNotFoundError:
+                self._with_photos = set()
+        return self._with_photos
 
     def save(self, case_id: int, photo: Photo) -> str:
         folder = self.root / str(case_id)
@@ -61,9 +72,12 @@ class MediaStore:
         tmp = folder / f".{name}.part"
         tmp.write_bytes(photo.data)
         os.replace(tmp, folder / name)  # never a half-written file under a served name
+        self._cases().add(case_id)
         return name
 
     def names(self, case_id: int) -> list[str]:
+        if case_id not in self._cases():
+            return []
         try:
             return sorted(e.name for e in os.scandir(self.root / str(case_id)) if _NAME.match(e.name))
         except FileNotFoundError:
