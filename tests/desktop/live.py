@@ -69,8 +69,8 @@ def seeded_crm(folder: Path) -> Path:
     return path
 
 
-async def start_desk(settings: Settings, tmp: Path, template: Path
-                     ) -> tuple[LiveDesk, web.AppRunner]:
+async def start_desk(settings: Settings, tmp: Path, template: Path, *,
+                     figures_every_s: float = 0.5) -> tuple[LiveDesk, web.AppRunner]:
     from agent_desktop import wiring
 
     shutil.copyfile(template, tmp / "crm.sqlite3")
@@ -80,7 +80,7 @@ async def start_desk(settings: Settings, tmp: Path, template: Path
     library = ScriptLibrary()
     library.load_dir()
     board = Switchboard(Acd(), directory=CrmDirectory(db), history=CrmHistory(db), bus=bus,
-                        figures_every_s=0.5)
+                        figures_every_s=figures_every_s)
     hub = CtiHub(CrmSessions(db), board)
     board.attach(hub)
     center.services.update({"crm.db": db, "cti.switchboard": board, "cti.hub": hub,
