@@ -205,6 +205,13 @@ class CallEventBatch:
                 call.end_reason = event.reason[:30]
                 if call.connected_at is not None:
                     call.talk_s = max(0.0, (event.at - call.connected_at).total_seconds())
+            case ev.CallDispositioned():
+                # From the desk via cti: recorded as given (the desk offered only known
+                # codes; an event cannot be refused after the fact).
+                call.disposition_code = event.disposition[:40]
+                call.notes = event.notes[:MAX_NOTES] or call.notes
+                call.agent_username = call.agent_username or event.agent[:64]
+                call.wrapped_up_at = event.at
             case _:
                 # DTMF digits, prompts and offers are carried by IvrStep / AgentConnected;
                 # the interaction row exists, which is all they add.

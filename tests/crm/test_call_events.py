@@ -64,3 +64,14 @@ def test_portal_contact_is_an_interaction_without_call_id(db: Database) -> None:
         interactions.record_contact(db, channel="fax", at=T0)
     with pytest.raises(NotFound):
         interactions.get_call(db, "nope")
+
+
+def test_disposition_from_the_desk_arrives_as_an_event(seeded: Database) -> None:
+    for event in call_events("d1"):
+        interactions.record_event(seeded, event)
+    done_at = T0 + timedelta(minutes=6)
+    interactions.record_event(
+        seeded, ev.CallDispositioned("d1", done_at, "konsultant1", "info_given", "Harmonogram")
+    )
+    call = interactions.get_call(seeded, "d1")
+    assert (call.disposition_code, call.notes) == ("info_given", "Harmonogram")
