@@ -117,10 +117,37 @@ def translate(key: str, lang: str) -> str:
     return entry.get(lang) or entry["pl"]
 
 
+# Parser messages (English, shared with the API) → Polish, by exact text or by prefix.
+_POLISH_EXACT = {
+    "unknown category": "Wybierz kategorię z listy.",
+    "give an address, a point on the map or a description of the place":
+        "Podaj adres, punkt na mapie albo opis miejsca.",
+    "not an e-mail address": "To nie jest adres e-mail.",
+    "not a phone number": "To nie jest numer telefonu.",
+    "only JPEG, PNG or WebP photos are accepted": "Przyjmujemy tylko zdjęcia JPEG, PNG lub WebP.",
+    "give both latitude and longitude, or neither": "Podaj obie współrzędne albo żadnej.",
+    "control characters are not allowed": "Tekst zawiera niedozwolone znaki sterujące.",
+}
+_POLISH_PREFIX = (
+    ("too large", "Zdjęcie jest za duże (najwyżej 5 MB)."),
+    ("expected a number", "Wpisz liczbę, np. 52.2297."),
+    ("expected ", "Punkt musi leżeć w granicach Warszawy."),
+    ("unknown Warsaw district", "Wybierz dzielnicę z listy."),
+    ("at most", "Tekst jest za długi"),
+)
+
+
 def field_message(message: str, lang: str) -> str:
-    """Field errors from the parsers are English phrases; the common ones get translated."""
+    """Field errors from the parsers are English phrases; Polish pages show them in Polish."""
     if message == "required":
         return translate("e_required", lang)
     if message == "contact required":
         return translate("e_contact", lang)
+    if lang != "pl":
+        return message[:1].upper() + message[1:] + "."
+    if message in _POLISH_EXACT:
+        return _POLISH_EXACT[message]
+    for prefix, polish in _POLISH_PREFIX:
+        if message.startswith(prefix):
+            return f"{polish} ({message[len('at most '):]})" if prefix == "at most" else polish
     return message

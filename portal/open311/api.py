@@ -47,6 +47,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         retry = portal.limiter.hit("ip", client_ip(request), portal.config.ip_requests_per_min)
         if retry is not None:
             raise ApiError(429, "too many requests from this address", too_many(retry))
+        jurisdiction = request.query.get("jurisdiction_id")
+        if jurisdiction is not None and jurisdiction != portal.config.jurisdiction_id:
+            raise ApiError(404, f"unknown jurisdiction_id; this is {portal.config.jurisdiction_id}")
         response = await handler(request)
     except ApiError as exc:
         response = render.errors(fmt, exc.status, [exc.message], exc.headers)

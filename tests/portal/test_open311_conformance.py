@@ -234,6 +234,7 @@ async def test_no_response_carries_contact_details(client: Client, api_key: str,
 async def test_errors_come_in_the_spec_format(client: Client, api_key: str, fmt: str) -> None:
     cases = [
         (await client.get(f"/open311/v2/services/no.such.{fmt}"), 404),
+        (await client.get(f"/open311/v2/services.{fmt}?jurisdiction_id=krakow.pl"), 404),
         (await client.get(f"/open311/v2/requests/19115-2026-999999.{fmt}"), 404),
         (await client.get(f"/open311/v2/requests.{fmt}?status=maybe&page_size=0"), 400),
         (await client.get(f"/open311/v2/requests.{fmt}?start_date=yesterday"), 400),

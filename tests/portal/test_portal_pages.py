@@ -101,7 +101,8 @@ async def test_bad_input_shows_every_field_error_and_writes_nothing(client: Clie
     page = await response.text()
     for field in ("category", "district", "description", "lat", "photo", "email"):
         assert f'id="{field}-error"' in page, field
-    assert "only JPEG, PNG or WebP" in page
+    assert "Przyjmujemy tylko zdjęcia JPEG, PNG lub WebP." in page
+    assert "Wybierz dzielnicę z listy." in page and "To nie jest adres e-mail." in page
     assert 'aria-invalid="true"' in page
     with crm.reading() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
@@ -111,7 +112,7 @@ async def test_oversized_photo_is_refused(client: Client) -> None:
     huge = tiny_png() + b"\0" * (5 * 1024 * 1024)
     response = await submit(client, photo=huge)
     assert response.status == 400
-    assert "too large" in await response.text()
+    assert "Zdjęcie jest za duże" in await response.text()
 
 
 async def test_anonymous_only_where_the_category_allows(client: Client) -> None:
@@ -224,3 +225,9 @@ async def test_a_broken_multipart_body_is_a_400_not_a_crash(client: Client) -> N
                                  headers={"Content-Type": "multipart/form-data; boundary=y"})
     assert response.status == 400
     assert "Traceback" not in await response.text()
+
+
+async def test_english_pages_show_english_field_errors(client: Client) -> None:
+    await client.get("/portal/lang/en")
+    page = await (await submit(client, district="Gotham")).text()
+    assert "Unknown Warsaw district" in page and "Please correct the marked fields" in page
