@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gzip
 import os
 import re
 import shutil
@@ -139,9 +140,9 @@ async def load(name: str, base: str, seconds: float, concurrency: int, method: s
 
 async def page_weight(base: str, path: str) -> tuple[int, list[tuple[str, int]]]:
     """Bytes of a page and everything it loads (stylesheets, scripts and their ES imports,
-    images), as transferred without compression (aiohttp serves these uncompressed)."""
+    images), as transferred: bodies as sent (gzip where the server compresses) plus headers."""
     seen: dict[str, int] = {}
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
 
         async def fetch(url: str) -> None:
             if url in seen:
@@ -149,6 +150,8 @@ async def page_weight(base: str, path: str) -> tuple[int, list[tuple[str, int]]]
             async with http.get(base + url) as r:
                 body = await r.read()
                 seen[url] = len(body) + sum(len(k) + len(v) + 4 for k, v in r.raw_headers)
+            if r.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
             text = body.decode("utf-8", "replace")
             refs = re.findall(r'(?:href|src)="(/[^"]+\.(?:css|js|png|svg|webp|jpg))"', text)
             refs += [str(Path(url).parent / m) for m in re.findall(r'from "(\./[^"]+\.js)"', text)]
@@ -207,6 +210,10 @@ async def drive(base: str, key: str, seconds: float, concurrency: int, tool: str
             out.append(figures.line())
     for page in ("/portal/", "/portal/report", "/portal/call"):
         total, parts = await page_weight(base, page)
+        if len(parts) > 8:
+            vendor = [n for u, n in parts if "/vendor/" in u]
+            parts = [(u, n) for u, n in parts if "/vendor/" not in u]
+            parts.append((f"SIP.js ({len(vendor)} modules)", sum(vendor)))
         detail = ", ".join(f"{Path(u).name or u} {n / 1024:.1f}" for u, n in parts)
         out.append(f"page weight {page:<15} {total / 1024:6.1f} KB  ({detail})")
     return out

@@ -18,6 +18,7 @@ from portal.pages import page_middleware
 from portal.pages import routes as page_routes
 from portal.photos import MediaStore
 from portal.state import HERE, PORTAL, Portal
+from portal.vendor import VendorFiles
 
 log = logging.getLogger("ckm.portal")
 SIPJS_DIR = ROOT / "node_modules" / "sip.js" / "lib"
@@ -46,7 +47,7 @@ def setup(app: web.Application, center: Any) -> Portal:
     pages[PORTAL] = portal
     pages.add_routes(page_routes)
     if SIPJS_DIR.is_dir():
-        pages.router.add_static("/static/vendor/sip.js", SIPJS_DIR)
+        pages.router.add_get("/static/vendor/sip.js/{name:.+}", VendorFiles(SIPJS_DIR).handle)
     else:
         log.warning("SIP.js not installed (%s): 'call from your browser' will not work; run npm ci",
                     SIPJS_DIR)

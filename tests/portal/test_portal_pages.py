@@ -231,3 +231,12 @@ async def test_english_pages_show_english_field_errors(client: Client) -> None:
     await client.get("/portal/lang/en")
     page = await (await submit(client, district="Gotham")).text()
     assert "Unknown Warsaw district" in page and "Please correct the marked fields" in page
+
+
+async def test_sipjs_is_served_compressed_and_nothing_else_from_node_modules(client: Client) -> None:
+    packed = await client.get("/portal/static/vendor/sip.js/api/inviter.js",
+                              headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert packed.status == 200 and packed.headers["Content-Encoding"] == "gzip"
+    assert "max-age" in packed.headers["Cache-Control"]
+    for sneaky in ("../package.json", "..%2F..%2Fpackage.json", "api/../../package.json", "version.d.ts"):
+        assert (await client.get(f"/portal/static/vendor/sip.js/{sneaky}")).status == 404, sneaky
