@@ -241,3 +241,26 @@ def progress_bar(stream: TextIO, width: int = 30) -> ProgressFn:
         stream.flush()
 
     return show
+
+
+def speak_to_pcm(text: str, voice: str, sample_rate: int = 8000, words_per_minute: int = 160,
+                 pitch: int = 50, pad_s: tuple[float, float] = (0.3, 0.6),
+                 band_filter: bool = False) -> bytes:
+    """Raw s16 mono PCM of espeak-ng saying `text`: the synthetic caller of tests and benches,
+    at the line's rate (8 kHz: what a G.711 leg delivers), with silence around it as a real
+    caller has. `band_filter` also cuts to 300-3400 Hz like an old analogue line (harder)."""
+    with tempfile.TemporaryDirectory(prefix="ckm-speak-") as tmp:
+        raw = Path(tmp) / "speech.wav"
+        done = subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute),
+                               "-p", str(pitch), "-w", str(raw), text],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not raw.is_file():
+            raise TtsError(f"espeak-ng failed for voice {voice}: {done.stderr.strip()}")
+        out = Path(tmp) / "speech.raw"
+        band = ["sinc", "300-3400"] if band_filter else []
+        cmd = ["sox", "-q", str(raw), "-t", "raw", "-r", str(sample_rate), "-c", "1", "-b", "16",
+               "-e", "signed-integer", str(out), *band, "pad", str(pad_s[0]), str(pad_s[1])]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise TtsError(f"sox failed: {done.stderr.strip()}")
+        return out.read_bytes()

@@ -43,6 +43,7 @@ class VoskRecognizer:
         self._rec: Any = owner._vosk.KaldiRecognizer(owner.model, sample_rate)
         self._rec.SetWords(True)
         self._grammar: tuple[str, ...] = ()
+        self.extra: tuple[str, ...] = ()
         self._last_partial = ""
         self._audio_bytes = 0
         self._decode_s = 0.0
@@ -54,7 +55,7 @@ class VoskRecognizer:
             return
         self._grammar = cleaned
         if cleaned:
-            self._rec.SetGrammar(json.dumps([*cleaned, "[unk]"], ensure_ascii=False))
+            self._rec.SetGrammar(json.dumps([*cleaned, *self.extra], ensure_ascii=False))
         self.reset()
 
     def reset(self) -> None:

@@ -1,0 +1,210 @@
+"""Real speech engines on synthesized telephone audio (8 kHz): Vosk with the packaged Korean
+model, Whisper base on the Polish 19115 menu. No mocks: the models come with the install."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ckm.settings import Settings
+from ivr import interpreter, tts
+from ivr.asr import Recognition, Recognizer
+from ivr.asr import models as speech_models
+from ivr.asr.endpoint import Endpointer
+from ivr.asr.phrase_sets import KOREAN_RATES, KOREAN_WORDS, POLISH_MENU, SPEECH_RATES
+from ivr.asr.vosk_engine import VoskEngine
+from ivr.asr.whisper_engine import WhisperEngine, closed_set
+from ivr.commands import Enqueue, Listen
+from ivr.events import CallStarted, Digit, PromptFinished, SpeechResult
+from ivr.interpreter import CallState
+from ivr.model import Script
+
+from .conftest import ROOT, WEEKDAY_MORNING
+
+SETTINGS = Settings(data_dir=ROOT / "var", cache_dir=ROOT / ".cache")
+
+
+def stream(recognizer: Recognizer, pcm: bytes, chunk: int = 320) -> Recognition:
+    """Feed 20 ms chunks as the media path would; the final result, at end of speech or of
+    the audio."""
+    for i in range(0, len(pcm), chunk):
+        result = recognizer.accept_audio(pcm[i:i + chunk])
+        if result is not None and result.final:
+            return result
+    return recognizer.finish()
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperEngine:
+    return WhisperEngine(speech_models.prepare_whisper(speech_models.whisper_dir(SETTINGS)))
+
+
+@pytest.fixture(scope="module")
+def vosk_ko() -> VoskEngine:
+    return VoskEngine(speech_models.packaged_vosk_models()["ko"])
+
+
+# --- models on disk
+
+
+def test_whisper_weights_are_joined_and_checked(tmp_path: Path) -> None:
+    target = speech_models.prepare_whisper(tmp_path / "w")
+    digest = hashlib.sha256((target / "model.bin").read_bytes()).hexdigest()
+    assert digest == speech_models.WHISPER_SHA256
+    assert {p.name for p in target.iterdir()} >= {"model.bin", "config.json", "tokenizer.json",
+                                                  "vocabulary.txt"}
+    (target / "model.bin").write_bytes(b"truncated")
+    speech_models.prepare_whisper(target)  # a damaged file is rebuilt
+    assert (target / "model.bin").stat().st_size > 140_000_000
+
+
+def test_engine_per_language(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, cache_dir=tmp_path)
+    assert speech_models.engine_for(settings, "pl") == "whisper"
+    assert speech_models.engine_for(settings, "ko") == "vosk"
+    fake_pl = speech_models.packaged_vosk_models()["ko"]
+    with_pl = Settings(data_dir=tmp_path, cache_dir=tmp_path, vosk_models=f"pl={fake_pl}")
+    assert speech_models.engine_for(with_pl, "pl") == "vosk"
+    assert speech_models.status_lines(settings)[0] == \
+        f"pl: whisper base ({tmp_path / 'models' / 'whisper-base'})"
+
+
+def test_models_install_says_clearly_when_there_is_no_internet(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, cache_dir=tmp_path)
+    with pytest.raises(speech_models.ModelInstallError) as err:
+        # a closed local port stands in for the unreachable internet
+        speech_models.install_vosk(settings, "pl", url="http://127.0.0.1:9/model.zip",
+                                   timeout_s=3)
+    message = str(err.value)
+    assert message.startswith("cannot download vosk-model-small-pl-0.22 from "
+                              "http://127.0.0.1:9/model.zip: ")
+    assert "This machine cannot reach the internet." in message
+    assert f"unpack it here as {tmp_path / 'models' / 'vosk-pl'}" in message
+    assert "CKM_VOSK_MODELS=pl=/that/folder" in message
+    assert "Until then pl speech is recognised by Whisper base." in message
+    with pytest.raises(speech_models.ModelInstallError, match="no Vosk model is known for 'xx'"):
+        speech_models.install_vosk(settings, "xx")
+
+
+# --- Vosk: Korean stand-in for a menu
+
+
+def test_vosk_recognises_korean_menu_words_over_a_set(vosk_ko: VoskEngine) -> None:
+    recognizer = vosk_ko.new_recognizer(8000)
+    recognizer.set_grammar(KOREAN_WORDS)
+    results = []
+    for rate in KOREAN_RATES:
+        for word in KOREAN_WORDS:
+            result = stream(recognizer, tts.speak_to_pcm(word, "ko", 8000, rate))
+            recognizer.reset()
+            results.append((word, result))
+    correct = [r for w, r in results if r.text == w]
+    accuracy = len(correct) / len(results)
+    assert accuracy >= 0.85, [(w, r.text) for w, r in results if r.text != w]
+    assert all(r.engine == "vosk" and 0 < r.confidence <= 1 for r in correct)
+    # grammar-constrained decoding keeps up with many calls: well under real time
+    rtf = sum(r.decode_s for _, r in results) / sum(r.audio_s for _, r in results)
+    assert rtf < 0.5
+
+
+def test_vosk_switches_grammar_without_a_new_recognizer(vosk_ko: VoskEngine) -> None:
+    recognizer = vosk_ko.new_recognizer(8000)
+    recognizer.set_grammar(["나무", "고양이"])
+    assert stream(recognizer, tts.speak_to_pcm("고양이", "ko", 8000, 150)).text == "고양이"
+    recognizer.set_grammar(["음악", "정보"])
+    assert stream(recognizer, tts.speak_to_pcm("정보", "ko", 8000, 150)).text == "정보"
+
+
+# --- Whisper: the Polish 19115 menu by voice
+
+
+def _run_to(script: Script, keys: str) -> tuple[CallState, Listen]:
+    state, cmds = interpreter.start(script, CallStarted("+48600100200", WEEKDAY_MORNING))
+    while True:
+        listen = [c for c in cmds if isinstance(c, Listen)]
+        if state.phase == "input" and listen and not keys:
+            return state, listen[0]
+        if state.phase == "input":
+            state, cmds = interpreter.step(state, Digit(keys[0], turn=state.turn))
+            keys = keys[1:]
+        else:
+            state, cmds = interpreter.step(state, PromptFinished(state.turn))
+
+
+def _say(state: CallState, listen: Listen, recognizer: Recognizer,
+         phrase: str, rate: int = 150) -> tuple[CallState, list[object]]:
+    recognizer.set_grammar(listen.phrases)
+    result = stream(recognizer, tts.speak_to_pcm(phrase, "pl", 8000, rate))
+    return interpreter.step(state, SpeechResult(result.text, result.confidence, result.engine,
+                                                turn=listen.turn))
+
+
+@pytest.mark.parametrize(("phrase", "queue"), [
+    ("odpady", "czystosc"), ("psy i koty", "zwierzeta"), ("hałas", "halas"),
+])
+def test_polish_speech_drives_the_19115_menu_to_the_right_queue(
+        script_19115: Script, whisper: WhisperEngine, phrase: str, queue: str) -> None:
+    recognizer = whisper.new_recognizer(8000, "pl")
+    state, listen = _run_to(script_19115, "1")  # Polish chosen by key, then speak
+    assert state.node == "main_menu"
+    state, _ = _say(state, listen, recognizer, "problem")
+    assert state.node == "category_menu"
+    state, listen = _run_to_listen(state)
+    state, cmds = _say(state, listen, recognizer, phrase)
+    (enqueue,) = [c for c in cmds if isinstance(c, Enqueue)]
+    assert enqueue.queue == queue and enqueue.language == "pl"
+
+
+def _run_to_listen(state: CallState) -> tuple[CallState, Listen]:
+    # the category menu was entered by the previous step; rebuild its Listen from the script
+    node = state.script.nodes[state.node]
+    phrases = tuple(dict.fromkeys(p for c in node.choices for p in c.phrases.get("pl", ())))
+    return state, Listen(phrases, "pl", 6.0, state.turn)
+
+
+def test_whisper_polish_menu_accuracy_over_the_fixed_set(script_19115: Script,
+                                                         whisper: WhisperEngine) -> None:
+    recognizer = whisper.new_recognizer(8000, "pl")
+    outcomes: list[tuple[str, int, str]] = []
+    for node_id, phrase, target in POLISH_MENU:
+        node = script_19115.nodes[node_id]
+        grammar = [p for c in node.choices for p in c.phrases["pl"]]
+        by_phrase = {p: c.next for c in node.choices for p in c.phrases["pl"]}
+        recognizer.set_grammar(grammar)
+        for rate in SPEECH_RATES:
+            result = stream(recognizer, tts.speak_to_pcm(phrase, "pl", 8000, rate))
+            outcomes.append((phrase, rate, by_phrase.get(result.text, "?")))
+            assert result.engine == "whisper" and result.audio_s < 3.5
+    right = [o for o, (_, _, target) in zip(outcomes, POLISH_MENU_TARGETS(), strict=True)
+             if o[2] == target]
+    assert len(right) / len(outcomes) >= 0.9, outcomes
+
+
+def POLISH_MENU_TARGETS() -> Iterator[tuple[str, str, str]]:  # noqa: N802
+    for item in POLISH_MENU:
+        for _ in SPEECH_RATES:
+            yield item
+
+
+def test_closed_set_mapping_and_echo_penalty() -> None:
+    phrases = ["odpady", "hałas", "drogi", "psy i koty"]
+    assert closed_set("Psy i koty.", 0.8, phrases)[0] == "psy i koty"
+    text, confident = closed_set("hałas", 0.9, phrases)
+    _, echoed = closed_set("odpady, hałas, drogi", 0.9, phrases)
+    assert text == "hałas" and echoed < confident * 0.5
+
+
+def test_endpointer_finds_the_end_of_speech() -> None:
+    pcm = tts.speak_to_pcm("komunikacja", "pl", 8000, 150, pad_s=(0.5, 1.0))
+    ep = Endpointer(8000)
+    ended_at = None
+    for i in range(0, len(pcm), 320):
+        ep.feed(pcm[i:i + 320])
+        if ep.ended and ended_at is None:
+            ended_at = i / 16000
+    assert ep.started and ended_at is not None
+    speech_end = len(pcm) / 16000 - 1.0
+    assert speech_end < ended_at < speech_end + 0.7  # within the trailing-silence window
