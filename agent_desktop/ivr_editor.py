@@ -14,6 +14,7 @@ so two different texts must never share one version string.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from crm_core.services import contact_center
 from ivr import lookup, simulate, validator
 from ivr.model import Script
 from ivr.problems import Problem, ScriptInvalid
+
+log = logging.getLogger(__name__)
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "ivr" / "scripts"
 VERSION_LINE = re.compile(r"^version:.*$", re.MULTILINE)
@@ -198,6 +201,22 @@ class ScriptBook:
         self._go_live(text, name)
         await off_loop(contact_center.publish_script_version, self.db, name, version)
         return {"name": name, "version": version}
+
+    def restore_active(self) -> list[str]:
+        """At start-up: the versions last published from the editor go live again (the library
+        starts from the files; without this a restart would quietly undo a publish)."""
+        restored = []
+        for name in self.names():
+            active = contact_center.active_script(self.db, name)
+            if active is None or self.library is None:
+                continue
+            try:
+                self._go_live(active.yaml_text, name)
+            except ScriptInvalid as exc:  # e.g. a queue removed since: keep the file's version
+                log.error("IVR script %s v%d not restored: %s", name, active.version, exc)
+                continue
+            restored.append(f"{name} v{active.version}")
+        return restored
 
     def _go_live(self, text: str, name: str) -> None:
         # On the loop thread: the library's listeners (prompt rendering) schedule tasks.

@@ -108,6 +108,9 @@ def setup(app: web.Application, center: Any) -> Desk:
     desk = Desk(crm=crm, scripts=book, chart=chart, settings=center.settings,
                 templates=templates(), switchboard=center.services.get("cti.switchboard"),
                 softphones=_softphones(center.settings))
+    restored = book.restore_active()
+    if restored:
+        log.info("IVR versions published from the editor are live again: %s", ", ".join(restored))
     center.services["desktop.chart"] = chart
     center.services["desktop.scripts"] = book
     if center.bus is not None:

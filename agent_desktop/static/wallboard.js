@@ -182,10 +182,22 @@ function svgEl(tag, attrs, title) {
   return node;
 }
 
+// Waiting counts move at once on call events; the figures that follow every second
+// reconcile them (and carry everything else), so a missed delta heals itself.
+function nudgeWaiting(queue, delta) {
+  if (!queue) return;
+  const node = tileFor(queue).querySelector(".v-waiting");
+  node.textContent = String(Math.max(0, Number(node.textContent || "0") + delta));
+}
+
 function onEvent(name, data) {
   if (name === "figures") {
     renderFigures(data);
     return;
+  }
+  if (name === "call_queued") nudgeWaiting(data.queue, 1);
+  else if (name === "call_left_queue" || (name === "call_answered" && !data.transferred)) {
+    nudgeWaiting(data.queue, -1);
   }
   if (name === "call_queued") slots[slotIndex(data.at)][0] += 1;
   else if (name === "call_answered" && !data.transferred) {

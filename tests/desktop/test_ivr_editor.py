@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import Page
 
+from agent_desktop.ivr_editor import ScriptBook
 from crm_core.services import contact_center
 from ivr import interpreter, lookup, simulate
 from ivr.events import CallStarted
+from pbx.script_library import ScriptLibrary
 from tests.desktop.live import LiveDesk, login, shot
 
 pytestmark = pytest.mark.browser
@@ -113,6 +115,11 @@ async def test_break_fix_simulate_publish_and_roll_back(desk: LiveDesk, page: Pa
     assert active is not None and active.version == 1
     assert [v.version for v in contact_center.script_versions(desk.db, "19115")] == [1, 2]
     await shot(page, "ivr-rolled-back")
+    # After a restart the library starts from the files; the published version comes back.
+    fresh = ScriptLibrary()
+    fresh.load_dir()
+    assert ScriptBook(desk.db, fresh, fresh.known_queues).restore_active() == ["19115 v1"]
+    assert fresh.current("19115").version == "v1"
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
