@@ -169,7 +169,7 @@ def test_whisper_polish_menu_accuracy_over_the_fixed_set(script_19115: Script,
                                                          whisper: WhisperEngine) -> None:
     recognizer = whisper.new_recognizer(8000, "pl")
     outcomes: list[tuple[str, int, str]] = []
-    for node_id, phrase, target in POLISH_MENU:
+    for node_id, phrase, _target in POLISH_MENU:
         node = script_19115.nodes[node_id]
         grammar = [p for c in node.choices for p in c.phrases["pl"]]
         by_phrase = {p: c.next for c in node.choices for p in c.phrases["pl"]}
@@ -183,7 +183,7 @@ def test_whisper_polish_menu_accuracy_over_the_fixed_set(script_19115: Script,
     assert len(right) / len(outcomes) >= 0.9, outcomes
 
 
-def POLISH_MENU_TARGETS() -> Iterator[tuple[str, str, str]]:  # noqa: N802
+def POLISH_MENU_TARGETS() -> Iterator[tuple[str, str, str]]:
     for item in POLISH_MENU:
         for _ in SPEECH_RATES:
             yield item

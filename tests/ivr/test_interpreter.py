@@ -131,7 +131,7 @@ def test_speech_above_the_threshold_chooses() -> None:
     state = at_menu(script_from(MENU))
     state, cmds = interpreter.step(state, SpeechResult("hałas", 0.9, "vosk", turn=state.turn))
     assert of(cmds, Enqueue)[0].queue == "halas"
-    step = [c for c in of(cmds, RecordStep) if c.node == "menu"][0]
+    step = next(c for c in of(cmds, RecordStep) if c.node == "menu")
     assert step.input_kind == "speech" and step.engine == "vosk" and step.confidence == 0.9
 
 
@@ -170,7 +170,7 @@ def test_a_caller_who_says_nothing_reaches_a_consultant_after_the_retries() -> N
 
 def test_zero_reaches_a_consultant_from_any_menu() -> None:
     state = at_menu(script_from(MENU))
-    state, cmds = interpreter.step(state, Digit("0", turn=state.turn))
+    state, _cmds = interpreter.step(state, Digit("0", turn=state.turn))
     assert state.node == "consultant"
 
 
@@ -343,7 +343,7 @@ def test_collect_too_short_is_asked_again() -> None:
     state, _ = interpreter.step(state, Digit("1", turn=state.turn))
     state, cmds = interpreter.step(state, Digit("#", turn=state.turn))
     assert state.node == "number" and state.retries == 1 and state.digits == ""
-    assert [p.text for p in of(cmds, Play)[0].prompts][0] == "Za krótki"
+    assert next(p.text for p in of(cmds, Play)[0].prompts) == "Za krótki"
 
 
 def test_collect_accepts_zero_as_a_digit() -> None:
