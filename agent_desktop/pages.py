@@ -6,6 +6,8 @@ what is there and add the live parts. Nothing user-supplied is ever put into mar
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +15,7 @@ from aiohttp import web
 from agent_desktop import i18n, security
 from agent_desktop.security import DESK_ROLES, IVR_ROLES, WALLBOARD_ROLES, User, requires
 
+LOGIN_CSRF_COOKIE = "ckm_login_csrf"
 HOME_BY_ROLE = {"consultant": "/desk", "supervisor": "/wallboard", "ivr_author": "/ivr",
                 "admin": "/wallboard"}
 
@@ -50,32 +53,47 @@ async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(HOME_BY_ROLE.get(user.role, "/login"))
 
 
+def login_page(request: web.Request, *, error: bool, nxt: str, username: str,
+               status: int = 200) -> web.Response:
+    # No session yet: the form's CSRF token is a double-submit pair (cookie + field), so a
+    # cross-site page cannot log the browser in as someone else (login CSRF).
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", None, error=error, next=nxt, username=username,
+                      csrf=token)
+    response.set_status(status)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login",
+                        secure=request.secure, max_age=3600)
+    return response
+
+
 async def login_form(request: web.Request) -> web.StreamResponse:
-    return render(request, "login.html", None, error=False,
-                  next=safe_next(request.query.get("next"), ""), username="")
+    return login_page(request, error=False, nxt=safe_next(request.query.get("next"), ""),
+                      username="")
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    # No session yet, so no session CSRF token: SameSite=Strict and the same-origin check
-    # stand in for it (a cross-site login POST could only log the victim in as the attacker).
     origin = request.headers.get("Origin")
     if origin is not None and origin != f"{request.scheme}://{request.host}":
         raise web.HTTPForbidden(text="cross-origin login refused")
     form = await request.post()
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    presented = str(form.get(security.CSRF_FIELD, ""))
+    if not expected or not hmac.compare_digest(expected, presented):
+        raise web.HTTPForbidden(text="login form expired or forged; reload the page",
+                                content_type="text/plain")
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:256]
     nxt = safe_next(str(form.get("next", "")), "")
     found = await desk_of(request).crm.login(username, password) if username else None
     if found is None or found[0].role not in security.ROLES:
-        response = render(request, "login.html", None, error=True, next=nxt, username=username)
-        response.set_status(401)
-        return response
+        return login_page(request, error=True, nxt=nxt, username=username, status=401)
     view, token = found
     old = request.cookies.get(security.SESSION_COOKIE)
     if old:
         await desk_of(request).crm.logout(old)
     response = web.HTTPSeeOther(nxt or HOME_BY_ROLE.get(view.role, "/"))
     security.set_session_cookie(response, request, token)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
     raise response
 
 
