@@ -57,7 +57,8 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20) -> None:
+async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20,
+                route_app: str = "ckm") -> None:
     sem = asyncio.Semaphore(run.concurrency)
 
     async def one() -> None:
@@ -68,7 +69,8 @@ async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20)
             t0 = time.monotonic()
             try:
                 await client.originate(endpoint, channel_id=caller, app=client.app, timeout=15,
-                                       caller_id='"Bench" <+48600000000>')
+                                       caller_id='"Bench" <+48600000000>',
+                                       variables={"_CKM_ROUTE_APP": route_app})
                 await asyncio.wait_for(answered, timeout)
                 run.answer_latency_s.append(time.monotonic() - t0)
                 await asyncio.wait_for(ended, timeout)

@@ -12,6 +12,8 @@ need in `center.services`:
   cti.switchboard   cti.switchboard.Switchboard
   cti.hub           cti.hub.CtiHub (mounted at /cti/ws)
   pbx.router        pbx.acd_adapter.AcdAdapter
+  pbx.ari           pbx.ari_client.AriClient (shared by the controller and the ACD adapter)
+  pbx.speech        pbx.speech.SpeechStreams (callers' audio → Vosk / Whisper)
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Center:
 
 
 async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
-                   acd: bool = True) -> Center:
+                   acd: bool = True, speech: bool = True) -> Center:
     from pbx.ari_client import AriClient
     from pbx.prompts import PromptStage
     from pbx.script_library import ScriptLibrary
@@ -73,7 +75,31 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
     center.services["pbx.ari"] = ari
     if acd:
         await _attach_acd(center, ari, prompts)
+    if speech:
+        await _attach_speech(center, ari)
     return center
+
+
+async def _attach_speech(center: Center, ari: Any) -> None:
+    """Load the recognisers once, before any call (a model never loads on a call's path)."""
+    from ivr.asr.models import ModelError, SpeechModels
+    from pbx.speech import SpeechStreams
+
+    settings = center.settings
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        models = await asyncio.to_thread(SpeechModels.load, settings, ("pl", "en", "uk"))
+    except (ModelError, OSError) as exc:
+        log.error("speech recognition off (keys still work): %s", exc)
+        return
+    log.info("speech models ready in %.1f s: %s", loop.time() - started,
+             ", ".join(f"{lang}={models.engine_name(lang)}" for lang in ("pl", "en", "uk")))
+    streams = SpeechStreams(ari, settings, models)
+    await streams.open()
+    center.services["pbx.speech"] = streams
+    center.services["ivr.speech_models"] = models
+    center.cleanups.append(streams.close)
 
 
 async def _attach_crm(center: Center) -> None:

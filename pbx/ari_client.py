@@ -91,13 +91,15 @@ class AriClient:
         return self._http
 
     async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                      body: Any = None, *, gone_ok: bool = False) -> Any:
+                      body: Any = None, *, gone_ok: bool = False,
+                      timeout: float = 10.0) -> Any:
         session = await self._session()
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         url = f"{self.base}{path}"
         try:
             async with session.request(method, url, params=query,
-                                       json=body if body is not None else None) as resp:
+                                       json=body if body is not None else None,
+                                       timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 text = await resp.text()
                 if resp.status == 404 and gone_ok:
                     return None
@@ -108,6 +110,8 @@ class AriClient:
                 return json.loads(text) if text else None
         except aiohttp.ClientConnectionError as exc:
             raise AriUnavailable(f"ARI at {self.base} unreachable: {exc}") from None
+        except TimeoutError:
+            raise AriUnavailable(f"ARI {method} {path} got no answer in {timeout:.0f} s") from None
 
     async def asterisk_info(self) -> dict[str, Any]:
         info = await self.request("GET", "/asterisk/info")
@@ -141,8 +145,9 @@ class AriClient:
                            {"dtmf": dtmf, "between": between_ms})
 
     async def set_var(self, channel_id: str, name: str, value: str) -> None:
+        # Asterisk applies it on the channel's thread, after a prompt that is playing.
         await self.request("POST", f"/channels/{channel_id}/variable",
-                           {"variable": name, "value": value}, gone_ok=True)
+                           {"variable": name, "value": value}, gone_ok=True, timeout=120)
 
     async def get_var(self, channel_id: str, name: str) -> str | None:
         try:

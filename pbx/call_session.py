@@ -36,6 +36,9 @@ from ivr.model import Script
 STATE_VAR = "CKM_STATE"
 IVR_VAR = "CKM_IVR"
 QUEUE_VAR = "CKM_QUEUE"
+# Once a caller has started to speak, they are not silent: the no-input timer waits this long
+# for the recogniser's answer instead (Whisper needs ~1.5 s per utterance, more on a busy box).
+SPEECH_RESULT_GRACE_S = 15.0
 
 
 class CallState(enum.StrEnum):
@@ -245,6 +248,7 @@ class CallSession:
     input_turn: int | None = None  # the turn whose input we wait for
     input_timeout_s: float = 0.0
     listening: bool = False
+    speaking_turn: int | None = None  # the caller started speaking during this turn
     digits: list[str] = field(default_factory=list)
     queue_request: ic.Enqueue | None = None
     path: list[str] = field(default_factory=list)
@@ -280,6 +284,8 @@ class CallSession:
                 return self._ivr(ie.SpeechResult(item.text, item.confidence, item.engine,
                                                  at=item.at, turn=item.turn))
             case SpeechBegan():
+                if item.turn == self.input_turn:
+                    self.speaking_turn = item.turn
                 return self._ivr(ie.SpeechStarted(at=item.at, turn=item.turn))
             case LookupDone():
                 return self._ivr(item.result)
@@ -436,6 +442,9 @@ class CallSession:
             return [CancelTimer("input")]
         if self.playback_id and self.playback_turns.get(self.playback_id) == self.input_turn:
             return []  # starts when this prompt has finished
+        if self.speaking_turn == self.input_turn:
+            return [ArmTimer("input", max(self.input_timeout_s, SPEECH_RESULT_GRACE_S),
+                             self.input_turn)]
         return [ArmTimer("input", self.input_timeout_s, self.input_turn)]
 
     def _enqueue(self, cmd: ic.Enqueue) -> list[Command]:

@@ -38,12 +38,23 @@ class DtmfStep:
 
 
 @dataclass(frozen=True)
+class SayStep:
+    """Audio the resident plays: right away (after the DTMF), or once the center has finished
+    its `after_prompts`-th prompt, or the prompt whose media URI ends with `after_media` — a
+    resident answers a menu when it has been read out."""
+
+    path: Path
+    after_prompts: int | None = None
+    after_media: str | None = None
+
+
+@dataclass(frozen=True)
 class CallPlan:
     number: str = "19115"
     caller_id: str = "+48600100200"
     name: str = "Jan Kowalski"
     dtmf: tuple[DtmfStep, ...] = ()
-    say: tuple[Path, ...] = ()
+    say: tuple[SayStep, ...] = ()
     hangup_after: float = 8.0
     wait_answer: float = 10.0
     first_input_after: float = 1.0
@@ -55,6 +66,7 @@ class CallPlan:
         """Parse CLI text; raise ValueError naming the bad part.
 
         DTMF is "1,2,3"; "w1.5" before a digit waits that many seconds first (default 0.5).
+        `--say FILE@N` plays FILE once the center's N-th prompt has finished.
         """
         steps: list[DtmfStep] = []
         pause = 0.5
@@ -71,10 +83,15 @@ class CallPlan:
             pause = 0.5
         files = []
         for item in say:
-            path = Path(item)
+            name, sep, after = item.rpartition("@")
+            if not sep:
+                name, after = item, ""
+            if after and not after.isdigit():
+                raise ValueError(f"--say: {item!r}: after @ comes a prompt count, e.g. x.wav@4")
+            path = Path(name)
             if not path.is_file():
-                raise ValueError(f"--say: {item} is not a file")
-            files.append(path)
+                raise ValueError(f"--say: {name} is not a file")
+            files.append(SayStep(path, int(after) if after else None))
         if not number or any(c not in "+0123456789*#" for c in number):
             raise ValueError(f"number {number!r}: digits only (a leading + is allowed)")
         if hangup_after <= 0 or wait_answer <= 0:
@@ -90,6 +107,7 @@ class CallSummary:
     answer_delay_s: float = 0.0
     duration_s: float = 0.0
     prompts_heard: list[str] = field(default_factory=list)
+    prompts_finished: list[str] = field(default_factory=list)
     dtmf_sent: list[str] = field(default_factory=list)
     audio_played: list[str] = field(default_factory=list)
     ended_by: str = ""  # caller | center | no_answer | failed
@@ -160,6 +178,8 @@ async def _converse(settings: Settings, client: AriClient, plan: CallPlan,
             f"Local/{plan.number}@{plan.context}", channel_id=caller, other_channel_id=callee,
             app=client.app, caller_id=f'"{plan.name}" <{plan.caller_id}>',
             timeout=max(1, int(plan.wait_answer)),
+            # "_" makes the callee half inherit it: the dialplan sends the call to this app.
+            variables={"_CKM_ROUTE_APP": settings.ari_app},
         )
     except AriError as exc:
         raise CallerError(f"originate refused: {exc}") from None
@@ -200,6 +220,8 @@ async def _watch(events: asyncio.Queue[ev.AriEvent], caller: str, callee: str,
         match event:
             case ev.PlaybackStarted(target_uri=target, media_uri=media) if target == f"channel:{callee}":
                 summary.prompts_heard.append(media)
+            case ev.PlaybackFinished(target_uri=target, media_uri=media) if target == f"channel:{callee}":
+                summary.prompts_finished.append(media)
             case ev.StasisEnd(channel=chan) if chan.id == caller:
                 ended.set()
             case ev.ChannelDestroyed(channel=chan) if chan.id in (caller, callee):
@@ -217,16 +239,25 @@ async def _act(settings: Settings, client: AriClient, plan: CallPlan, caller: st
             return
         await client.send_dtmf(caller, step.digit)
         summary.dtmf_sent.append(step.digit)
-    for path in plan.say:
+    for clip in plan.say:
+        while not ended.is_set() and not _due(clip, summary):
+            await asyncio.sleep(0.05)
         if ended.is_set():
             return
-        media = stage_audio(settings, path)
+        media = stage_audio(settings, clip.path)
         playback_id = new_id("say")
         await client.play(caller, media, playback_id)
-        summary.audio_played.append(path.name)
-        # Wait for the clip to end before the next one (PlaybackFinished via the watcher is
-        # not routed here; the clip's length is known from the file).
-        await asyncio.sleep(_wav_seconds(path))
+        summary.audio_played.append(clip.path.name)
+        # The next clip waits for this one to end (its length is known from the file).
+        await asyncio.sleep(_wav_seconds(clip.path))
+
+
+def _due(step: SayStep, summary: CallSummary) -> bool:
+    if step.after_prompts is not None:
+        return len(summary.prompts_finished) >= step.after_prompts
+    if step.after_media is not None:
+        return any(m.endswith(step.after_media) for m in summary.prompts_finished)
+    return True
 
 
 def _wav_seconds(path: Path) -> float:

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 LOOKUP_TIMEOUT_S = 2.0
+# Stasis args of a resident's call (the dialplan's `Stasis(ckm,inbound,...)`, the benchmark's
+# `Stasis(ckm,bench)`); every other channel in the app is a leg or a tap of such a call.
+CALL_ENTRIES = ("inbound", "bench")
 
 
 def utcnow() -> datetime:
@@ -62,6 +65,8 @@ class SpeechPort(Protocol):
                     sink: SpeechSink) -> None: ...
 
     async def stop(self, channel_id: str) -> None: ...
+
+    async def release(self, channel_id: str) -> None: ...
 
 
 @dataclass
@@ -162,7 +167,11 @@ class Controller:
             if chan.id in self.calls or not self._is_ours(chan):
                 continue
             args = tuple(chan.app_data.split(",")[1:])
-            if args and args[0] not in ("inbound", "bench"):
+            if args and args[0] == "speech":
+                # A previous process's audio tap: its recogniser is gone with it.
+                await self.ari.hangup(chan.id)
+                continue
+            if not args or args[0] not in CALL_ENTRIES:
                 continue  # an agent leg or a helper channel: the ACD adapter re-adopts those
             saved = chan.variables.get(cs.STATE_VAR, "")
             saved_ivr = chan.variables.get(cs.IVR_VAR, "")
@@ -186,8 +195,8 @@ class Controller:
     async def _on_event(self, event: ev.AriEvent) -> None:
         match event:
             case ev.StasisStart(channel=chan, args=args):
-                if chan.id in self.calls or (args and args[0] not in ("inbound", "bench")):
-                    return
+                if chan.id in self.calls or not args or args[0] not in CALL_ENTRIES:
+                    return  # agent legs, audio taps: the ACD adapter and speech own those
                 handle = self._new_call(chan.id, args)
                 handle.started_mono = time.monotonic()
                 self.stats.calls_started += 1
@@ -255,14 +264,20 @@ class Controller:
                 timer.cancel()
             if handle.var_writer is not None:
                 handle.var_writer.cancel()
+            if self.speech is not None:
+                task = asyncio.create_task(self.speech.release(channel_id))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
             if self.calls.get(channel_id) is handle:
                 del self.calls[channel_id]
                 self.stats.calls_ended += 1
 
     async def _execute(self, channel_id: str, handle: CallHandle, command: cs.Command) -> None:
         began = time.monotonic()
+        log.debug("call %s: %s", channel_id, type(command).__name__)
         try:
             await self._run(channel_id, handle, command)
+            log.debug("call %s: %s done", channel_id, type(command).__name__)
             took = time.monotonic() - began
             if took > 0.5:
                 log.warning("call %s: %s took %.2f s", channel_id, type(command).__name__, took)
@@ -276,6 +291,10 @@ class Controller:
         except AriUnavailable as exc:
             self.stats.command_errors += 1
             log.warning("call %s: %s not sent: %s", channel_id, type(command).__name__, exc)
+        except Exception:
+            # A bug must cost one command, never the rest of the call.
+            self.stats.command_errors += 1
+            log.exception("call %s: %s crashed", channel_id, type(command).__name__)
 
     async def _run(self, channel_id: str, handle: CallHandle, command: cs.Command) -> None:
         match command:

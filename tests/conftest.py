@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -16,7 +17,10 @@ from pbx.script_library import ScriptLibrary
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return load()
+    # Calls placed by the tests are routed (by a channel variable the dialplan honours) to this
+    # session's own controller app, so a center running beside the tests — or another test
+    # session — never takes them over.
+    return replace(load(), ari_app=f"ckm-test-{os.getpid()}")
 
 
 @pytest.fixture(scope="session")

@@ -209,3 +209,14 @@ def test_inputs_before_the_call_starts_are_ignored_with_a_note() -> None:
 def test_benchmark_flow_writes_no_recovery_state() -> None:
     session = cs.CallSession(SCRIPT, persist=False)
     assert not any(isinstance(c, cs.SetVar) for c in start(session))
+
+
+def test_a_caller_who_started_speaking_is_not_timed_out_while_the_recogniser_works() -> None:
+    session = cs.CallSession(SCRIPT)
+    commands = to_menu(session)
+    play = next(c for c in commands if isinstance(c, cs.PlayPrompts))
+    session.handle(cs.PlaybackDone(at=T0, playback_id=play.playback_id))
+    assert session.ivr is not None
+    commands = session.handle(cs.SpeechBegan(at=T0, turn=session.ivr.turn))
+    timer = next(c for c in commands if isinstance(c, cs.ArmTimer))
+    assert timer.seconds == cs.SPEECH_RESULT_GRACE_S

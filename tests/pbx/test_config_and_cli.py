@@ -128,19 +128,23 @@ def test_ckm_call_with_asterisk_unreachable_says_so(tmp_path: Path) -> None:
 
 
 @pytest.mark.asterisk
-def test_ckm_call_json_summary_through_the_real_asterisk(asterisk: object) -> None:
+def test_ckm_call_json_summary_through_the_real_asterisk(asterisk: object,
+                                                         settings: Settings) -> None:
+    import os
+
+    env = dict(os.environ, CKM_ARI_APP=settings.ari_app)
     controller = subprocess.Popen([sys.executable, "-m", "ckm.cli", "run", "--no-asterisk",
                                    "--no-web"], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+                                  stderr=subprocess.DEVNULL, env=env)
     try:
         import json
         import time
 
-        time.sleep(1.5)
+        time.sleep(4)
         proc = subprocess.run([sys.executable, "-m", "ckm.cli", "call", "19115", "--caller-id",
                                "+48600100200", "--name", "Jan Kowalski", "--dtmf", "1,2",
                                "--hangup-after", "3", "--json"], capture_output=True, text=True,
-                              timeout=60)
+                              timeout=60, env=env)
         assert proc.returncode == 0, proc.stderr
         summary = json.loads(proc.stdout)
         assert summary["answered"] is True

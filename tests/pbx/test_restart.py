@@ -22,8 +22,8 @@ pytestmark = pytest.mark.asterisk
 WEB_PORT = 18093
 
 
-def start_controller() -> subprocess.Popen[bytes]:
-    env = dict(os.environ, CKM_WEB_PORT=str(WEB_PORT))
+def start_controller(app: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, CKM_WEB_PORT=str(WEB_PORT), CKM_ARI_APP=app)
     return subprocess.Popen(
         [sys.executable, "-m", "ckm.cli", "run", "--no-asterisk"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -43,7 +43,7 @@ async def wait_for(predicate: Any, timeout: float, what: str) -> None:
 async def test_sigkilled_controller_call_is_readopted_and_nothing_is_left(
         asterisk: Any, settings: Settings) -> None:
     ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, "ckm-observer")
-    first = start_controller()
+    first = start_controller(settings.ari_app)
     second: subprocess.Popen[bytes] | None = None
 
     async def controller_connected() -> bool:
@@ -69,7 +69,7 @@ async def test_sigkilled_controller_call_is_readopted_and_nothing_is_left(
         first.wait(5)
         await asyncio.sleep(0.5)
         assert not call.done(), "the call must survive the controller's death"
-        second = start_controller()
+        second = start_controller(settings.ari_app)
         await wait_for(controller_connected, 15, "the second controller to connect")
         summary = await asyncio.wait_for(call, 20)
         assert summary.answered and summary.ended_by == "caller"
