@@ -139,22 +139,23 @@ source.addEventListener("keydown", (event) => {
 
 // --- graph ------------------------------------------------------------------------------------
 
+// Layered top-down: a row per distance from the start, so the call's path reads downwards.
 function drawGraph(graph) {
   const svg = $("graph");
-  const colW = 170, rowH = 44, boxW = 140, boxH = 28;
-  const columns = new Map();
+  const colW = 150, rowH = 56, boxW = 136, boxH = 26;
+  const rows = new Map();
   for (const node of graph.nodes) {
-    if (!columns.has(node.depth)) columns.set(node.depth, []);
-    columns.get(node.depth).push(node);
+    if (!rows.has(node.depth)) rows.set(node.depth, []);
+    rows.get(node.depth).push(node);
   }
   const at = new Map();
-  let rows = 1;
-  for (const [depth, nodes] of columns) {
-    rows = Math.max(rows, nodes.length);
-    nodes.forEach((n, i) => at.set(n.id, { x: 10 + depth * colW, y: 10 + i * rowH }));
+  let cols = 1;
+  for (const [depth, nodes] of rows) {
+    cols = Math.max(cols, nodes.length);
+    nodes.forEach((n, i) => at.set(n.id, { x: 8 + i * colW, y: 8 + depth * rowH }));
   }
-  const width = 20 + Math.max(1, columns.size) * colW;
-  const height = 20 + rows * rowH;
+  const width = 16 + cols * colW;
+  const height = 16 + Math.max(1, rows.size) * rowH;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("width", String(width));
   svg.setAttribute("height", String(height));
@@ -162,17 +163,19 @@ function drawGraph(graph) {
   for (const edge of graph.edges) {
     const a = at.get(edge.from), b = at.get(edge.to);
     if (!a || !b) continue;
-    const x1 = a.x + boxW, y1 = a.y + boxH / 2, x2 = b.x, y2 = b.y + boxH / 2;
-    const mid = (x1 + x2) / 2;
-    parts.push(svgEl("path", { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, class: "edge" },
-      `${edge.from} → ${edge.to} (${edge.label})`));
+    const x1 = a.x + boxW / 2, y1 = a.y + boxH, x2 = b.x + boxW / 2, y2 = b.y;
+    const mid = (y1 + y2) / 2;
+    const d = y2 > y1
+      ? `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`
+      : `M${x1},${y1} C${x1 + 40},${y1 + 30} ${x2 + 40},${y2 - 30} ${x2},${y2}`; // back edge
+    parts.push(svgEl("path", { d, class: "edge" }, `${edge.from} → ${edge.to} (${edge.label})`));
   }
   for (const node of graph.nodes) {
     const p = at.get(node.id);
     const g = svgEl("g", { class: `gnode type-${node.type}`, "data-node": node.id });
     g.append(svgEl("rect", { x: p.x, y: p.y, width: boxW, height: boxH, rx: 5 }, `${node.type}, ${t.line} ${node.line}`));
     const label = node.queue ? `${node.id} → ${node.queue}` : node.id;
-    g.append(svgEl("text", { x: p.x + 6, y: p.y + 18 }, label.length > 22 ? `${label.slice(0, 21)}…` : label));
+    g.append(svgEl("text", { x: p.x + 6, y: p.y + 17 }, label.length > 21 ? `${label.slice(0, 20)}…` : label));
     g.addEventListener("click", () => goToLine(node.line));
     if (node.id === graph.start) g.classList.add("start");
     parts.push(g);
