@@ -67,14 +67,14 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
     await bus.close()
 
 
-async def test_saying_zgloszenie_then_smieci_reaches_the_cleanliness_queue(
+async def test_saying_problem_then_odpady_reaches_the_cleanliness_queue(
         center: tuple[Center, list[domain.DomainEvent]], settings: Settings,
         tmp_path: Path) -> None:
     c, seen = center
     plan = CallPlan(hangup_after=150, say=(
-        SayStep(speak("zgłoszenie", tmp_path / "a.wav"),
+        SayStep(speak("problem", tmp_path / "a.wav"),
                 after_media=prompt_key(c, "main_menu")),
-        SayStep(speak("śmieci", tmp_path / "b.wav"), after_media=prompt_key(c, "category_menu")),
+        SayStep(speak("odpady", tmp_path / "b.wav"), after_media=prompt_key(c, "category_menu")),
     ))
     import asyncio
 
@@ -89,7 +89,7 @@ async def test_saying_zgloszenie_then_smieci_reaches_the_cleanliness_queue(
     assert queued and queued[0].queue == "czystosc", steps
     speech = [s for s in steps if s[1] == "speech"]
     assert [s[0] for s in speech] == ["main_menu", "category_menu"], steps
-    assert speech[1][2] == "śmieci"
+    assert speech[1][2] == "odpady"
     c.controller.ari  # noqa: B018 - the call is still up; the resident hangs up
     await c.controller.ari.hangup((await call).caller_channel) if call.done() else None
     if not call.done():
