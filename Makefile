@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest venv system-deps bench bench-calls clean
+.PHONY: run test lint typecheck pytest venv system-deps web-deps bench bench-calls clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,17 @@ venv: $(VENV)/.installed
 system-deps:
 	./scripts/system-deps.sh
 
-run: venv system-deps
+# SIP.js for the browsers (the desktop's softphone, the portal's "call 19115"), served as-is.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web-deps: node_modules/.installed
+
+run: venv system-deps web-deps
+	$(BIN)/ckm asterisk up
+	$(BIN)/ckm db migrate
+	$(BIN)/ckm seed
 	$(BIN)/ckm run
 
 lint: venv
@@ -25,7 +35,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-pytest: venv system-deps
+pytest: venv system-deps web-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -33,7 +43,14 @@ test: lint typecheck pytest
 bench-calls: venv system-deps
 	$(BIN)/ckm bench calls
 
-bench: bench-calls
+# Every benchmark, one after the other, each printing its figures.
+bench: venv system-deps web-deps
+	$(BIN)/ckm bench calls
+	$(BIN)/python -m bench.asr_bench
+	$(BIN)/python -m bench.acd_bench
+	$(BIN)/python -m bench.crm_history
+	$(BIN)/python -m bench.portal_bench
+	$(BIN)/python -m bench.desktop_bench
 
 clean:
 	-$(BIN)/ckm asterisk down
