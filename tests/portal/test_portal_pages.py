@@ -240,3 +240,15 @@ async def test_sipjs_is_served_compressed_and_nothing_else_from_node_modules(cli
     assert "max-age" in packed.headers["Cache-Control"]
     for sneaky in ("../package.json", "..%2F..%2Fpackage.json", "api/../../package.json", "version.d.ts"):
         assert (await client.get(f"/portal/static/vendor/sip.js/{sneaky}")).status == 404, sneaky
+
+
+async def test_web_reports_show_in_the_callers_history(client: Client, crm: Database) -> None:
+    from crm_core.services.residents import caller_history
+
+    first = await submit(client, phone="+48 600 300 400", name="Ewa")
+    second = await submit(client, phone="600300400", category="roads.pothole", description="Druga sprawa")
+    assert first.status == second.status == 303
+    history = caller_history(crm, "600300400")
+    assert history.known
+    assert [i.channel for i in history.interactions] == ["portal", "portal"]
+    assert len(history.open_cases) == 2
