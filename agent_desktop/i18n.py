@@ -45,6 +45,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "pause": ("Przerwa", "Pause"),
     "offline": ("Wyloguj z kolejek", "Leave queues"),
     "reason": ("Powód", "Reason"),
+    "state_offline": ("niezalogowany", "logged out"),
+    "state_available": ("gotowy", "ready"),
+    "state_reserved": ("dzwoni", "ringing"),
+    "state_on_call": ("rozmowa", "on a call"),
+    "state_wrap_up": ("po rozmowie", "wrap-up"),
+    "state_paused": ("przerwa", "paused"),
     # screen-pop
     "screen_pop": ("Dzwoniący", "Caller"),
     "no_call": ("Brak połączenia", "No call"),

@@ -4,6 +4,11 @@
 
 export const t = JSON.parse(document.getElementById("i18n").textContent);
 
+export function stateLabel(state, reason) {
+  const label = t[`state_${state}`] || state;
+  return reason ? `${label} (${reason})` : label;
+}
+
 export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";

@@ -1,6 +1,6 @@
 // The consultant desk: agent state, screen-pop, call control, case form, KB, wrap-up,
 // callbacks, and the softphone (loaded on demand). Live data comes only from the CTI socket.
-import { $, api, CtiSocket, el, formatSeconds, setText, t } from "./common.js";
+import { $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t } from "./common.js";
 
 const ref = JSON.parse($("ref").textContent);
 const main = document.querySelector("main.desk");
@@ -39,7 +39,7 @@ function showState(state, reason, since) {
   desk.state = state;
   desk.since = since ? new Date(since) : new Date();
   const badge = $("agent-state");
-  badge.textContent = reason ? `${state} (${reason})` : state;
+  badge.textContent = stateLabel(state, reason);
   badge.className = `badge state-${state}`;
   $("btn-wrapup").disabled = state !== "wrap_up";
   if (state === "wrap_up" && desk.call) setPhase("wrap_up");

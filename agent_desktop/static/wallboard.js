@@ -1,6 +1,6 @@
 // The supervisors' wallboard: live over the CTI socket (the hub pushes "figures" every second
 // and every call event as it happens) — this page never polls.
-import { $, api, CtiSocket, el, formatSeconds, setText, t } from "./common.js";
+import { $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t } from "./common.js";
 
 const ref = JSON.parse($("ref").textContent);
 const thresholds = Object.fromEntries(ref.queues.map((q) => [q.name, q.sl_threshold_s]));
@@ -80,7 +80,7 @@ function renderAgents(agents) {
       body.append(row.tr);
     }
     row.name.textContent = a.name;
-    const state = a.reason ? `${a.state} (${a.reason})` : a.state;
+    const state = stateLabel(a.state, a.reason);
     if (row.state.textContent !== state) {
       row.state.textContent = state;
       row.state.className = `badge state-${a.state}`;
