@@ -38,6 +38,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "transfer_agent": ("do konsultanta", "to agent"),
     "transfer_external": ("na numer", "to number"),
     "target": ("Cel", "Target"),
+    "attended": ("z konsultacją", "attended"),
+    "consulting": ("Konsultacja w toku", "Consultation in progress"),
+    "complete_transfer": ("Dokończ przełączenie", "Complete transfer"),
+    "cancel_transfer": ("Wróć do rozmówcy", "Back to the caller"),
     # agent state
     "state": ("Status", "State"),
     "agent_login": ("Zaloguj do kolejek", "Join queues"),

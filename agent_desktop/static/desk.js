@@ -139,6 +139,7 @@ function clearPop() {
   $("pop-history").replaceChildren();
   $("pop-cases").replaceChildren();
   $("screen-pop").classList.remove("active");
+  showConsult(null);
   const badge = $("call-phase");
   badge.textContent = t.no_call;
   badge.className = "badge";
@@ -159,6 +160,7 @@ function onSnapshot(frame) {
       renderPop(call.call_id, call.queue, normalisePop(call));
     }
     setPhase(call.held ? "held" : "connected");
+    showConsult(call.consult ? call.consult.target : null);
   } else if (ringing) {
     renderPop(ringing.call_id, ringing.queue, normalisePop(ringing));
   } else if (data.agent && data.agent.state === "wrap_up" && desk.call) {
@@ -198,13 +200,22 @@ function onEvent(name, data) {
       }
       break;
     case "call_held":
-      if (desk.call && desk.call.call_id === data.call_id) setPhase(data.held ? "held" : "connected");
+      if (desk.call && desk.call.call_id === data.call_id) {
+        setPhase(data.held ? "held" : "connected");
+        if (!data.held) showConsult(null); // back with the caller: no consultation any more
+      }
       break;
     case "call_transferred":
-      if (data.agent === me) notice(`${t.transfer}: ${data.target}`);
+      if (data.agent === me) {
+        notice(`${t.transfer}: ${data.target}`);
+        showConsult(null);
+      }
       break;
     case "call_ended":
-      if (desk.call && desk.call.call_id === data.call_id) setPhase("wrap_up");
+      if (desk.call && desk.call.call_id === data.call_id) {
+        setPhase("wrap_up");
+        showConsult(null);
+      }
       break;
     case "wrap_up_done":
       if (data.agent === me) clearPop();
@@ -247,13 +258,27 @@ $("btn-hangup").addEventListener("click", () => {
   if (desk.call.phase === "ringing" && desk.phone) desk.phone.hangup();
   else send("hangup", { call_id: desk.call.call_id });
 });
+function showConsult(target) {
+  $("consult").hidden = target === null;
+  setText("consult-target", target || "");
+}
+
 $("transfer-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const target = $("transfer-target").value.trim();
   if (!desk.call || !target) return;
-  if (await send("transfer", { call_id: desk.call.call_id, kind: $("transfer-kind").value, target })) {
+  const attended = $("transfer-attended").checked;
+  const kind = $("transfer-kind").value;
+  if (await send("transfer", { call_id: desk.call.call_id, kind, target, attended })) {
     $("transfer-target").value = "";
+    if (attended) showConsult(target);
   }
+});
+$("btn-consult-complete").addEventListener("click", async () => {
+  if (desk.call && await send("complete_transfer", { call_id: desk.call.call_id })) showConsult(null);
+});
+$("btn-consult-cancel").addEventListener("click", async () => {
+  if (desk.call && await send("cancel_transfer", { call_id: desk.call.call_id })) showConsult(null);
 });
 
 // --- case form --------------------------------------------------------------------------------
