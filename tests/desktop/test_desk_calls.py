@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import Page
 
-from crm_core.services import cases, residents
+from ckm import events as domain
+from crm_core.services import cases, interactions, residents
 from cti import commands as cmd
 from cti import events as ev
 from cti.config import CallContext, Caller
@@ -62,6 +63,9 @@ async def test_screen_pop_before_answer_then_hold_hangup_and_wrap_up(
         category="roads", subcategory="roads.pothole", description=HOSTILE_TEXT,
         address="Puławska 10", district="Mokotów", resident_id=resident.id),
         by=cases.Actor("test")).case
+    # What the pbx side records through the outbox when a call starts.
+    interactions.record_event(desk.db, domain.CallStarted(
+        "call-1", now(), "+48600100200", HOSTILE_NAME, "19115", "PJSIP/trunk-1"))
     await ready_consultant(desk, page)
 
     desk.board.feed(ev.CallEnqueued(now(), "call-1", "transport",
@@ -99,6 +103,9 @@ async def test_screen_pop_before_answer_then_hold_hangup_and_wrap_up(
     await page.click("#btn-wrapup")
     await page.wait_for_selector("#agent-state.state-available")
     assert await page.text_content("#call-phase") == "Brak połączenia"
+    await page.wait_for_selector("#notice:has-text('info_given')")
+    call = interactions.get_call(desk.db, "call-1")
+    assert (call.disposition_code, call.notes) == ("info_given", HOSTILE_TEXT)
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
