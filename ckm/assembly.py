@@ -122,29 +122,45 @@ async def _attach_crm(center: Center) -> None:
 
 
 async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
+    """The switchboard with crm_core behind its ports, the hub, and the pbx adapter as its
+    hands. `boot` loads the queues, then the snapshot: callers keep their places across a
+    restart."""
     from cti.acd import Acd
+    from cti.cli import snapshot_path, state_log_path
     from cti.hub import CtiHub
     from cti.switchboard import Switchboard
+    from cti.wiring import NobodyLogsIn
     from pbx.acd_adapter import AcdAdapter
 
+    settings = center.settings
     db = center.services.get("crm.db")
-    directory = history = sessions = None
+    directory = history = None
+    auth: Any = NobodyLogsIn()
     if db is not None:
         from cti.crm_link import CrmDirectory, CrmHistory, CrmSessions
 
-        directory, history, sessions = CrmDirectory(db), CrmHistory(db), CrmSessions(db)
-    adapter = AcdAdapter(ari, center.settings, prompts)
-    switchboard = Switchboard(Acd(), adapter, directory=directory, history=history,
-                              bus=center.bus,
-                              snapshot_path=center.settings.data_dir / "acd-snapshot.json")
-    adapter.attach(switchboard)
+        directory, history, auth = CrmDirectory(db), CrmHistory(db), CrmSessions(db)
+    board = Switchboard(Acd(), directory=directory, history=history, bus=center.bus,
+                        snapshot_path=snapshot_path(settings),
+                        state_log_path=state_log_path(settings))
+    adapter = AcdAdapter(ari, settings, prompts)
+    board.attach_pbx(adapter)
+    adapter.attach(board)
+    hub = CtiHub(auth, board)
+    board.attach(hub)
     center.services["pbx.router"] = adapter
-    center.services["cti.switchboard"] = switchboard
-    if sessions is not None:
-        hub = CtiHub(sessions, switchboard)
-        switchboard.attach(hub)
-        center.services["cti.hub"] = hub
-    count = await switchboard.configure()
-    log.info("ACD: %d queues configured", count)
-    await switchboard.start()
-    center.cleanups.append(switchboard.stop)
+    center.services["cti.switchboard"] = board
+    center.services["cti.hub"] = hub
+    try:
+        log.info("ACD: %s", await board.boot())
+    except Exception:
+        log.exception("ACD boot failed; starting with no queues")
+    await board.start()
+
+    async def close() -> None:
+        await board.stop()
+        await hub.close()
+
+    center.cleanups.append(close)
+
+

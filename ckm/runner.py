@@ -25,6 +25,7 @@ from ckm.settings import Settings
 
 log = logging.getLogger("ckm.run")
 
+CENTER = web.AppKey("center", Center)
 # Web packages, in mounting order; the parts they use are in center.services (ckm.assembly).
 WEB_MODULES = ("agent_desktop.wiring", "portal.wiring")
 
@@ -54,7 +55,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_web(center: Center) -> web.Application:
     app = web.Application(client_max_size=12 * 1024 * 1024)
-    app["center"] = center
+    app[CENTER] = center
     hub = center.services.get("cti.hub")
     if hub is not None:
         hub.mount(app)

@@ -53,6 +53,7 @@ class Leg:
     call_id: str
     agent: str = ""
     answered: bool = False
+    offer: int | None = None  # the RingAgent round this leg answers (agent legs)
 
 
 @dataclass
@@ -207,7 +208,8 @@ class AcdAdapter:
         at = self.clock()
         match leg.role:
             case "agent":
-                self._feed(ce.AgentAnswered(at=at, call_id=leg.call_id, agent=leg.agent))
+                self._feed(ce.AgentAnswered(at=at, call_id=leg.call_id, agent=leg.agent,
+                                            offer=leg.offer))
             case "resident":
                 place = self.places.setdefault(leg.call_id, CallPlace(caller_channel=chan.id))
                 place.caller_channel = chan.id
@@ -239,7 +241,8 @@ class AcdAdapter:
                 if leg.answered:
                     self._feed(ce.AgentHungUp(at=at, call_id=leg.call_id, agent=leg.agent))
                 else:
-                    self._feed(ce.AgentDeclined(at=at, call_id=leg.call_id, agent=leg.agent))
+                    self._feed(ce.AgentDeclined(at=at, call_id=leg.call_id, agent=leg.agent,
+                                                offer=leg.offer))
             case "resident":
                 if leg.answered:
                     self._feed(ce.CallerHungUp(at=at, call_id=leg.call_id))
@@ -376,9 +379,10 @@ class AcdAdapter:
                             type(command).__name__)
 
     async def _ring(self, place: CallPlace, command: cc.RingAgent) -> None:
-        leg_id = f"{command.call_id}-{command.agent}"[:120]
+        leg_id = f"{command.call_id}-{command.agent}-{command.offer}"[:120]
         place.agent_legs[command.agent] = leg_id
-        self.legs[leg_id] = Leg(leg_id, "agent", command.call_id, command.agent)
+        self.legs[leg_id] = Leg(leg_id, "agent", command.call_id, command.agent,
+                                offer=command.offer)
         name = _clean_name(command.caller_name) or "19115"
         try:
             await self._originate(command.endpoint, leg_id,
@@ -392,7 +396,8 @@ class AcdAdapter:
             place.agent_legs.pop(command.agent, None)
             self._feed(ce.AgentDeclined(at=self.clock(), call_id=command.call_id,
                                         agent=command.agent,
-                                        reason=ce.DeclineReason.UNREACHABLE))
+                                        reason=ce.DeclineReason.UNREACHABLE,
+                                        offer=command.offer))
 
     async def _snoop(self, place: CallPlace, call_id: str, agent: str, supervisor: str,
                      endpoint: str, mode: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,62 +16,21 @@ import pytest
 import pytest_asyncio
 
 from ckm import events as domain
-from ckm.assembly import Center, assemble
-from ckm.bus import EventBus
+from ckm.assembly import Center
 from ckm.settings import Settings
-from crm_core.db import Database, migrate
-from crm_core.seed import seed
-from cti import events as ce
 from pbx.ari_client import AriClient
 from pbx.caller import CallPlan, place_call
-from pbx.controller import Controller
-from pbx.crm_lookup import CrmLookup
+
+from .live_center import Recorder, live_center, log_in
 
 pytestmark = pytest.mark.asterisk
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[domain.DomainEvent] = []
-
-    async def __call__(self, event: Any) -> None:
-        self.events.append(event)
-
-    def kinds(self, call_id: str) -> list[str]:
-        return [e.kind for e in self.events if e.call_id == call_id]
 
 
 @pytest_asyncio.fixture
 async def center(asterisk: Any, settings: Settings, tmp_path: Path
                  ) -> AsyncIterator[tuple[Center, Recorder]]:
-    local = replace(settings, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/crm.db")
-    migrate(local.db_url)
-    db = Database(local.db_url)
-    seed(db)
-    db.dispose()
-    bus = EventBus()
-    recorder = Recorder()
-    bus.subscribe("test", recorder)
-    center = await assemble(local, bus)
-    center.controller = Controller(
-        local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
-        prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
-        router=center.services["pbx.router"])
-    await center.controller.start()
-    assert await center.controller.ari.wait_connected(5)
-    yield center, recorder
-    await center.controller.stop()
-    for cleanup in reversed(center.cleanups):
-        await cleanup()
-    await bus.close()
-
-
-async def log_in(center: Center, user: str, endpoint: str) -> None:
-    switchboard = center.services["cti.switchboard"]
-    seat = await switchboard.directory.seat(user)
-    assert seat is not None, f"{user} is not an agent in the seeded CRM"
-    switchboard.feed(ce.AgentLoggedIn(at=switchboard.now(), profile=seat.profile,
-                                      endpoint=endpoint))
+    async with live_center(settings, tmp_path) as running:
+        yield running
 
 
 async def test_zero_in_the_ivr_reaches_a_consultant_who_is_rung_and_bridged(

@@ -1,0 +1,98 @@
+"""A whole center in the test's event loop, on the real Asterisk, with a seeded CRM of its own.
+
+Shared by the ACD tests: the CRM is a fresh SQLite file per test (migrated and seeded), the
+controller and the ACD run in-process, and the web app (CTI hub, desktop) can be served on a
+free port for websocket clients.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ckm import events as domain
+from ckm.assembly import Center, assemble
+from ckm.bus import EventBus
+from ckm.runner import build_web
+from ckm.settings import Settings
+from crm_core.db import Database, migrate
+from crm_core.seed import seed
+from cti import events as ce
+from pbx.controller import Controller
+from pbx.crm_lookup import CrmLookup
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[domain.DomainEvent] = []
+
+    async def __call__(self, event: Any) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[domain.DomainEvent]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def kinds(self, call_id: str) -> list[str]:
+        return [e.kind for e in self.events if e.call_id == call_id]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def live_center(settings: Settings, data_dir: Path, *, web_port: int | None = None,
+                      fresh_db: bool = True) -> AsyncIterator[tuple[Center, Recorder]]:
+    local = replace(settings, data_dir=data_dir,
+                    database_url=f"sqlite:///{data_dir}/crm.db")
+    if fresh_db:
+        migrate(local.db_url)
+        db = Database(local.db_url)
+        seed(db)
+        db.dispose()
+    bus = EventBus()
+    recorder = Recorder()
+    bus.subscribe("test", recorder)
+    center = await assemble(local, bus, speech=False)
+    center.controller = Controller(
+        local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
+        prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
+        router=center.services["pbx.router"])
+    runner: web.AppRunner | None = None
+    if web_port is not None:
+        runner = web.AppRunner(build_web(center), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", web_port).start()
+    await center.controller.start()
+    assert await center.controller.ari.wait_connected(5), center.controller.ari.last_error
+    try:
+        yield center, recorder
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await center.controller.stop()
+        for cleanup in reversed(center.cleanups):
+            await cleanup()
+        await bus.close()
+
+
+async def log_in(center: Center, user: str, endpoint: str) -> None:
+    switchboard = center.services["cti.switchboard"]
+    seat = await switchboard.directory.seat(user)
+    assert seat is not None, f"{user} is not an agent in the seeded CRM"
+    switchboard.feed(ce.AgentLoggedIn(at=switchboard.now(), profile=seat.profile,
+                                      endpoint=endpoint))
+
+
+def set_wrapup(center: Center, queue: str, seconds: float) -> None:
+    switchboard = center.services["cti.switchboard"]
+    config = switchboard.acd.queues[queue]
+    switchboard.feed(ce.QueueConfigured(switchboard.now(), replace(config, wrapup_s=seconds)))
