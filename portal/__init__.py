@@ -16,5 +16,18 @@ Layout (one concept per module):
   cli.py        `ckm open311 keys create|list|revoke`
   wiring.py     `setup(app, center)`: mounts /portal/ and /open311/v2/ as sub-applications
 
+Routes. Pages: /portal/ (home), /portal/report (GET form, POST submit → 303 to the private
+link), /portal/t/{secret} (tracking link), /portal/track (number + code), /portal/kb[?q=],
+/portal/kb/{slug}, /portal/call (+ /portal/call/config.json), /portal/media/{case}/{name},
+/portal/lang/{pl|en}, /portal/static/... (SIP.js under static/vendor/sip.js/).
+API: /open311/v2/services.{json,xml}, services/{code}.{fmt}, requests.{fmt} (GET, POST),
+requests/{id}.{fmt}, tokens/{token}.{fmt}, openapi.json. A service_request_id is the case
+number with dashes (19115-2026-000123); the POST's token is the resident's tracking secret.
+
+Settings: ckm.toml `[extra.portal]` overrides any PortalConfig field, e.g.
+  max_photo_bytes = 5242880, ip_requests_per_min = 300, ip_submissions_per_min = 10,
+  webcall_ws_url = "wss://19115.example/ws"   (what browsers outside the machine must reach)
+API keys: `ckm open311 keys create --owner NAME [--rate N] | list [--all] | revoke PREFIX`.
+
 Every database call runs in a worker thread: the portal shares the event loop with live calls.
 """

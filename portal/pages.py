@@ -65,7 +65,11 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
 @web.middleware
 async def page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     portal = _portal(request)
-    retry = portal.limiter.hit("ip", client_ip(request), portal.config.ip_requests_per_min)
+    # Static files are not counted: the call page alone loads ~200 SIP.js modules, and a
+    # resident reloading it must not run into 429s. They cost no database work.
+    retry = None
+    if not request.path.startswith("/portal/static/"):
+        retry = portal.limiter.hit("ip", client_ip(request), portal.config.ip_requests_per_min)
     try:
         if retry is not None:
             response: web.StreamResponse = render(

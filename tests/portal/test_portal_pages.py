@@ -212,6 +212,7 @@ async def test_page_rate_limit_per_ip(settings: Settings, crm_sqlite: Database, 
     app = make_app(settings, crm_sqlite, tmp_path / "data", ip_requests_per_min=5)
     async with TestClient(TestServer(app)) as client:
         statuses = [(await client.get("/portal/")).status for _ in range(7)]
+        assert (await client.get("/portal/static/portal.css")).status == 200  # not counted
         assert statuses[:5] == [200] * 5 and statuses[-1] == 429
         limited = await client.get("/portal/")
         assert int(limited.headers["Retry-After"]) >= 1
