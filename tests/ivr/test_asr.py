@@ -18,7 +18,7 @@ from ivr.asr.phrase_sets import KOREAN_RATES, KOREAN_WORDS, POLISH_MENU, SPEECH_
 from ivr.asr.vosk_engine import VoskEngine
 from ivr.asr.whisper_engine import WhisperEngine, closed_set
 from ivr.commands import Enqueue, Listen
-from ivr.events import CallStarted, Digit, PromptFinished, SpeechResult
+from ivr.events import CallStarted, Digit, LookupResult, PromptFinished, SpeechResult
 from ivr.interpreter import CallState
 from ivr.model import Script
 
@@ -130,6 +130,9 @@ def _run_to(script: Script, keys: str) -> tuple[CallState, Listen]:
         if state.phase == "input":
             state, cmds = interpreter.step(state, Digit(keys[0], turn=state.turn))
             keys = keys[1:]
+        elif state.phase == "lookup":
+            state, cmds = interpreter.step(state, LookupResult("open_cases", True, False,
+                                                               turn=state.turn))
         else:
             state, cmds = interpreter.step(state, PromptFinished(state.turn))
 
