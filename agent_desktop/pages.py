@@ -135,7 +135,8 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
     ref = await desk_of(request).crm.reference()
     desk_of(request).chart.sl_threshold_s.update(
         {q["name"]: float(q["sl_threshold_s"]) for q in ref["queues"]})
-    return render(request, "wallboard.html", user, ref=ref)
+    return render(request, "wallboard.html", user, ref=ref,
+                  has_phone=user.extension in desk_of(request).softphones)
 
 
 @requires(IVR_ROLES)

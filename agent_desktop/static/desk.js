@@ -1,6 +1,7 @@
 // The consultant desk: agent state, screen-pop, call control, case form, KB, wrap-up,
 // callbacks, and the softphone (loaded on demand). Live data comes only from the CTI socket.
 import { $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t } from "./common.js";
+import { attachPhone } from "./phone_ui.js";
 
 const ref = JSON.parse($("ref").textContent);
 const main = document.querySelector("main.desk");
@@ -424,42 +425,12 @@ loadCallbacks();
 
 // --- softphone --------------------------------------------------------------------------------
 
-async function phoneLogin() {
-  const button = $("btn-phone");
-  if (desk.phone) {
-    await desk.phone.stop();
-    desk.phone = null;
-    button.textContent = t.phone_login;
-    return;
-  }
-  button.disabled = true;
-  try {
-    const { Softphone, microphones } = await import("./softphone.js");
-    const creds = await api("/desk/api/softphone");
-    if (!creds.ok) throw new Error(creds.error || `HTTP ${creds.status}`);
-    const phone = new Softphone({
-      audio: $("remote-audio"),
-      sip: (state) => { const b = $("sip-state"); b.textContent = state; b.className = `badge sip-${state}`; },
-      media: (state) => { const b = $("media-state"); b.textContent = state; b.className = `badge media-${state}`; },
-      packets: (n) => setText("rtp-in", n),
-      incoming: () => { updateAnswer(); if (desk.call) setPhase(desk.call.phase); },
-      ended: () => updateAnswer(),
-    });
-    const mics = await microphones();
-    const select = $("mic");
-    select.replaceChildren(el("option", { value: "", text: "default" }));
-    for (const mic of mics) select.append(el("option", { value: mic.deviceId, text: mic.label || mic.deviceId }));
-    select.addEventListener("change", () => { phone.micId = select.value; });
-    await phone.start(creds);
-    desk.phone = phone;
-    button.textContent = t.phone_logout;
-  } catch (err) {
-    notice(`${t.phone}: ${err.message}`, true);
-  } finally {
-    button.disabled = false;
-  }
-}
-if ($("btn-phone")) $("btn-phone").addEventListener("click", phoneLogin);
+attachPhone({
+  notice,
+  onChange: (phone) => { desk.phone = phone; updateAnswer(); },
+  onIncoming: () => { updateAnswer(); if (desk.call) setPhase(desk.call.phase); },
+  onEnded: () => updateAnswer(),
+});
 
 // --- keyboard shortcuts -----------------------------------------------------------------------
 

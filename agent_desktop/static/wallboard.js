@@ -1,6 +1,7 @@
 // The supervisors' wallboard: live over the CTI socket (the hub pushes "figures" every second
 // and every call event as it happens) — this page never polls.
 import { $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t } from "./common.js";
+import { attachPhone } from "./phone_ui.js";
 
 const ref = JSON.parse($("ref").textContent);
 const thresholds = Object.fromEntries(ref.queues.map((q) => [q.name, q.sl_threshold_s]));
@@ -119,7 +120,36 @@ function buildAgentRow(agent) {
   return row;
 }
 
+// Listen / whisper / barge ring the supervisor's own phone: the softphone on this page answers
+// that call by itself when it comes within a few seconds of the request.
+let phone = null;
+let snoopUntil = 0;
+
+function phoneButtons() {
+  if (!$("btn-answer")) return;
+  $("btn-answer").disabled = !(phone && phone.ringing);
+  $("btn-hangup").disabled = !(phone && phone.session);
+}
+
+attachPhone({
+  notice,
+  onChange: (p) => { phone = p; phoneButtons(); },
+  onIncoming: () => {
+    if (Date.now() < snoopUntil && phone) {
+      snoopUntil = 0;
+      phone.answer();
+    }
+    phoneButtons();
+  },
+  onEnded: () => phoneButtons(),
+});
+if ($("btn-answer")) {
+  $("btn-answer").addEventListener("click", () => { phone?.answer(); phoneButtons(); });
+  $("btn-hangup").addEventListener("click", () => { phone?.hangup(); phoneButtons(); });
+}
+
 async function command(type, fields) {
+  if (type === "snoop") snoopUntil = Date.now() + 15000;
   try {
     await cti?.command(type, fields);
     notice(`${type}: ok`);
