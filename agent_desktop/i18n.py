@@ -112,7 +112,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "whisper": ("Podpowiedź", "Whisper"),
     "barge": ("Włącz się", "Barge"),
     "force_pause": ("Wymuś przerwę", "Force pause"),
-    "force_logout": ("Wyloguj", "Log out"),
+    "force_logout": ("Wyloguj z kolejek", "Log out of queues"),
     "live": ("na żywo", "live"),
     "disconnected": ("rozłączono — ponawiam", "disconnected — retrying"),
     "alarm_sl": ("poziom obsługi poniżej celu", "service level below target"),

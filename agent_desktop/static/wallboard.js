@@ -5,6 +5,7 @@ import { attachPhone } from "./phone_ui.js";
 
 const ref = JSON.parse($("ref").textContent);
 const thresholds = Object.fromEntries(ref.queues.map((q) => [q.name, q.sl_threshold_s]));
+const fullNames = Object.fromEntries(ref.agents.map((a) => [a.username, a.full_name]));
 const SVG = "http://www.w3.org/2000/svg";
 let slots = Array.from({ length: 96 }, () => [0, 0, 0, 0]); // offered, answered, in SL, abandoned
 let agentsShown = new Map();
@@ -80,7 +81,7 @@ function renderAgents(agents) {
       agentsShown.set(a.agent, row);
       body.append(row.tr);
     }
-    row.name.textContent = a.name;
+    row.name.textContent = fullNames[a.agent] || a.name;
     const state = stateLabel(a.state, a.reason);
     if (row.state.textContent !== state) {
       row.state.textContent = state;
