@@ -1,7 +1,8 @@
 """Photos attached to reports.
 
 The type is decided by the file's first bytes, never by its name or the browser's Content-Type:
-only JPEG, PNG and WebP are kept. Files live under `media_dir` (outside the package, so no static
+only JPEG, PNG and WebP are kept, and their metadata (EXIF GPS position...) is removed
+(metadata.py). Files live under `media_dir` (outside the package, so no static
 route can reach them) as `<case id>/<32 random hex>.<ext>`; the random part is what makes a
 photo's address unguessable, the case id only groups a case's photos for listing.
 """
@@ -13,6 +14,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from portal.metadata import BrokenImage, strip
 
 KINDS = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
@@ -46,7 +49,10 @@ class Photo:
         ext = sniff(data)
         if ext is None or len(data) < MIN_BYTES:
             raise PhotoRejected("only JPEG, PNG or WebP photos are accepted")
-        return cls(data, ext)
+        try:
+            return cls(strip(data, ext), ext)
+        except BrokenImage:
+            raise PhotoRejected("only JPEG, PNG or WebP photos are accepted") from None
 
 
 class MediaStore:
