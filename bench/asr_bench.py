@@ -29,7 +29,8 @@ from ivr.asr import models as speech_models
 from ivr.asr.phrase_sets import KOREAN_RATES, KOREAN_WORDS, POLISH_MENU, SPEECH_RATES
 from ivr.asr.vosk_engine import VoskEngine
 from ivr.asr.whisper_engine import WhisperEngine
-from ivr.events import CallStarted, Digit, PromptFinished, SpeechResult
+from ivr.events import CallStarted, Digit, LookupResult, PromptFinished, SpeechResult
+from ivr.model import Script
 
 CHUNK = 320  # 20 ms at 8 kHz, s16
 PAD_AFTER = 0.6
@@ -134,17 +135,25 @@ def bench_whisper(engine: WhisperEngine) -> list[tuple[Utterance, bool]]:
     return out
 
 
+def _at_main_menu(script: Script) -> interpreter.CallState:
+    at = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
+    state, _ = interpreter.start(script, CallStarted("+48600100200", at))
+    while state.phase != "input" or state.node != "main_menu":
+        if state.phase == "input":
+            state, _ = interpreter.step(state, Digit("1", turn=state.turn))
+        elif state.phase == "lookup":
+            state, _ = interpreter.step(state, LookupResult("open_cases", True, False,
+                                                            turn=state.turn))
+        else:
+            state, _ = interpreter.step(state, PromptFinished(state.turn))
+    return state
+
+
 def dtmf_decision_s() -> list[float]:
     script = validator.load_valid(str(ROOT / "ivr/scripts/19115.yaml"))
-    at = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
     times = []
     for _ in range(200):
-        state, _ = interpreter.start(script, CallStarted("+48600100200", at))
-        while state.phase != "input" or state.node != "main_menu":
-            if state.phase == "input":
-                state, _ = interpreter.step(state, Digit("1", turn=state.turn))
-            else:
-                state, _ = interpreter.step(state, PromptFinished(state.turn))
+        state = _at_main_menu(script)
         started = time.perf_counter()
         interpreter.step(state, Digit("2", turn=state.turn))
         times.append(time.perf_counter() - started)
@@ -153,12 +162,7 @@ def dtmf_decision_s() -> list[float]:
 
 def speech_step_s() -> float:
     script = validator.load_valid(str(ROOT / "ivr/scripts/19115.yaml"))
-    at = datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
-    state, _ = interpreter.start(script, CallStarted("+48600100200", at))
-    while state.phase != "input" or state.node != "main_menu":
-        state, _ = (interpreter.step(state, Digit("1", turn=state.turn))
-                    if state.phase == "input" else
-                    interpreter.step(state, PromptFinished(state.turn)))
+    state = _at_main_menu(script)
     started = time.perf_counter()
     for _ in range(100):
         interpreter.step(state, SpeechResult("informacja", 0.9, "whisper", turn=state.turn))
