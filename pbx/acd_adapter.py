@@ -103,6 +103,7 @@ class AcdAdapter:
         self._queues: dict[str, asyncio.Queue[cc.Command | None]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._bg: set[asyncio.Task[Any]] = set()
+        self._forgotten: set[str] = set()
         ari.on_event(self.on_event)
 
     def attach(self, acd: AcdFeed) -> None:
@@ -147,7 +148,11 @@ class AcdAdapter:
     # --- CallRouter (from the controller) --------------------------------------------------
     async def enqueue(self, call: cs.EnqueueCall) -> None:
         req = call.request
-        self.places.setdefault(call.channel_id, CallPlace(caller_channel=call.channel_id))
+        place = self.places.setdefault(call.channel_id, CallPlace(caller_channel=call.channel_id))
+        if call.channel_id in self._waiting_in_snapshot():
+            # Re-adopted after a restart: the ACD kept its place; find its holding bridge.
+            await self._adopt_holding(place)
+            return
         self._feed(ce.CallEnqueued(
             at=self.clock(), call_id=call.channel_id, queue=req.queue,
             caller=Caller(number=call.caller_number, name=call.caller_name),
@@ -257,6 +262,9 @@ class AcdAdapter:
 
     # --- commands ----------------------------------------------------------------------------
     async def _run(self, command: cc.Command) -> None:
+        if command.call_id in self._forgotten and not isinstance(
+                command, cc.CancelRing | cc.HangupAgentLeg | cc.HangupCall):
+            return  # the caller is gone; only tearing down still makes sense
         place = self.places.setdefault(command.call_id, CallPlace(caller_channel=command.call_id))
         match command:
             case cc.HoldInQueue(bridge=bridge, moh_class=moh):
@@ -436,12 +444,30 @@ class AcdAdapter:
 
     async def _bridge(self, bridge: str, channels: list[str]) -> None:
         await self.ari.create_bridge(bridge, "mixing", bridge)
-        for chan in channels:
-            await self._add(bridge, chan)
+        try:
+            for chan in channels:
+                await self._add(bridge, chan)
+        except AriError:
+            # A side hung up meanwhile: no half-empty bridge may outlive the call.
+            await self.ari.destroy_bridge(bridge)
+            raise
 
     async def _add(self, bridge: str, channel: str) -> None:
         await self.ari.request("POST", f"/bridges/{bridge}/addChannel",
                                {"channel": channel, "role": "participant"})
+
+    def _waiting_in_snapshot(self) -> set[str]:
+        acd = getattr(self.acd, "acd", None)
+        entries = getattr(acd, "entries", {})
+        return {getattr(e, "call_id", "") for e in entries.values()}
+
+    async def _adopt_holding(self, place: CallPlace) -> None:
+        for found in await self.ari.bridges():
+            if (str(found.get("id", "")).startswith("ckm-queue-")
+                    and place.caller_channel in found.get("channels", [])):
+                place.holding_bridge = str(found["id"])
+                self.holding_members.setdefault(place.holding_bridge, set()).update(
+                    found.get("channels", []))
 
     async def _leave_bridges(self, place: CallPlace) -> None:
         if place.holding_bridge:
@@ -473,6 +499,7 @@ class AcdAdapter:
                 await asyncio.wait_for(done, 20)
 
     async def _forget(self, call_id: str) -> None:
+        self._forgotten.add(call_id)
         place = self.places.pop(call_id, None)
         queue = self._queues.pop(call_id, None)
         if queue is not None:

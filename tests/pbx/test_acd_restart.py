@@ -1,0 +1,84 @@
+"""A controller restart with residents waiting in line: they keep their places.
+
+The first center queues three residents while the only consultant is on a break, then stops
+(as a restart would). A second center on the same data folder restores the ACD's snapshot and
+re-adopts the waiting channels from Asterisk; when the consultant comes back, the residents
+are connected in the order they first called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ckm import events as domain
+from ckm.settings import Settings
+from cti import events as ce
+from pbx.caller import CallPlan, place_call
+
+from .live_center import live_center, log_in, set_wrapup
+
+pytestmark = pytest.mark.asterisk
+
+AGENT = "Local/answer@ckm-test-agents"
+
+
+def resident(number: str) -> CallPlan:
+    return CallPlan.from_args(number="19115", caller_id=number, name="Czekający",
+                              dtmf="w6," + ",".join(["0,w1.5"] * 12).rstrip(",w1.5"), say=[],
+                              hangup_after=75, wait_answer=10)
+
+
+async def test_waiting_residents_keep_their_places_across_a_controller_restart(
+        asterisk: Any, settings: Settings, tmp_path: Path) -> None:
+    calls = []
+    async with live_center(settings, tmp_path) as (center, recorder):
+        set_wrapup(center, "ogolna", 1.0)
+        await log_in(center, "konsultant1", AGENT)
+        board = center.services["cti.switchboard"]
+        board.feed(ce.AgentPaused(at=board.now(), agent="konsultant1", reason="przerwa"))
+        for number in ("+48600100301", "+48600100302", "+48600100303"):
+            calls.append(asyncio.create_task(place_call(settings, resident(number))))
+            await asyncio.sleep(1.5)
+        for _ in range(600):
+            if len(recorder.of(domain.CallQueued)) == 3:
+                break
+            await asyncio.sleep(0.1)
+        first_order = [e.call_id for e in recorder.of(domain.CallQueued)]
+        assert len(first_order) == 3, "the residents never reached the queue"
+        await asyncio.sleep(1.0)  # the snapshot is written within a quarter of a second
+
+    # The residents are still on the line, in the holding bridge, while no controller runs.
+    await asyncio.sleep(1.0)
+    assert not any(c.done() for c in calls)
+
+    async with live_center(settings, tmp_path, fresh_db=False) as (center, recorder):
+        board = center.services["cti.switchboard"]
+        waiting = [e.call_id for e in board.acd.entries.values()]
+        assert sorted(waiting) == sorted(first_order), "the snapshot lost someone"
+        if "konsultant1" not in board.acd.agents:
+            await log_in(center, "konsultant1", AGENT)
+        board.feed(ce.AgentReady(at=board.now(), agent="konsultant1"))
+        for _ in range(900):
+            if len(recorder.of(domain.AgentConnected)) == 1:
+                break
+            await asyncio.sleep(0.1)
+        connected = [e.call_id for e in recorder.of(domain.AgentConnected)]
+        assert connected[:1] == first_order[:1], "the first in line is served first"
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        ari = center.services["pbx.ari"]
+        for chan in await ari.channels():
+            if chan["id"].startswith("resident"):
+                await ari.hangup(chan["id"])
+        # Nothing of these calls is left in Asterisk once they are over.
+        for _ in range(50):
+            left = [b["id"] for b in await ari.bridges() if b["id"].startswith("ckm-")]
+            if not left:
+                break
+            await asyncio.sleep(0.1)
+        assert left == []
