@@ -7,6 +7,8 @@ import struct
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portal.photos import Photo, PhotoRejected
 
@@ -71,3 +73,14 @@ def test_broken_or_foreign_files_are_refused(data: bytes) -> None:
 def test_size_cap() -> None:
     with pytest.raises(PhotoRejected, match="too large"):
         Photo.parse(tiny_png() + bytes(2000), 1000)
+
+
+@settings(max_examples=400, deadline=None)
+@given(magic=st.sampled_from([b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"RIFF\x10\x00\x00\x00WEBP"]),
+       rest=st.binary(min_size=0, max_size=300))
+def test_bytes_behind_a_magic_number_are_refused_or_cleaned(magic: bytes, rest: bytes) -> None:
+    try:
+        photo = Photo.parse(magic + rest, 1_000_000)
+    except PhotoRejected:
+        return
+    assert photo.data[:4] == (magic + rest)[:4]
