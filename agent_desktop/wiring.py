@@ -17,6 +17,7 @@ Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /iv
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,13 +109,28 @@ def setup(app: web.Application, center: Any) -> Desk:
     desk = Desk(crm=crm, scripts=book, chart=chart, settings=center.settings,
                 templates=templates(), switchboard=center.services.get("cti.switchboard"),
                 softphones=_softphones(center.settings))
-    restored = book.restore_active()
-    if restored:
-        log.info("IVR versions published from the editor are live again: %s", ", ".join(restored))
     center.services["desktop.chart"] = chart
     center.services["desktop.scripts"] = book
-    if center.bus is not None:
-        center.bus.subscribe("desktop.today", chart.on_event)
+
+    def start() -> None:
+        # Needs the running loop: the bus pumps a task per subscriber, and the script
+        # library's publish listeners (prompt rendering) schedule tasks too.
+        if center.bus is not None:
+            center.bus.subscribe("desktop.today", chart.on_event)
+        restored = book.restore_active()
+        if restored:
+            log.info("IVR versions published from the editor are live again: %s",
+                     ", ".join(restored))
+
+    async def on_startup(app: web.Application) -> None:
+        start()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # built outside the loop: start with the web server
+        app.on_startup.append(on_startup)
+    else:  # `ckm run`: at once, before the controller takes its first call
+        start()
     app[DESK] = desk
     app[security.SESSION_LOOKUP] = crm.session_user
     app.middlewares.append(security.guard_cti_socket)
