@@ -15,9 +15,30 @@ def register(sub: Any) -> None:
     calls.add_argument("-n", "--calls", type=int, default=300)
     calls.add_argument("-c", "--concurrency", type=int, default=50)
     calls.set_defaults(handler=_calls)
+    acd = bench_sub.add_parser("acd", help="the ACD vs app_queue: 60 agents, steady arrivals")
+    acd.add_argument("-n", "--callers", type=int, default=200)
+    acd.add_argument("-r", "--rate", type=float, default=8.0, help="callers per second")
+    acd.set_defaults(handler=_acd)
+    center = bench_sub.add_parser("acd-center", help=argparse.SUPPRESS)
+    center.set_defaults(handler=_acd_center)
 
 
 def _calls(args: argparse.Namespace, settings: Settings) -> int:
     from bench import calls
 
     return calls.main(settings, args.calls, args.concurrency)
+
+
+def _acd(args: argparse.Namespace, settings: Settings) -> int:
+    from bench import acd_calls
+
+    return acd_calls.main(settings, args.callers, args.rate)
+
+
+def _acd_center(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bench import acd_calls
+
+    asyncio.run(acd_calls.serve_center(settings))
+    return 0

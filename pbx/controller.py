@@ -36,7 +36,7 @@ Clock = Callable[[], datetime]
 LOOKUP_TIMEOUT_S = 2.0
 # Stasis args of a resident's call (the dialplan's `Stasis(ckm,inbound,...)`, the benchmark's
 # `Stasis(ckm,bench)`); every other channel in the app is a leg or a tap of such a call.
-CALL_ENTRIES = ("inbound", "bench")
+CALL_ENTRIES = ("inbound", "bench", "bench-queue")
 
 
 def utcnow() -> datetime:
@@ -128,8 +128,8 @@ class Controller:
 
     def script_for(self, args: tuple[str, ...]) -> tuple[str, bool]:
         """(script name, persist recovery vars) for a call entering Stasis with `args`."""
-        if args and args[0] == "bench":
-            return "bench", False
+        if args and args[0] in ("bench", "bench-queue"):
+            return args[0], False
         return self.settings.ivr_script, True
 
     def health(self) -> dict[str, object]:

@@ -30,11 +30,12 @@ class ScriptLibrary:
         self._versions: dict[tuple[str, str], Script] = {}
         self._listeners: list[Listener] = []
 
-    def load_dir(self, folder: Path = SCRIPTS_DIR) -> list[Script]:
+    def load_dir(self, folder: Path = SCRIPTS_DIR,
+                 extra_queues: tuple[str, ...] = ()) -> list[Script]:
         loaded = []
         for path in sorted(folder.glob("*.yaml")):
             try:
-                script = validator.load_valid(str(path), self.known_queues)
+                script = validator.load_valid(str(path), (*self.known_queues, *extra_queues))
             except ScriptInvalid as exc:
                 # A broken file must not stop the center: the other scripts still serve calls.
                 log.error("IVR script %s not loaded:\n%s", path, exc)

@@ -41,7 +41,7 @@ def asterisk(settings: Settings) -> Iterator[provision.Sandbox | provision.Syste
 def library() -> ScriptLibrary:
     scripts = ScriptLibrary()
     scripts.load_dir()
-    scripts.load_dir(ROOT / "bench" / "scripts")
+    scripts.load_dir(ROOT / "bench" / "scripts", extra_queues=("bench",))
     return scripts
 
 
