@@ -27,6 +27,13 @@ from pbx import asterisk_config
 
 PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-wav")
 BUILT_MARKER = ".ckm-built"
+MIN_MAJOR = 20
+
+
+def supported(version: str) -> bool:
+    """Is an Asterisk version string (e.g. "22.10.1+dfsg...") new enough for ckm?"""
+    match = re.match(r"\D*(\d+)", version)
+    return match is not None and int(match.group(1)) >= MIN_MAJOR
 
 
 class ProvisionError(RuntimeError):
@@ -337,6 +344,10 @@ class SystemAsterisk:
 
     def up(self, log_dir: Path) -> Status:
         version = ari_answers(self.settings)
+        if version is not None and not supported(version):
+            raise ProvisionError(f"Asterisk {version} at {self.settings.ari_base} is too old: "
+                                 f"ckm needs {MIN_MAJOR} or newer (ARI externalMedia, "
+                                 "channelvars, WebRTC)")
         if version is None:
             raise ProvisionError(
                 f"no ARI at {self.settings.ari_base} with user {self.settings.ari_user!r}: check "
