@@ -34,6 +34,12 @@ TEXT: dict[str, dict[str, str]] = {
     "lon": {"pl": "Długość geograficzna", "en": "Longitude"},
     "my_location": {"pl": "Użyj mojej lokalizacji", "en": "Use my location"},
     "description": {"pl": "Opis problemu", "en": "Description of the problem"},
+    "public_note": {
+        "pl": "Opis, miejsce i zdjęcie będą widoczne publicznie (otwarte dane Open311) — "
+              "nie wpisuj tu swoich danych osobowych. Dane kontaktowe podaj niżej; nie są publikowane.",
+        "en": "The description, place and photo will be public (Open311 open data) — do not put "
+              "personal details here. Give contact details below; they are never published.",
+    },
     "photo": {"pl": "Zdjęcie (JPEG, PNG lub WebP, do 5 MB)", "en": "Photo (JPEG, PNG or WebP, up to 5 MB)"},
     "contact": {"pl": "Dane kontaktowe", "en": "Contact details"},
     "contact_help": {

@@ -17,6 +17,7 @@ from crm_core.db import Database
 from portal import tracking
 from portal.catalog import Catalog, build_catalog
 from portal.config import PortalConfig
+from portal.fields import WARSAW
 from portal.photos import MediaStore
 from portal.ratelimit import RateLimiter
 
@@ -42,6 +43,10 @@ class Portal:
             lstrip_blocks=True,
         )
     )
+
+    def __post_init__(self) -> None:
+        # Residents read times in Warsaw's clock, not the database's UTC.
+        self.templates.filters["local"] = lambda at: at.astimezone(WARSAW).strftime("%Y-%m-%d %H:%M")
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Blocking CRM work off the event loop, which also carries live calls."""
