@@ -19,8 +19,7 @@ from crm_core.services.cases import Actor, transition_case
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, make_app, tiny_png
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at /usr/bin/chromium")]
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
 
 def test_resident_reports_with_a_photo_and_sees_the_status_change(
