@@ -28,7 +28,9 @@ def test_every_19115_form_goes_to_stasis_from_every_inbound_context(tmp_path: Pa
     for context in ("[inbound]", "[inbound-web]", "[agents]"):
         block = ext.split(context, 1)[1].split("\n[", 1)[0]
         assert "include => ckm-19115" in block
-    assert "Stasis(${CKM_APP},inbound,${CKM_DIALED})" in ext
+    assert "Stasis(${CKM_TO_APP},inbound,${CKM_DIALED})" in ext
+    # The app is the rendered one unless a scripted resident named another (tests do).
+    assert "Set(CKM_TO_APP=${IF($[\"${CKM_ROUTE_APP}\" = \"\"]?${CKM_APP}:${CKM_ROUTE_APP})})" in ext
     assert f"CKM_APP = {settings.ari_app}" in ext
 
 
