@@ -395,7 +395,9 @@ class Controller:
             return
         bridge = f"ckm-queue-{request.queue}"
         found = await self.ari.request("GET", f"/bridges/{bridge}", gone_ok=True)
-        if isinstance(found, dict) and not found.get("channels"):
+        # The leaving caller may still be listed for a moment after its hang-up.
+        others = [c for c in (found or {}).get("channels", []) if c != handle.session.channel_id]
+        if isinstance(found, dict) and not others:
             await self.ari.destroy_bridge(bridge)
 
     async def _hold_without_acd(self, call: cs.EnqueueCall) -> None:
