@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from crm_core.db import Database
 from crm_core.errors import CrmError, NotFound, ValidationError
+from crm_core.models.cases import CaseStatus
 from crm_core.services import cases, contact_center, routing, users
 from crm_core.warsaw import DISTRICTS
 
@@ -96,6 +97,20 @@ class Crm:
 
         return await off_loop(write)
 
+    async def find_case(self, number: str | None = None, case_id: int | None = None
+                        ) -> dict[str, Any]:
+        if case_id is not None:
+            view = await off_loop(cases.get_case, self.db, case_id)
+        else:
+            view = await off_loop(cases.get_case_by_number, self.db, (number or "").strip())
+        return case_card(view)
+
+    async def change_status(self, case_id: int, status: str, comment: str | None,
+                            actor: cases.Actor) -> dict[str, Any]:
+        view = await off_loop(cases.transition_case, self.db, case_id, status, by=actor,
+                              comment=comment)
+        return case_card(view)
+
     async def kb_search(self, query: str, lang: str) -> list[dict[str, Any]]:
         from crm_core.search import kb_search
 
@@ -107,6 +122,13 @@ class Crm:
 
         a = await off_loop(get_article, self.db, slug, lang)
         return {"slug": a.slug, "title": a.title, "body": a.body}
+
+
+def case_card(view: cases.CaseView) -> dict[str, Any]:
+    """A case as the desk shows it, with the statuses it may move to next (none when final)."""
+    card: dict[str, Any] = jsonable(view)
+    card["next_statuses"] = [s.value for s in cases.TRANSITIONS[CaseStatus(view.status)]]
+    return card
 
 
 def error_fields(exc: CrmError) -> dict[str, str]:

@@ -18,7 +18,7 @@ from agent_desktop import security
 from agent_desktop.crm import error_fields, off_loop
 from agent_desktop.pages import desk_of, lang_of
 from agent_desktop.security import DESK_ROLES, WALLBOARD_ROLES, requires
-from crm_core.errors import CrmError, ValidationError
+from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.services import cases, interactions
 
 MAX_BODY = 64 * 1024
@@ -149,6 +149,47 @@ async def create_case(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "case": created}, status=201)
 
 
+@requires(DESK_ROLES, api=True)
+async def find_case(request: web.Request) -> web.StreamResponse:
+    """A case by its number (`?number=19115/2026/000123`) or id (`?id=42`)."""
+    raw_id, number = request.query.get("id", "").strip(), request.query.get("number", "").strip()
+    if not raw_id and not number:
+        return bad({"number": "type a case number such as 19115/2026/000123"})
+    if raw_id and not raw_id.isdigit():
+        return bad({"id": "expected a case id"})
+    try:
+        card = await desk_of(request).crm.find_case(
+            number=number[:40], case_id=int(raw_id) if raw_id else None)
+    except CrmError as exc:
+        return bad(error_fields(exc), status=404)
+    return web.json_response({"ok": True, "case": card})
+
+
+@requires(DESK_ROLES, api=True)
+async def change_status(request: web.Request) -> web.StreamResponse:
+    """Move a case along its lifecycle; the residents' tracking page and Open311 show it."""
+    user = await security.current_user(request)
+    assert user is not None
+    raw_id = request.match_info["case_id"]
+    if not raw_id.isdigit():
+        return bad({"id": "expected a case id"}, status=404)
+    data = await json_body(request)
+    try:
+        status = _text(data, "status", 40)
+        comment = _text(data, "comment", 2000)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        return bad({field: message})
+    if not status:
+        return bad({"status": "choose the new status"})
+    try:
+        card = await desk_of(request).crm.change_status(
+            int(raw_id), status, comment, cases.Actor(user.username, user.id))
+    except CrmError as exc:
+        return bad(error_fields(exc), status=404 if isinstance(exc, NotFound) else 422)
+    return web.json_response({"ok": True, "case": card})
+
+
 async def _interaction_of(desk: Any, call_id: str | None) -> tuple[int, ...]:
     """The CRM interaction of the call on the desk, if the outbox has written it already."""
     if not call_id:
@@ -242,6 +283,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/api/route", route)
     app.router.add_get("/desk/api/nearby", nearby)
     app.router.add_post("/desk/api/cases", create_case)
+    app.router.add_get("/desk/api/cases/find", find_case)
+    app.router.add_post("/desk/api/cases/{case_id}/status", change_status)
     app.router.add_post("/desk/api/wrapup", wrap_up)
     app.router.add_get("/desk/api/kb", kb_search)
     app.router.add_get("/desk/api/kb/{slug}", kb_article)

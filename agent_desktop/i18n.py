@@ -6,6 +6,8 @@ as a JSON block, so no string is built in two places).
 
 from __future__ import annotations
 
+from portal.i18n import TEXT as PORTAL_TEXT
+
 LANGS = ("pl", "en")
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -85,6 +87,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "link_duplicate": ("Dopisz jako duplikat", "Link as duplicate"),
     "case_saved": ("Zapisano zgłoszenie", "Case saved"),
     "routed_to": ("Trafi do", "Goes to"),
+    # finding a case and moving it on
+    "find_case": ("Sprawdź zgłoszenie", "Find a case"),
+    "case_number": ("Numer zgłoszenia", "Case number"),
+    "find": ("Pokaż", "Show"),
+    "status": ("Status", "Status"),
+    "status_history": ("Historia statusu", "Status history"),
+    "change_status": ("Zmień status", "Change status"),
+    "new_status": ("Nowy status", "New status"),
+    "status_changed": ("Zmieniono status", "Status changed"),
+    "final_status": ("Status końcowy — bez dalszych zmian", "Final status — no further changes"),
+    "reported": ("Zgłoszono", "Reported"),
+    "channel": ("Kanał", "Channel"),
     # KB, wrap-up, callbacks
     "kb": ("Baza wiedzy", "Knowledge base"),
     "search": ("Szukaj", "Search"),
@@ -139,6 +153,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_diff": ("Brak różnic", "No differences"),
     "published_ok": ("Opublikowano wersję", "Published version"),
 }
+
+
+# Case statuses read the same on the desk as on the residents' tracking page.
+TEXT.update({key: (entry["pl"], entry["en"]) for key, entry in PORTAL_TEXT.items()
+             if key.startswith("st_")})
 
 
 def strings(lang: str) -> dict[str, str]:

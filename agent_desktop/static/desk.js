@@ -126,7 +126,10 @@ function renderHistory(history, pending) {
   }
   if (!list.children.length) list.append(el("li", { class: "muted", text: t.none }));
   for (const c of history.open_cases || []) {
-    cases.append(el("li", {}, el("strong", { text: c.number }), ` ${c.status} · ${c.category}`,
+    // The resident often calls about a report: one click opens it, ready to be moved on.
+    const open = el("button", { type: "button", class: "link", text: c.number });
+    open.addEventListener("click", () => showCase({ number: c.number }));
+    cases.append(el("li", {}, open, ` ${t[`st_${c.status}`] || c.status} · ${c.category}`,
       c.address ? ` · ${c.address}` : ""));
   }
   if (!cases.children.length) cases.append(el("li", { class: "muted", text: t.none }));
@@ -345,8 +348,7 @@ $("case-form").addEventListener("submit", async (event) => {
   setText("case-result", "");
   const data = await api("/desk/api/cases", body);
   if (!data.ok) {
-    const errors = data.errors || { error: data.error || `HTTP ${data.status}` };
-    setText("case-errors", Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join("; "));
+    setText("case-errors", fieldErrors(data));
     return;
   }
   const c = data.case;
@@ -355,6 +357,77 @@ $("case-form").addEventListener("submit", async (event) => {
   form.description.value = "";
   desk.duplicateOf = null;
   $("nearby").hidden = true;
+  showCase({ number: c.number });
+});
+
+// --- finding a case and moving it on ---------------------------------------------------------
+
+function fieldErrors(data) {
+  const errors = data.errors || { error: data.error || `HTTP ${data.status}` };
+  return Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join("; ");
+}
+
+function renderCase(c) {
+  setText("card-number", c.number);
+  const badge = $("card-status");
+  badge.textContent = t[`st_${c.status}`] || c.status;
+  badge.className = `badge st-${c.status}`;
+  badge.dataset.status = c.status;
+  setText("card-category", [c.category_name, c.subcategory].filter(Boolean).join(" · "));
+  setText("card-department", c.department_name || "—");
+  setText("card-address", [c.address, c.district, c.location_text].filter(Boolean).join(", ") || "—");
+  setText("card-created", (c.created_at || "").replace("T", " ").slice(0, 16));
+  setText("card-channel", c.channel);
+  setText("card-description", c.description);
+  const history = $("card-history");
+  history.replaceChildren();
+  for (const h of c.history || []) {
+    const when = (h.at || "").replace("T", " ").slice(0, 16);
+    history.append(el("li", {}, el("span", { class: "muted", text: when }), " ",
+      el("strong", { text: t[`st_${h.to_status}`] || h.to_status }), ` · ${h.by}`,
+      h.comment ? ` — ${h.comment}` : ""));
+  }
+  $("status-case-id").value = String(c.id);
+  const next = $("status-next");
+  next.replaceChildren(...c.next_statuses.map(
+    (s) => el("option", { value: s, text: t[`st_${s}`] || s })));
+  $("status-form").hidden = !c.next_statuses.length;
+  $("status-final").hidden = c.next_statuses.length > 0;
+  $("case-card").hidden = false;
+}
+
+async function showCase(query) {
+  setText("find-case-errors", "");
+  const data = await api(`/desk/api/cases/find?${new URLSearchParams(query)}`);
+  if (!data.ok) {
+    $("case-card").hidden = true;
+    setText("find-case-errors", fieldErrors(data));
+    return;
+  }
+  if (query.number) $("find-case-number").value = query.number;
+  renderCase(data.case);
+}
+
+$("find-case-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const number = $("find-case-number").value.trim();
+  if (number) showCase({ number });
+});
+
+$("status-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  setText("status-errors", "");
+  const id = $("status-case-id").value;
+  const status = $("status-next").value;
+  const data = await api(`/desk/api/cases/${encodeURIComponent(id)}/status`,
+    { status, comment: $("status-comment").value });
+  if (!data.ok) {
+    setText("status-errors", fieldErrors(data));
+    return;
+  }
+  $("status-comment").value = "";
+  renderCase(data.case);
+  notice(`${t.status_changed}: ${data.case.number} → ${t[`st_${status}`] || status}`);
 });
 
 // --- knowledge base ---------------------------------------------------------------------------
@@ -444,6 +517,7 @@ const SHORTCUTS = {
   l: () => $("btn-agent-login").click(),
   n: () => $("case-category").focus(),
   k: () => $("kb-query").focus(),
+  f: () => $("find-case-number").focus(),
   w: () => $("wrapup-disposition").focus(),
 };
 document.addEventListener("keydown", (event) => {

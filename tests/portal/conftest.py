@@ -131,12 +131,19 @@ def crm_pg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]
         db.dispose()
 
 
-def make_app(settings: Settings, db: Database, data_dir: Path, **config: Any) -> web.Application:
+def make_app(settings: Settings, db: Database, data_dir: Path, *, with_desktop: bool = False,
+             **config: Any) -> web.Application:
+    """The portal on an aiohttp app; `with_desktop` mounts the consultants' desktop beside it,
+    on the same CRM, as `ckm run` does."""
     s = dataclasses.replace(settings, data_dir=data_dir)
     center = Center(settings=s, bus=EventBus(), services={"crm.db": db})
     center.services["portal.config"] = PortalConfig.from_settings(s, **{**GENEROUS, **config})
     app = web.Application(client_max_size=12 * 1024 * 1024)
     portal.wiring.setup(app, center)
+    if with_desktop:
+        import agent_desktop.wiring
+
+        agent_desktop.wiring.setup(app, center)
     return app
 
 

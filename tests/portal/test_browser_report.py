@@ -1,6 +1,6 @@
 """In a real Chromium: a resident reports a pothole with a photo and a map point, gets the case
-number and private link; a consultant moves the case on (through crm_core's case service — the
-consultant desktop has no case page yet); the resident's tracking page and the API show it."""
+number and private link; a consultant opens the case in the desktop (served by the same app, as
+`ckm run` does) and moves it on; the resident's tracking page and the API show the change."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect, sync_playwright
 
 from ckm.settings import Settings
 from crm_core.db import Database
-from crm_core.models import Case
-from crm_core.services.cases import Actor, transition_case
+from crm_core.services.cases import get_case_by_number
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, make_app, tiny_png
 
@@ -25,7 +23,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 def test_resident_reports_with_a_photo_and_sees_the_status_change(
     settings: Settings, crm_pg: Database, tmp_path: Path
 ) -> None:
-    with LiveServer(make_app(settings, crm_pg, tmp_path / "data")) as server, sync_playwright() as pw:
+    app = make_app(settings, crm_pg, tmp_path / "data", with_desktop=True)
+    with LiveServer(app) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
@@ -58,11 +57,21 @@ def test_resident_reports_with_a_photo_and_sees_the_status_change(
             expect(photo).to_be_visible()
             assert photo.evaluate("img => img.naturalWidth") == 32
 
-            with crm_pg.reading() as session:
-                case_id = session.scalar(sa.select(Case.id).where(Case.number == number))
-            assert case_id is not None
-            transition_case(crm_pg, case_id, "in_progress", by=Actor("konsultant1"),
-                            comment="Zlecono naprawę ZDM")
+            # The consultant's browser: their own session, the desktop of the same center.
+            desk = browser.new_context().new_page()
+            desk.goto(f"{server.base}/login")
+            desk.fill("#username", "konsultant1")
+            desk.fill("#password", "demo19115")
+            desk.click("#login-submit")
+            desk.fill("#find-case-number", number)
+            desk.press("#find-case-number", "Enter")
+            expect(desk.locator("#card-status")).to_have_text("Przyjęte")
+            expect(desk.locator("#card-description")).to_contain_text("40 cm")
+            desk.select_option("#status-next", "in_progress")
+            desk.fill("#status-comment", "Zlecono naprawę ZDM")
+            desk.click("#btn-status")
+            expect(desk.locator("#card-status")).to_have_text("W realizacji")
+            assert get_case_by_number(crm_pg, number).history[-1].by == "konsultant1"
 
             page = browser.new_page()  # the resident comes back later through the private link
             page.goto(link)
