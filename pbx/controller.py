@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ckm.bus import EventBus
 from ckm.settings import Settings
@@ -67,6 +67,10 @@ class SpeechPort(Protocol):
     async def stop(self, channel_id: str) -> None: ...
 
     async def release(self, channel_id: str) -> None: ...
+
+    async def reclaim(self, channels: list[dict[str, Any]]) -> int:
+        """Remove audio taps a previous process left behind; returns how many."""
+        ...
 
 
 @dataclass
@@ -157,6 +161,8 @@ class Controller:
     async def resync(self) -> None:
         self.stats.resyncs += 1
         channels = await self.ari.channels()
+        if self.speech is not None:
+            await self.speech.reclaim(channels)
         present: set[str] = set()
         for raw in channels:
             try:
@@ -167,10 +173,6 @@ class Controller:
             if chan.id in self.calls or not self._is_ours(chan):
                 continue
             args = tuple(chan.app_data.split(",")[1:])
-            if args and args[0] == "speech":
-                # A previous process's audio tap: its recogniser is gone with it.
-                await self.ari.hangup(chan.id)
-                continue
             if not args or args[0] not in CALL_ENTRIES:
                 continue  # an agent leg or a helper channel: the ACD adapter re-adopts those
             saved = chan.variables.get(cs.STATE_VAR, "")

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 RTP_HEADER = 12
 CHUNK_BYTES = 3200  # 100 ms at 16 kHz: small enough for barge-in, big enough to be cheap
+TAP_PREFIXES = ("asr-snoop", "asr-media")  # ids of the helper channels of an audio tap
 Sink = Callable[[str, cs.SessionInput], None]
 
 
@@ -140,9 +141,42 @@ class SpeechStreams:
             await self.ari.hangup(chan)
         await self.ari.destroy_bridge(stream.bridge_id)
 
+    async def reclaim(self, channels: list[dict[str, Any]]) -> int:
+        """Remove audio taps this process does not own: a killed predecessor's snoop and
+        externalMedia channels (in our app with args `speech`) and their bridges.
+
+        Called on every (re)connect; after a mere websocket blip our own streams are still
+        live and listed in `self.streams`, so they are kept.
+        """
+        owned = {cid for s in self.streams.values() for cid in (s.snoop_id, s.media_id)}
+        owned_bridges = {s.bridge_id for s in self.streams.values()}
+        removed = 0
+        for chan in channels:
+            # Told apart by the ids we gave them: Asterisk lists an externalMedia channel's
+            # dialplan app data as the bare app name, without our `speech` argument.
+            cid = str(chan.get("id", ""))
+            app = str(chan.get("dialplan", {}).get("app_data", "")).split(",", 1)[0]
+            if cid.startswith(TAP_PREFIXES) and cid not in owned and app == self.settings.ari_app:
+                await self.ari.hangup(cid)
+                removed += 1
+        for bridge in await self.ari.bridges():
+            if bridge.get("name") == self._bridge_name() and bridge.get("id") not in owned_bridges:
+                await self.ari.destroy_bridge(str(bridge["id"]))
+                removed += 1
+        if removed:
+            log.info("reclaimed %d audio-tap channels and bridges left by a previous process",
+                     removed)
+        return removed
+
+    def _bridge_name(self) -> str:
+        # Named after the app so a restarted controller finds its predecessor's bridges and
+        # never touches another app's.
+        return f"asr:{self.settings.ari_app}"
+
     # --- media -----------------------------------------------------------------------------
     async def _open_stream(self, channel_id: str) -> Stream:
-        stream = Stream(channel_id, snoop_id=new_id("asr-snoop"), media_id=new_id("asr-media"),
+        stream = Stream(channel_id, snoop_id=new_id(TAP_PREFIXES[0]),
+                        media_id=new_id(TAP_PREFIXES[1]),
                         bridge_id=new_id("asr-bridge"))
         self.streams[channel_id] = stream
         app = self.settings.ari_app
@@ -164,7 +198,7 @@ class SpeechStreams:
             await asyncio.wait_for(asyncio.gather(*entered), 5)
         except TimeoutError:
             raise AriUnavailable("the audio tap channels never entered Stasis") from None
-        await self.ari.create_bridge(stream.bridge_id, "mixing", "asr")
+        await self.ari.create_bridge(stream.bridge_id, "mixing", self._bridge_name())
         for chan in (stream.snoop_id, stream.media_id):
             await self.ari.request("POST", f"/bridges/{stream.bridge_id}/addChannel",
                                    {"channel": chan})

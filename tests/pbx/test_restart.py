@@ -56,36 +56,45 @@ async def test_sigkilled_controller_call_is_readopted_and_nothing_is_left(
             return False
 
     await wait_for(controller_connected, 15, "the first controller to connect")
-    call = asyncio.create_task(place_call(settings, CallPlan(hangup_after=14, wait_answer=15)))
+    call = asyncio.create_task(place_call(settings, CallPlan(hangup_after=24, wait_answer=15)))
     try:
-        async def call_is_waiting() -> bool:
-            for chan in await ari.channels():
+        async def call_is_listening() -> bool:
+            # Killed while the menu listens: its audio tap is up too (a snoop, an externalMedia
+            # channel and their bridge), the hardest moment to die in.
+            channels = await ari.channels()
+            tapped = any(c["id"].startswith("asr-media")
+                         and c["dialplan"]["app_data"] == settings.ari_app for c in channels)
+            for chan in channels:
                 if chan["id"].startswith("resident-in-") and chan["state"] == "Up":
-                    return bool(chan.get("channelvars", {}).get("CKM_IVR"))
+                    return tapped and bool(chan.get("channelvars", {}).get("CKM_IVR"))
             return False
 
-        await wait_for(call_is_waiting, 15, "the call to be answered by the first controller")
+        await wait_for(call_is_listening, 15, "the first controller to answer and listen")
         first.send_signal(signal.SIGKILL)
         first.wait(5)
         await asyncio.sleep(0.5)
         assert not call.done(), "the call must survive the controller's death"
         second = start_controller(settings.ari_app)
         await wait_for(controller_connected, 15, "the second controller to connect")
-        summary = await asyncio.wait_for(call, 20)
+        summary = await asyncio.wait_for(call, 30)
         assert summary.answered and summary.ended_by == "caller"
         # The second controller carried the call on: its prompts reached the resident.
         assert len(summary.prompts_heard) >= 2, summary.prompts_heard
 
         async def nothing_left() -> bool:
-            ours = [c for c in await ari.channels() if c["id"].startswith("resident")]
+            # The first controller's audio tap (snoop + externalMedia + bridge) too: the
+            # second one never owned it, so it must reclaim it.
+            ours = [c for c in await ari.channels() if c["id"].startswith("resident")
+                    or c["dialplan"]["app_data"].startswith(settings.ari_app)]
             return not ours and not await ari.bridges()
 
         await wait_for(nothing_left, 5, "channels and bridges to be gone")
         second.send_signal(signal.SIGTERM)
         output = second.communicate(timeout=10)[0].decode()
         assert second.returncode == 0, output
-        assert "call adopted" in output
-        assert '"calls_adopted": 1' in output
+        assert "call adopted" in output, output
+        assert "reclaimed" in output, output
+        assert '"calls_adopted": 1' in output and '"calls_ended": 1' in output
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
