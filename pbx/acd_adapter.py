@@ -54,6 +54,7 @@ class Leg:
     agent: str = ""
     answered: bool = False
     offer: int | None = None  # the RingAgent round this leg answers (agent legs)
+    partner: str = ""  # a supervisor's snoop channel and the snoop's supervisor, each other's
 
 
 @dataclass
@@ -228,11 +229,8 @@ class AcdAdapter:
                 self._feed(ce.ConsultAnswered(at=at, call_id=leg.call_id))
             case "supervisor":
                 watched = self.places.get(leg.call_id)
-                snoop = next((lg.channel_id for lg in self.legs.values()
-                              if lg.role == "snoop" and lg.call_id == leg.call_id
-                              and lg.agent == leg.agent), "")
-                if snoop:
-                    await self._bridge(f"ckm-snoop-{chan.id}", [snoop, chan.id])
+                if leg.partner:
+                    await self._bridge(f"ckm-snoop-{chan.id}", [leg.partner, chan.id])
                 elif watched is not None and watched.call_bridge:
                     await self._add(watched.call_bridge, chan.id)
 
@@ -258,7 +256,13 @@ class AcdAdapter:
                 if not leg.answered:
                     self._feed(ce.ConsultFailed(at=at, call_id=leg.call_id))
             case "supervisor":
+                # The snoop would go on spying into nothing; the next listen makes its own.
                 self._spawn(self.ari.destroy_bridge(f"ckm-snoop-{leg.channel_id}"))
+                if leg.partner:
+                    self._spawn(self.ari.hangup(leg.partner))
+            case "snoop":
+                if leg.partner:  # the consultant's leg ended: nothing left to listen to
+                    self._spawn(self.ari.hangup(leg.partner))
 
     # --- commands ----------------------------------------------------------------------------
     async def _run(self, command: cc.Command) -> None:
@@ -414,7 +418,9 @@ class AcdAdapter:
         self.legs[sup_leg] = Leg(sup_leg, "supervisor", call_id, agent)
         if mode != "barge" and agent_chan:
             snoop_id = new_id("snoop")
-            self.legs[snoop_id] = Leg(snoop_id, "snoop", call_id, agent, answered=True)
+            self.legs[sup_leg].partner = snoop_id
+            self.legs[snoop_id] = Leg(snoop_id, "snoop", call_id, agent, answered=True,
+                                      partner=sup_leg)
             await self.ari.request("POST", f"/channels/{agent_chan}/snoop/{snoop_id}", {
                 "app": self.settings.ari_app, "appArgs": f"snoop,{call_id},{agent}",
                 "spy": "both", "whisper": "out" if mode == "whisper" else "none"})

@@ -212,6 +212,9 @@ class Sandbox:
         self.install_config()
         self.mount_proc()
         (self.root / "run/asterisk").mkdir(parents=True, exist_ok=True)
+        # ARI recordings (call recordings, supervisors' checks) land here; the Debian package
+        # does not create it, and without it every recording fails with ENOENT.
+        (self.root / "var/spool/asterisk/recording").mkdir(parents=True, exist_ok=True)
         if self.pid() is None:
             self._check_ports_free()
             _run(["chroot", str(self.root), "asterisk"], timeout=30)

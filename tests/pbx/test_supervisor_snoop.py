@@ -1,0 +1,155 @@
+"""A supervisor listens to, whispers into and barges into a live consultant call, on the real
+Asterisk, and hears the call.
+
+The consultant is the scripted agent of [ckm-test-agents] (it answers and plays a beep every two
+seconds); the supervisor's phone is the same scripted endpoint. What the supervisor hears is
+recorded through a second, observer-owned snoop on the supervisor's leg (spy=out: the audio
+sent to the supervisor) and fetched from Asterisk's stored recordings: a beep in it is the
+consultant's side of the call reaching the supervisor.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import io
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from ckm.assembly import Center
+from ckm.settings import Settings
+from cti import events as ce
+from pbx.ari_client import AriClient, new_id
+from pbx.caller import CallPlan, place_call
+
+from .live_center import Recorder, live_center, log_in
+
+pytestmark = pytest.mark.asterisk
+
+SCRIPTED_PHONE = "Local/answer@ckm-test-agents"
+OBSERVER = "ckm-observer-snoop"
+
+
+@pytest_asyncio.fixture
+async def center(asterisk: Any, settings: Settings, tmp_path: Path
+                 ) -> AsyncIterator[tuple[Center, Recorder]]:
+    async with live_center(settings, tmp_path) as running:
+        yield running
+
+
+async def until(what: str, probe: Any, timeout: float = 20.0) -> Any:
+    for _ in range(int(timeout / 0.1)):
+        found = await probe()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def heard_by(ari: AriClient, settings: Settings, supervisor_leg: str,
+                   seconds: float = 4.5) -> float:
+    """Peak amplitude (0..32767) of what Asterisk sends to `supervisor_leg` over `seconds`."""
+    tap, name = new_id("obs-snoop"), new_id("heard")
+    entered = ari.expect("StasisStart", tap)
+    await ari.request("POST", f"/channels/{supervisor_leg}/snoop/{tap}",
+                      {"app": OBSERVER, "spy": "out"})
+    await asyncio.wait_for(entered, 5)
+    await ari.request("POST", f"/channels/{tap}/record",
+                      {"name": name, "format": "wav", "maxDurationSeconds": int(seconds) + 1,
+                       "ifExists": "overwrite"})
+    await asyncio.sleep(seconds)
+    await ari.hangup(tap)
+    await asyncio.sleep(0.5)
+    auth = aiohttp.encode_basic_auth(settings.ari_user, settings.ari_password)  # type: ignore[attr-defined]
+    async with aiohttp.ClientSession(headers={"Authorization": auth}) as http, http.get(
+            f"{settings.ari_base}/recordings/stored/{name}/file") as resp:
+        assert resp.status == 200, await resp.text()
+        data = await resp.read()
+    await ari.request("DELETE", f"/recordings/stored/{name}", gone_ok=True)
+    with wave.open(io.BytesIO(data)) as wav:
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    assert len(samples) > 8000, "the recording is shorter than a second"
+    return float(max(abs(s) for s in samples))
+
+
+async def test_supervisor_listens_whispers_and_barges(center: tuple[Center, Recorder],
+                                                      settings: Settings) -> None:
+    c, _ = center
+    board = c.services["cti.switchboard"]
+    await log_in(c, "konsultant1", SCRIPTED_PHONE)
+    ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, OBSERVER)
+    await ari.start()
+    assert await ari.wait_connected(5)
+    plan = CallPlan.from_args(number="19115", caller_id="+48600100200", name="Anna Nowak",
+                              dtmf="w6,0,w2,0,w2,0,w2,0,w2,0,w2,0", say=[],
+                              hangup_after=60, wait_answer=10)
+    call = asyncio.create_task(place_call(settings, plan))
+    try:
+        async def call_bridge() -> dict[str, Any] | None:
+            return next((b for b in await ari.bridges() if b["id"].startswith("ckm-call-")
+                         and len(b["channels"]) == 2), None)
+
+        bridge = await until("the caller and the consultant to be bridged", call_bridge, 30)
+        call_id = bridge["id"].removeprefix("ckm-call-")
+
+        async def supervisor_bridge() -> dict[str, Any] | None:
+            return next((b for b in await ari.bridges() if b["id"].startswith("ckm-snoop-")
+                         and len(b["channels"]) == 2), None)
+
+        # Listen: a snoop on the consultant's leg, bridged to the supervisor's phone.
+        board.feed(ce.SnoopRequested(board.now(), call_id, "kierownik", SCRIPTED_PHONE,
+                                     ce.SnoopMode.LISTEN))
+        listening = await until("the supervisor's listen bridge", supervisor_bridge)
+        leg = listening["id"].removeprefix("ckm-snoop-")
+        assert await heard_by(ari, settings, leg) > 1000, "the supervisor hears nothing"
+        call_now = await call_bridge()
+        assert call_now is not None and leg not in call_now["channels"], (
+            "listening must not put the supervisor into the conversation")
+        await ari.hangup(leg)
+        await until("the listen bridge to go", lambda: _no_snoop_bridge(ari))
+
+        # Whisper: the same, the snoop also carrying the supervisor's voice to the consultant.
+        board.feed(ce.SnoopRequested(board.now(), call_id, "kierownik", SCRIPTED_PHONE,
+                                     ce.SnoopMode.WHISPER))
+        whispering = await until("the supervisor's whisper bridge", supervisor_bridge)
+        leg = whispering["id"].removeprefix("ckm-snoop-")
+        assert await heard_by(ari, settings, leg) > 1000
+        await ari.hangup(leg)
+        await until("the whisper bridge to go", lambda: _no_snoop_bridge(ari))
+
+        # Barge: the supervisor joins the call's own bridge, three parties.
+        board.feed(ce.SnoopRequested(board.now(), call_id, "kierownik", SCRIPTED_PHONE,
+                                     ce.SnoopMode.BARGE))
+
+        async def three_way() -> dict[str, Any] | None:
+            found = await call_bridge_any(ari)
+            return found if found is not None and len(found["channels"]) == 3 else None
+
+        joined = await until("the supervisor in the call bridge", three_way)
+        barger = next(ch for ch in joined["channels"] if ch.startswith("supervisor-"))
+        assert await heard_by(ari, settings, barger) > 1000
+        await ari.hangup(barger)
+        # The conversation goes on without the supervisor.
+        assert await until("the call to be two again", call_bridge)
+    finally:
+        call.cancel()
+        for ch in await ari.channels():
+            if ch["id"].startswith(("resident", "supervisor", "snoop", "obs-")):
+                await ari.hangup(ch["id"])
+        await ari.stop()
+
+
+async def call_bridge_any(ari: AriClient) -> dict[str, Any] | None:
+    return next((b for b in await ari.bridges() if b["id"].startswith("ckm-call-")), None)
+
+
+async def _no_snoop_bridge(ari: AriClient) -> bool:
+    """The supervisor hung up: their bridge and the snoop on the consultant are both gone."""
+    return not any(b["id"].startswith("ckm-snoop-") for b in await ari.bridges()) and not any(
+        c["id"].startswith("snoop-") for c in await ari.channels())
