@@ -3,17 +3,23 @@
 Fed by the domain-event bus (CallQueued, AgentConnected, CallEnded), so it costs the
 telephony path nothing; a wallboard opened mid-day loads it once, then keeps it current from
 the CTI websocket's call_queued / call_answered / call_left_queue events (no polling). Slots
-are local Warsaw time, the day the supervisors think in; counting starts when the center does.
+are local Warsaw time, the day the supervisors think in.
+
+The day starts at midnight, not when the center starts: at start-up the chart is filled from
+the calls the CRM recorded since midnight (`backfill`), up to the moment it subscribed to the
+bus; from then on the bus counts. Each figure lands in the slot of its own moment (offered:
+joining the queue, answered: connecting, abandoned: hanging up), from either source alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ckm import events as domain
+from crm_core.services.contact_center import QueuedCallView
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 SLOTS = 96  # 24 h of 15 minutes
@@ -34,11 +40,27 @@ class TodayChart:
     day: date | None = None
     slots: list[Slot] = field(default_factory=lambda: [Slot() for _ in range(SLOTS)])
 
+    def backfill(self, calls: list[QueuedCallView], until: datetime) -> int:
+        """Count calls recorded before `until` (when the bus took over); returns how many."""
+        for call in calls:
+            self._slot(call.queued_at).offered += 1
+            if call.connected_at is not None and call.connected_at < until:
+                slot = self._slot(call.connected_at)
+                slot.answered += 1
+                if (call.wait_s or 0.0) <= self.sl_threshold_s.get(call.queue, DEFAULT_SL_S):
+                    slot.answered_in_sl += 1
+            elif (call.end_reason == "abandoned" and call.ended_at is not None
+                    and call.ended_at < until):
+                self._slot(call.ended_at).abandoned += 1
+        return len(calls)
+
     def _slot(self, at: datetime) -> Slot:
         local = at.astimezone(WARSAW)
-        if local.date() != self.day:
+        if self.day is None or local.date() > self.day:
             self.day = local.date()
             self.slots = [Slot() for _ in range(SLOTS)]
+        if local.date() < self.day:  # yesterday's straggler (a call that crossed midnight)
+            return Slot()
         return self.slots[(local.hour * 60 + local.minute) // 15]
 
     async def on_event(self, event: Any) -> None:
@@ -56,3 +78,8 @@ class TodayChart:
         return {"day": self.day.isoformat() if self.day else None,
                 "slots": [[s.offered, s.answered, s.answered_in_sl, s.abandoned]
                           for s in self.slots]}
+
+
+def midnight(at: datetime) -> datetime:
+    """The start of `at`'s day in Warsaw, as an aware datetime."""
+    return datetime.combine(at.astimezone(WARSAW).date(), time(0), tzinfo=WARSAW)

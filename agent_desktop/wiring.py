@@ -20,16 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent_desktop import desk_api, ivr_api, pages, security
 from agent_desktop.crm import Crm
 from agent_desktop.ivr_editor import ScriptBook
-from agent_desktop.today import TodayChart
+from agent_desktop.today import TodayChart, midnight
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,22 @@ def _known_queues(center: Any) -> tuple[str, ...]:
     return DEFAULT_QUEUES
 
 
+def _fill_chart(chart: TodayChart, db: Any) -> None:
+    """Service-level thresholds per queue, and the day so far from the CRM (see today.py)."""
+    from crm_core.services import contact_center
+
+    try:
+        chart.sl_threshold_s.update({q.name: float(q.sl_threshold_s)
+                                     for q in contact_center.list_queues(db)})
+        now = datetime.now(UTC)
+        counted = chart.backfill(contact_center.queued_calls_between(db, midnight(now), now), now)
+    except SQLAlchemyError as exc:  # a chart is no reason to refuse to start
+        log.warning("today's chart starts empty: the CRM could not be read (%s)", exc)
+        return
+    if counted:
+        log.info("today's chart: %d queued calls since midnight from the CRM", counted)
+
+
 def setup(app: web.Application, center: Any) -> Desk:
     db = _database(center)
     crm = Crm(db)
@@ -117,6 +135,7 @@ def setup(app: web.Application, center: Any) -> Desk:
         # library's publish listeners (prompt rendering) schedule tasks too.
         if center.bus is not None:
             center.bus.subscribe("desktop.today", chart.on_event)
+        _fill_chart(chart, db)
         restored = book.restore_active()
         if restored:
             log.info("IVR versions published from the editor are live again: %s",

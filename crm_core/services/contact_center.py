@@ -20,6 +20,7 @@ from crm_core.models import (
     AgentSkill,
     ApiKey,
     DispositionCode,
+    Interaction,
     IvrScriptVersion,
     PauseReason,
     Queue,
@@ -76,6 +77,30 @@ class ScriptVersionView:
     created_at: datetime
     published_at: datetime | None
     is_active: bool
+
+
+@dataclass(frozen=True)
+class QueuedCallView:
+    """A call that waited in a queue: what the wallboard's chart of the day counts."""
+
+    queue: str
+    queued_at: datetime
+    connected_at: datetime | None
+    wait_s: float | None
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+def queued_calls_between(db: Database, since: datetime, until: datetime) -> list[QueuedCallView]:
+    """Calls that joined a queue in [since, until), oldest first (a day is a few thousand)."""
+    i = Interaction
+    query = (sa.select(i.queue, i.queued_at, i.connected_at, i.wait_s, i.ended_at, i.end_reason)
+             .where(i.queued_at >= since, i.queued_at < until, i.queue.is_not(None))
+             .order_by(i.queued_at))
+    with db.reading() as session:
+        return [QueuedCallView(queue or "", queued_at, connected, wait, ended, reason)
+                for queue, queued_at, connected, wait, ended, reason in session.execute(query)
+                if queued_at is not None]
 
 
 def _script_view(s: IvrScriptVersion) -> ScriptVersionView:
