@@ -325,12 +325,7 @@ class OutboxWriter:
 
     def _claim(self, session: Session, entries: Sequence[JournalEntry]) -> set[str]:
         """Record the ids as applied; returns those not applied before (by anyone)."""
-        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
         now = utcnow()
-        values = [
-            {"event_id": e.event_id, "kind": e.kind[:40], "applied_at": now}
-            for e in entries
-        ]  # fmt: skip
         table: sa.Table = AppliedEvent.__table__  # type: ignore[assignment]
         if self.db.dialect == "postgresql":
             # One short statement with array parameters: parsed and prepared once, whatever
@@ -357,8 +352,16 @@ class OutboxWriter:
                 "at": now,
             }
             return set(session.execute(stmt, params).scalars())
+        # SQLite: a multi-row VALUES (its statements are parsed in-process, cheaply). The rows
+        # are built only here: the PostgreSQL branch above sends two arrays instead.
+        values = [
+            {"event_id": e.event_id, "kind": e.kind[:40], "applied_at": now}
+            for e in entries
+        ]  # fmt: skip
         fresh = session.execute(
-            insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id),
+            sqlite.insert(table)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(table.c.event_id),
             values,
         ).scalars()
         return set(fresh)

@@ -146,8 +146,14 @@ class CallEventBatch:
         """Write what is pending; call once after the last apply() of the transaction."""
         self.session.flush()
         if self._steps:
+            # A Core insert on the table, not the ORM bulk insert of the entity: the latter
+            # fetches each new id with its own INSERT … RETURNING (one round trip per step,
+            # the writer's largest cost), and leaves out None columns, splitting the rows into
+            # one statement per shape. Every row carries every column, so this is one
+            # executemany.
+            table: sa.Table = IvrPathStep.__table__  # type: ignore[assignment]
             self.session.execute(
-                sa.insert(IvrPathStep),
+                table.insert(),
                 [{"interaction_id": call.id, **row} for call, row in self._steps],
             )
             self._steps.clear()

@@ -1,18 +1,18 @@
 """Residents and the screen-pop's caller history.
 
-`caller_history` is on the critical path of every call offered to a consultant, so it is two
-indexed statements in one read, returning plain frozen values:
-1. the resident (found by the unique E.164 number) LEFT JOINed to their open cases
-   (ix_cases_resident_status);
-2. their latest interactions, joined through the same number (ix_interactions_resident_started).
-Neither depends on the other's result, and no ORM entities are built. On PostgreSQL they
-run in autocommit (no BEGIN/ROLLBACK round trips): a screen-pop does not need one snapshot.
+`caller_history` is on the critical path of every call offered to a consultant, so it is one
+statement, one round trip, returning plain frozen values: the resident (found by the unique
+E.164 number) LEFT JOINed to their open cases (ix_cases_resident_status), UNION ALL their
+latest interactions joined through the same number (ix_interactions_resident_started). No ORM
+entities are built. On PostgreSQL it runs in autocommit (no BEGIN/ROLLBACK round trips): a
+screen-pop does not need more than the one statement's snapshot.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -85,8 +85,57 @@ _OPEN_LITERALS: list[sa.ColumnElement[str]] = [
     sa.literal_column(f"'{s.value}'", sa.String) for s in OPEN_STATUSES
 ]
 
-_RESIDENT_AND_CASES = (
+# The screen-pop is one statement: a UNION ALL of the resident with their open cases (part 0)
+# and their latest interactions (part 1). On localhost a round trip costs more than running
+# either half, so one statement instead of two is the largest saving there is; the halves do
+# not depend on each other, so nothing is lost by sending them together. Each branch keeps its
+# own index (ix_cases_resident_status, ix_interactions_resident_started).
+#
+# The two parts share columns rather than padding each other with NULLs: every column costs
+# per row (driver description, SQLAlchemy's row and type processing), and this runs on every
+# ringing call. The layout, by position:
+#
+#   part  0: resident + open case            1: interaction
+#   0     0                                  1
+#   1     resident id                        interaction id
+#   2     name                               channel
+#   3     preferred_language                 queue
+#   4     consent_contact                    NULL
+#   5     consent_recording                  NULL
+#   6     case id (NULL: no open case)       NULL
+#   7     case number                        agent_username
+#   8     case status                        disposition_code
+#   9     category name                      subject
+#   10    case address                       notes
+#   11    case created_at                    started_at       (the ORDER BY key, "ts")
+#   12    NULL                               ended_at
+#
+# Result types come from part 0's columns: all strings and ints except 11 and 12, which are
+# UtcDateTime in both parts (12 is a NULL typed as such, so part 1's ended_at is normalised).
+_HEAD, _LATEST = 0, 1
+
+_latest = (
     sa.select(
+        Interaction.id,
+        Interaction.channel,
+        Interaction.queue,
+        Interaction.agent_username,
+        Interaction.disposition_code,
+        Interaction.subject,
+        Interaction.notes,
+        Interaction.started_at,
+        Interaction.ended_at,
+    )
+    .join(ResidentPhone, ResidentPhone.resident_id == Interaction.resident_id)
+    .where(ResidentPhone.number == sa.bindparam("number"))
+    .order_by(Interaction.started_at.desc())
+    .limit(sa.bindparam("limit"))
+    .subquery("latest")
+)
+
+_CALLER_HISTORY: sa.CompoundSelect[*tuple[Any, ...]] = sa.union_all(
+    sa.select(
+        sa.literal_column(str(_HEAD), sa.Integer).label("part"),
         Resident.id,
         Resident.name,
         Resident.preferred_language,
@@ -97,7 +146,8 @@ _RESIDENT_AND_CASES = (
         Case.status,
         Category.name.label("category"),
         Case.address,
-        Case.created_at,
+        Case.created_at.label("ts"),
+        sa.type_coerce(sa.null(), Interaction.ended_at.type).label("ended_at"),
     )
     .select_from(ResidentPhone)
     .join(Resident, Resident.id == ResidentPhone.resident_id)
@@ -106,27 +156,23 @@ _RESIDENT_AND_CASES = (
         sa.and_(Case.resident_id == Resident.id, Case.status.in_(_OPEN_LITERALS)),
     )
     .outerjoin(Category, Category.id == Case.category_id)
-    .where(ResidentPhone.number == sa.bindparam("number"))
-    .order_by(Case.created_at.desc())
-)
-
-_LATEST_INTERACTIONS = (
+    .where(ResidentPhone.number == sa.bindparam("number")),
     sa.select(
-        Interaction.id,
-        Interaction.channel,
-        Interaction.started_at,
-        Interaction.ended_at,
-        Interaction.queue,
-        Interaction.agent_username,
-        Interaction.disposition_code,
-        Interaction.subject,
-        Interaction.notes,
-    )
-    .join(ResidentPhone, ResidentPhone.resident_id == Interaction.resident_id)
-    .where(ResidentPhone.number == sa.bindparam("number"))
-    .order_by(Interaction.started_at.desc())
-    .limit(sa.bindparam("limit"))
-)
+        sa.literal_column(str(_LATEST), sa.Integer),
+        _latest.c.id,
+        _latest.c.channel,
+        _latest.c.queue,
+        sa.null(),
+        sa.null(),
+        sa.null(),
+        _latest.c.agent_username,
+        _latest.c.disposition_code,
+        _latest.c.subject,
+        _latest.c.notes,
+        _latest.c.started_at,
+        _latest.c.ended_at,
+    ),
+).order_by(sa.literal_column("part"), sa.literal_column("ts").desc())
 
 
 def caller_history(db: Database, phone: str, limit: int = 10) -> CallerHistory:
@@ -141,25 +187,23 @@ def caller_history(db: Database, phone: str, limit: int = 10) -> CallerHistory:
     except ValidationError:
         return CallerHistory(phone=phone, resident=None, interactions=(), open_cases=())
     with db.autocommit_engine.connect() as conn:
-        head = conn.execute(_RESIDENT_AND_CASES, {"number": number}).all()
-        if not head:
-            return CallerHistory(phone=number, resident=None, interactions=(), open_cases=())
-        rows = conn.execute(_LATEST_INTERACTIONS, {"number": number, "limit": limit}).all()
-    first = head[0]
-    resident = ResidentView(
-        id=first.id,
-        name=first.name,
-        preferred_language=first.preferred_language,
-        consent_contact=first.consent_contact,
-        consent_recording=first.consent_recording,
-        phones=(number,),
-    )
+        rows = conn.execute(_CALLER_HISTORY, {"number": number, "limit": limit}).all()
+    # Part 0 sorts first and has a row whenever the number belongs to a resident (the cases
+    # are LEFT JOINed); part 1 cannot have rows without it (same join through the number).
+    if not rows:
+        return CallerHistory(phone=number, resident=None, interactions=(), open_cases=())
+    first = rows[0]
+    resident = ResidentView(first[1], first[2], first[3], first[4], first[5], (number,))
     cases = tuple(
-        OpenCaseSummary(r.case_id, r.number, r.status, r.category, r.address, r.created_at)
-        for r in head
-        if r.case_id is not None
+        OpenCaseSummary(r[6], r[7], r[8], r[9], r[10], r[11])
+        for r in rows
+        if r[0] == _HEAD and r[6] is not None
     )
-    interactions = tuple(InteractionSummary(*r) for r in rows)
+    interactions = tuple(
+        InteractionSummary(r[1], r[2], r[11], r[12], r[3], r[7], r[8], r[9], r[10])
+        for r in rows
+        if r[0] == _LATEST
+    )
     return CallerHistory(number, resident, interactions, cases)
 
 
