@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from bench.calls import cpu_seconds, pct
@@ -178,6 +181,10 @@ async def serve_center(settings: Settings) -> None:
     from cti.config import AgentProfile, Membership, QueueConfig
     from pbx.controller import Controller
 
+    # A scratch data folder: the bench's 60 agents and its queue state must never land in the
+    # real center's ACD snapshot (var/acd-state.json), nor a crashed run's in the next run.
+    scratch = Path(tempfile.mkdtemp(prefix="ckm-bench-acd-"))
+    settings = replace(settings, data_dir=scratch, ivr_models_dir=settings.models_dir)
     bus = EventBus()
     connected: dict[str, int] = {}
 
@@ -211,3 +218,4 @@ async def serve_center(settings: Settings) -> None:
     for cleanup in reversed(center.cleanups):
         await cleanup()
     await bus.close()
+    shutil.rmtree(scratch, ignore_errors=True)
