@@ -3,6 +3,10 @@
 import { $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t } from "./common.js";
 import { attachPhone } from "./phone_ui.js";
 
+const WARSAW_TIME = new Intl.DateTimeFormat("pl-PL", {
+  timeZone: "Europe/Warsaw", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+
 const ref = JSON.parse($("ref").textContent);
 const thresholds = Object.fromEntries(ref.queues.map((q) => [q.name, q.sl_threshold_s]));
 const fullNames = Object.fromEntries(ref.agents.map((a) => [a.username, a.full_name]));
@@ -67,7 +71,8 @@ function renderFigures(figures) {
     box.replaceChildren(...alarms.map((a) => el("p", { class: "alarm-line", text: `⚠ ${a}` })));
   }
   renderAgents(figures.agents || []);
-  setText("clock", (figures.at || "").slice(11, 19) + " UTC");
+  // The center's own time, as the chart's slots are: Warsaw, whatever the browser's zone.
+  if (figures.at) setText("clock", WARSAW_TIME.format(new Date(figures.at)));
 }
 
 function renderAgents(agents) {
@@ -107,14 +112,15 @@ function buildAgentRow(agent) {
   const actions = el("td", { class: "actions" });
   for (const mode of ["listen", "whisper", "barge"]) {
     const b = el("button", { type: "button", text: t[mode], disabled: true });
-    b.addEventListener("click", () => command("snoop", { call_id: row.callId, mode }));
+    b.addEventListener("click", () => command("snoop", { call_id: row.callId, mode }, t[mode], agent));
     row.snoop.push(b);
     actions.append(b);
   }
   const pause = el("button", { type: "button", text: t.force_pause });
-  pause.addEventListener("click", () => command("force_pause", { agent, reason: $("force-reason").value }));
+  pause.addEventListener("click", () => command("force_pause", { agent, reason: $("force-reason").value },
+    t.force_pause, agent));
   const out = el("button", { type: "button", text: t.force_logout });
-  out.addEventListener("click", () => command("force_logout", { agent }));
+  out.addEventListener("click", () => command("force_logout", { agent }, t.force_logout, agent));
   actions.append(pause, out);
   row.tr = el("tr", { "data-agent": agent }, el("td", { text: agent }), row.name,
     el("td", {}, row.state), row.time, actions);
@@ -149,11 +155,11 @@ if ($("btn-answer")) {
   $("btn-hangup").addEventListener("click", () => { phone?.hangup(); phoneButtons(); });
 }
 
-async function command(type, fields) {
+async function command(type, fields, label, agent) {
   if (type === "snoop") snoopUntil = Date.now() + 15000;
   try {
     await cti?.command(type, fields);
-    notice(`${type}: ok`);
+    notice(`${label}: ${fullNames[agent] || agent} ✓`);
   } catch (err) {
     notice(err.message, true);
   }
