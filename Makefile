@@ -46,6 +46,7 @@ bench-calls: venv system-deps
 # Every benchmark, one after the other, each printing its figures.
 bench: venv system-deps web-deps
 	$(BIN)/ckm bench calls
+	$(BIN)/ckm bench acd
 	$(BIN)/python -m bench.asr_bench
 	$(BIN)/python -m bench.acd_bench
 	$(BIN)/python -m bench.crm_history
