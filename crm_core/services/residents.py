@@ -186,8 +186,7 @@ def caller_history(db: Database, phone: str, limit: int = 10) -> CallerHistory:
         number = normalize_phone(phone)
     except ValidationError:
         return CallerHistory(phone=phone, resident=None, interactions=(), open_cases=())
-    with db.autocommit_engine.connect() as conn:
-        rows = conn.execute(_CALLER_HISTORY, {"number": number, "limit": limit}).all()
+    rows = db.read_rows(_CALLER_HISTORY, {"number": number, "limit": limit})
     # Part 0 sorts first and has a row whenever the number belongs to a resident (the cases
     # are LEFT JOINed); part 1 cannot have rows without it (same join through the number).
     if not rows:
