@@ -87,6 +87,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "link_duplicate": ("Dopisz jako duplikat", "Link as duplicate"),
     "case_saved": ("Zapisano zgłoszenie", "Case saved"),
     "routed_to": ("Trafi do", "Goes to"),
+    # why an agent is where they are (the ACD's reasons, worded for people)
+    "reason_pending": ("przerwa po rozmowie", "pause after the call"),
+    "reason_forced_by": ("wymusił(a)", "forced by"),
+    "reason_autopause": ("nieodebrane połączenia", "unanswered offers"),
     # finding a case and moving it on
     "find_case": ("Sprawdź zgłoszenie", "Find a case"),
     "case_number": ("Numer zgłoszenia", "Case number"),

@@ -4,9 +4,30 @@
 
 export const t = JSON.parse(document.getElementById("i18n").textContent);
 
+// Pause-reason codes to the labels the CRM gives them (the page's reference data).
+const reasonLabels = (() => {
+  const node = document.getElementById("ref");
+  const ref = node ? JSON.parse(node.textContent) : {};
+  return Object.fromEntries((ref.pause_reasons || []).map((p) => [p.code, p.label]));
+})();
+
+// The ACD words its reasons in plain English ("coaching (forced by boss)", "autopause",
+// "pause pending: lunch"); the page says them in its own language.
+export function reasonLabel(reason) {
+  if (!reason) return "";
+  let m = /^pause pending: (.*)$/.exec(reason);
+  if (m) return `${t.reason_pending}: ${reasonLabel(m[1])}`;
+  m = /^(.*) \(forced by (.+)\)$/.exec(reason);
+  if (m) return `${reasonLabel(m[1])}, ${t.reason_forced_by} ${m[2]}`;
+  m = /^forced by (.+)$/.exec(reason);
+  if (m) return `${t.reason_forced_by} ${m[1]}`;
+  if (reason === "autopause") return t.reason_autopause;
+  return reasonLabels[reason] || reason;
+}
+
 export function stateLabel(state, reason) {
   const label = t[`state_${state}`] || state;
-  return reason ? `${label} (${reason})` : label;
+  return reason ? `${label} (${reasonLabel(reason)})` : label;
 }
 
 export function csrfToken() {

@@ -60,8 +60,10 @@ async def test_tiles_agents_chart_and_alarms_follow_calls(desk: LiveDesk, page: 
     # Force-pause from the grid: a CTI command, and the agent's row follows.
     await page.select_option("#force-reason", "coaching")
     await row.locator("button:has-text('Wymuś przerwę')").click()
+    # The ACD's reason ("coaching (forced by kierownik)") is shown in the page's words.
     await page.wait_for_selector(
-        "#agents tr[data-agent='konsultant1'] .badge.state-paused:has-text('coaching')")
+        "#agents tr[data-agent='konsultant1'] .badge.state-paused"
+        ":has-text('Rozmowa z kierownikiem, wymusił(a) kierownik')")
     assert desk.board.acd.agents["konsultant1"].status.value == "paused"
     await shot(page, "wallboard-after")
     # Everything above came over the websocket: not one HTTP request since the page loaded.
