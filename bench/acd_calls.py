@@ -46,6 +46,7 @@ class Flow:
     controller_cpu_s: float = 0.0
     double_bridged: int = 0
     wall_s: float = 0.0
+    ari_requests: dict[str, int] = field(default_factory=dict)  # the controller's, by kind
 
     @property
     def cpu_ms(self) -> float:
@@ -139,7 +140,9 @@ async def bench(settings: Settings, callers: int, rate: float) -> list[Flow]:
             out = (await asyncio.to_thread(child.communicate, None, 30))[0]
         for text in out.splitlines():
             if text.startswith("CKM_ACD "):
-                ours.double_bridged = int(json.loads(text[8:])["double_bridged"])
+                stats = json.loads(text[8:])
+                ours.double_bridged = int(stats["double_bridged"])
+                ours.ari_requests = {str(k): int(v) for k, v in stats["ari_requests"].items()}
         flows.append(ours)
     finally:
         await client.stop()
@@ -163,6 +166,12 @@ def report(flows: list[Flow], rate: float) -> str:
                      "(target ≤ 1.5)")
         lines.append("time-to-agent p50 ratio controller/native: "
                      f"{pct(ours.to_agent_s, 0.5) / pct(native.to_agent_s, 0.5):.2f}")
+    for f in flows:
+        if f.ari_requests and f.connected:
+            per_call = sum(f.ari_requests.values()) / f.connected
+            top = ", ".join(f"{k} {v / f.connected:.1f}" for k, v in
+                            sorted(f.ari_requests.items(), key=lambda kv: -kv[1])[:8])
+            lines.append(f"{f.name}: {per_call:.1f} ARI requests per call ({top})")
     return "\n".join(lines)
 
 
@@ -213,7 +222,9 @@ async def serve_center(settings: Settings) -> None:
     await stop.wait()
     await bus.drain()
     print("CKM_ACD " + json.dumps({"double_bridged": sum(1 for n in connected.values() if n > 1),
-                                   "bridged": len(connected)}), flush=True)
+                                   "bridged": len(connected),
+                                   "ari_requests": dict(controller.ari.requests.most_common())}),
+          flush=True)
     await controller.stop()
     for cleanup in reversed(center.cleanups):
         await cleanup()

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -43,6 +44,14 @@ class AriUnavailable(RuntimeError):
     """ARI cannot be reached or refuses our credentials; the message says which."""
 
 
+def _request_kind(method: str, path: str) -> str:
+    parts = path.strip("/").split("/")
+    if len(parts) == 1:
+        return f"{method} {parts[0]}"
+    action = parts[2] if len(parts) > 2 else "{id}"
+    return f"{method} {parts[0]}/{action}"
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:20]}"
 
@@ -65,6 +74,8 @@ class AriClient:
         self.connects = 0
         self.last_error = ""
         self.unknown_types: set[str] = set()
+        # REST requests by kind ("POST bridges/addChannel"): what a call costs Asterisk in ARI.
+        self.requests: Counter[str] = Counter()
 
     # --- wiring ------------------------------------------------------------------------------
     def on_event(self, handler: EventHandler) -> None:
@@ -94,6 +105,7 @@ class AriClient:
                       body: Any = None, *, gone_ok: bool = False,
                       timeout: float = 10.0) -> Any:
         session = await self._session()
+        self.requests[_request_kind(method, path)] += 1
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         url = f"{self.base}{path}"
         try:
