@@ -13,7 +13,9 @@ Rules:
 - a 404 while tearing down means the other side was faster: fine;
 - holding bridges are named after their queue (`ckm-queue-<queue>`) and destroyed when the
   last caller leaves, call bridges (`ckm-call-<call>`) when the call ends, so nothing is left
-  in Asterisk after the calls.
+  in Asterisk after the calls;
+- on every (re)connect, our bridges found empty for over a minute are destroyed: a controller
+  that died mid-call leaves them, and no owner keeps an empty bridge that long.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
 from pbx.prompts import PromptStage
 
 log = logging.getLogger(__name__)
+
+OUR_BRIDGES = ("ckm-call-", "ckm-queue-", "ckm-consult-", "ckm-snoop-")
+STALE_BRIDGE_S = 60.0
 
 LEG_ROLES = ("agent", "resident", "consult", "supervisor", "snoop")
 
@@ -69,6 +74,14 @@ class CallPlace:
     consult_leg: str = ""
     offering_callback: bool = False
     on_hold: bool = False
+
+
+def _ari_time(text: str) -> datetime | None:
+    """Asterisk's timestamps: `2026-11-29T09:03:13.328+0000`."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return None
 
 
 def _clean_name(name: str) -> str:
@@ -105,10 +118,33 @@ class AcdAdapter:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._bg: set[asyncio.Task[Any]] = set()
         self._forgotten: set[str] = set()
+        self.stale_bridge_s = STALE_BRIDGE_S
         ari.on_event(self.on_event)
+        ari.on_connected(self._on_connected)
 
     def attach(self, acd: AcdFeed) -> None:
         self.acd = acd
+
+    async def _on_connected(self) -> None:
+        await self.sweep_bridges()
+
+    async def sweep_bridges(self) -> int:
+        """Destroy our bridges that have been empty for over `stale_bridge_s`; returns how many."""
+        now = datetime.now(UTC)  # Asterisk's clock is this machine's wall clock, not the ACD's
+        stale = []
+        for bridge in await self.ari.bridges():
+            bridge_id = str(bridge.get("id", ""))
+            created = _ari_time(str(bridge.get("creationtime", "")))
+            if (bridge_id.startswith(OUR_BRIDGES) and not bridge.get("channels")
+                    and created is not None
+                    and (now - created).total_seconds() >= self.stale_bridge_s):
+                stale.append(bridge_id)
+        for bridge_id in stale:
+            await self.ari.destroy_bridge(bridge_id)
+        if stale:
+            log.info("acd: destroyed %d empty bridges left from before: %s", len(stale),
+                     ", ".join(stale[:5]))
+        return len(stale)
 
     # --- CommandSink ---------------------------------------------------------------------
     def execute(self, command: cc.Command) -> None:
