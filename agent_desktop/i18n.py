@@ -103,6 +103,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "final_status": ("Status końcowy — bez dalszych zmian", "Final status — no further changes"),
     "reported": ("Zgłoszono", "Reported"),
     "channel": ("Kanał", "Channel"),
+    "channel_phone": ("telefon", "phone"),
+    "channel_portal": ("portal", "portal"),
+    "channel_app": ("aplikacja mobilna", "mobile app"),
+    "channel_email": ("e-mail", "e-mail"),
     # KB, wrap-up, callbacks
     "kb": ("Baza wiedzy", "Knowledge base"),
     "search": ("Szukaj", "Search"),

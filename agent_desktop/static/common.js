@@ -80,6 +80,20 @@ export async function api(path, body = undefined) {
   return data;
 }
 
+// Times from the server are UTC ISO strings; people here read Warsaw time.
+const WARSAW_DATETIME = new Intl.DateTimeFormat("sv-SE", {
+  timeZone: "Europe/Warsaw", year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+});
+
+export function warsawTime(iso, { timeOnly = false } = {}) {
+  if (!iso) return "";
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return String(iso);
+  const text = WARSAW_DATETIME.format(at); // "2026-11-29 11:21"
+  return timeOnly ? text.slice(11) : text;
+}
+
 export function formatSeconds(total) {
   const s = Math.max(0, Math.round(total));
   const m = Math.floor(s / 60);

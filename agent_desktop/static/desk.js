@@ -1,6 +1,8 @@
 // The consultant desk: agent state, screen-pop, call control, case form, KB, wrap-up,
 // callbacks, and the softphone (loaded on demand). Live data comes only from the CTI socket.
-import { $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t } from "./common.js";
+import {
+  $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t, warsawTime,
+} from "./common.js";
 import { attachPhone } from "./phone_ui.js";
 
 const ref = JSON.parse($("ref").textContent);
@@ -119,7 +121,7 @@ function renderHistory(history, pending) {
     setText("pop-name", history.resident.name);
   }
   for (const item of history.interactions || []) {
-    const when = (item.started_at || "").replace("T", " ").slice(0, 16);
+    const when = warsawTime(item.started_at);
     const what = [item.channel, item.queue, item.disposition_code, item.subject || item.notes]
       .filter(Boolean).join(" · ");
     list.append(el("li", {}, el("span", { class: "muted", text: when }), " ", what));
@@ -373,16 +375,16 @@ function renderCase(c) {
   badge.textContent = t[`st_${c.status}`] || c.status;
   badge.className = `badge st-${c.status}`;
   badge.dataset.status = c.status;
-  setText("card-category", [c.category_name, c.subcategory].filter(Boolean).join(" · "));
+  setText("card-category", [c.category_name, c.subcategory_name].filter(Boolean).join(" · "));
   setText("card-department", c.department_name || "—");
   setText("card-address", [c.address, c.district, c.location_text].filter(Boolean).join(", ") || "—");
-  setText("card-created", (c.created_at || "").replace("T", " ").slice(0, 16));
-  setText("card-channel", c.channel);
+  setText("card-created", warsawTime(c.created_at));
+  setText("card-channel", t[`channel_${c.channel}`] || c.channel);
   setText("card-description", c.description);
   const history = $("card-history");
   history.replaceChildren();
   for (const h of c.history || []) {
-    const when = (h.at || "").replace("T", " ").slice(0, 16);
+    const when = warsawTime(h.at);
     history.append(el("li", {}, el("span", { class: "muted", text: when }), " ",
       el("strong", { text: t[`st_${h.to_status}`] || h.to_status }), ` · ${h.by}`,
       h.comment ? ` — ${h.comment}` : ""));
@@ -476,7 +478,7 @@ async function loadCallbacks() {
   list.replaceChildren();
   for (const cb of data.callbacks || []) {
     list.append(el("li", {}, el("strong", { text: cb.caller.number }), ` ${cb.caller.name || ""} · `,
-      `${cb.queue} · ${(cb.joined_at || "").slice(11, 16)}`));
+      `${cb.queue} · ${warsawTime(cb.joined_at, { timeOnly: true })}`));
   }
   if (!list.children.length) list.append(el("li", { class: "muted", text: t.none }));
 }

@@ -1,6 +1,6 @@
 // The IVR editor: YAML with validation as you type (problems pinned to their lines), the menu
 // graph (SVG), the simulator, diff against the published version, publish and roll back.
-import { $, api, el, setText, t } from "./common.js";
+import { $, api, el, setText, t, warsawTime } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const source = $("source");
@@ -45,7 +45,7 @@ function renderVersions(data) {
     const show = el("button", { type: "button", class: "show", text: t.show });
     show.addEventListener("click", () => showVersion(String(v.version)));
     const item = el("li", { "data-version": String(v.version) },
-      el("strong", { text: `v${v.version}` }), ` ${(v.created_at || "").slice(0, 16).replace("T", " ")} `,
+      el("strong", { text: `v${v.version}` }), ` ${warsawTime(v.created_at)} `,
       v.comment ? el("span", { class: "muted", text: v.comment }) : null, " ", show);
     if (v.active) item.append(" ", el("span", { class: "badge ok", text: t.published }));
     else {

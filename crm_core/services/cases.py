@@ -135,6 +135,7 @@ class CaseView:
     updated_at: datetime
     history: tuple[StatusChangeView, ...] = ()
     interaction_ids: tuple[int, ...] = ()
+    subcategory_name: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -293,6 +294,7 @@ def _view(session: Session, case: Case) -> CaseView:
             StatusChangeView(h.from_status, h.to_status, h.at, h.by_label, h.comment) for h in case.history
         ),
         interaction_ids=tuple(links),
+        subcategory_name=case.subcategory.name if case.subcategory else None,
     )
 
 

@@ -3,6 +3,8 @@ landing in the CRM with the right department."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from playwright.async_api import Page
 
@@ -92,6 +94,10 @@ async def test_consultant_finds_a_case_and_moves_it_along_its_lifecycle(desk: Li
     await page.wait_for_selector("#case-card:not([hidden])")
     assert await page.text_content("#card-status") == "Przyjęte"
     assert await page.text_content("#card-description") == HOSTILE
+    assert await page.text_content("#card-category") == "Drogi i chodniki · Dziura w jezdni"
+    # Times read in Warsaw, whatever zone the server stores them in (UTC).
+    warsaw = case.created_at.astimezone(ZoneInfo("Europe/Warsaw"))
+    assert await page.text_content("#card-created") == warsaw.strftime("%Y-%m-%d %H:%M")
     assert await page.locator("#case-card img, #case-card script").count() == 0
     offered = await page.eval_on_selector_all("#status-next option", "os => os.map(o => o.value)")
     assert offered == ["forwarded", "in_progress", "rejected", "closed"]
