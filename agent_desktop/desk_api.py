@@ -44,6 +44,12 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+def bad_field(exc: ValueError) -> web.Response:
+    """A parse error worded "field: message" (as _text and _number raise them), as a 422."""
+    field, _, message = str(exc).partition(": ")
+    return bad({field: message})
+
+
 def _text(data: dict[str, Any], name: str, limit: int = 5000) -> str | None:
     value = data.get(name)
     if value is None or value == "":
@@ -136,8 +142,7 @@ async def create_case(request: web.Request) -> web.StreamResponse:
             interaction_ids=await _interaction_of(desk, _text(data, "call_id", 120)),
         )
     except ValueError as exc:
-        field, _, message = str(exc).partition(": ")
-        return bad({field: message})
+        return bad_field(exc)
     if not draft.category:
         return bad({"category": "choose a category"})
     try:
@@ -176,10 +181,9 @@ async def change_status(request: web.Request) -> web.StreamResponse:
     data = await json_body(request)
     try:
         status = _text(data, "status", 40)
-        comment = _text(data, "comment", 2000)
+        comment = _text(data, "comment", cases.MAX_COMMENT)
     except ValueError as exc:
-        field, _, message = str(exc).partition(": ")
-        return bad({field: message})
+        return bad_field(exc)
     if not status:
         return bad({"status": "choose the new status"})
     try:

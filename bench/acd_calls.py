@@ -25,10 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.calls import cpu_seconds, pct
+from bench.calls import cpu_seconds, pct, sandbox_asterisk
 from ckm.settings import Settings
 from pbx import ari_events as ev
-from pbx import provision
 from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
 
 AGENTS = 60
@@ -101,12 +100,7 @@ def start_center(settings: Settings) -> subprocess.Popen[str]:
 
 
 async def bench(settings: Settings, callers: int, rate: float) -> list[Flow]:
-    target = provision.select(settings)
-    if not isinstance(target, provision.Sandbox):
-        raise RuntimeError("the side-by-side benchmark measures the sandbox Asterisk's CPU")
-    target.up(settings.data_dir / "logs")
-    ast = target.pid()
-    assert ast is not None
+    ast = sandbox_asterisk(settings)
     client = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
                        "ckm-acd-load", subscribe_all=True)
     await client.start()
@@ -225,8 +219,6 @@ async def serve_center(settings: Settings) -> None:
                                    "bridged": len(connected),
                                    "ari_requests": dict(controller.ari.requests.most_common())}),
           flush=True)
-    await controller.stop()
-    for cleanup in reversed(center.cleanups):
-        await cleanup()
-    await bus.close()
+    center.controller = controller
+    await center.close()
     shutil.rmtree(scratch, ignore_errors=True)

@@ -97,13 +97,19 @@ async def wait_app(client: AriClient, app: str) -> None:
     raise RuntimeError(f"the controller never registered ARI app {app!r}")
 
 
-async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
+def sandbox_asterisk(settings: Settings) -> int:
+    """Start (or reuse) the sandbox Asterisk and return its pid, whose CPU the benches read."""
     target = provision.select(settings)
     if not isinstance(target, provision.Sandbox):
         raise RuntimeError("the side-by-side benchmark measures the sandbox Asterisk's CPU")
     target.up(settings.data_dir / "logs")
-    ast_pid = target.pid()
-    assert ast_pid is not None
+    pid = target.pid()
+    assert pid is not None
+    return pid
+
+
+async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
+    ast_pid = sandbox_asterisk(settings)
     client = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, "ckm-bench-load")
     await client.start()
     if not await client.wait_connected(5):

@@ -218,27 +218,20 @@ def bench_history(db: Database, dsn: str, samples: int) -> None:
         for number in numbers[:200]:  # warm caches and prepared statements on both paths
             caller_history(db, number)
             raw_caller_history(conn, number)
+        paths: list[tuple[list[float], Callable[[str], CallerHistory]]] = [
+            (orm, lambda n: caller_history(db, n)),
+            (raw, lambda n: raw_caller_history(conn, n)),
+        ]
         for i, number in enumerate(numbers):
             # Whichever path asks first for a caller pays the cold pages (their rows are not in
             # shared buffers yet) and the second finds them hot: the paths take turns going
             # first, so neither is measured on the other's warmed cache.
-            if i % 2 == 0:
+            seen = []
+            for spent, path in paths if i % 2 == 0 else reversed(paths):
                 t0 = time.perf_counter()
-                a = caller_history(db, number)
-                t1 = time.perf_counter()
-                b = raw_caller_history(conn, number)
-                t2 = time.perf_counter()
-                orm.append(t1 - t0)
-                raw.append(t2 - t1)
-            else:
-                t0 = time.perf_counter()
-                b = raw_caller_history(conn, number)
-                t1 = time.perf_counter()
-                a = caller_history(db, number)
-                t2 = time.perf_counter()
-                raw.append(t1 - t0)
-                orm.append(t2 - t1)
-            assert a == b, f"ORM and raw disagree for {number}"
+                seen.append(path(number))
+                spent.append(time.perf_counter() - t0)
+            assert seen[0] == seen[1], f"ORM and raw disagree for {number}"
     print(f"caller_history ORM   ({samples} callers): {fmt_ms(orm)}")
     print(f"caller_history psycopg                 : {fmt_ms(raw)}")
     print(

@@ -41,6 +41,14 @@ class Center:
     services: dict[str, Any] = field(default_factory=dict)
     cleanups: list[Any] = field(default_factory=list)
 
+    async def close(self) -> None:
+        """Stop the controller, run the parts' cleanups newest first, close the bus."""
+        if self.controller is not None:
+            await self.controller.stop()
+        for cleanup in reversed(self.cleanups):
+            await cleanup()
+        await self.bus.close()
+
 
 async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
                    acd: bool = True, speech: bool = True) -> Center:

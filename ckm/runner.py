@@ -138,8 +138,5 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
         }), flush=True)
         if runner is not None:
             await runner.cleanup()
-        await center.controller.stop()
-        for cleanup in reversed(center.cleanups):
-            await cleanup()
-        await bus.close()
+        await center.close()
         await watchdog.stop()

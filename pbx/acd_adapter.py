@@ -76,14 +76,6 @@ class CallPlace:
     on_hold: bool = False
 
 
-def _ari_time(text: str) -> datetime | None:
-    """Asterisk's timestamps: `2026-11-29T09:03:13.328+0000`."""
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
-    except ValueError:
-        return None
-
-
 def _clean_name(name: str) -> str:
     # Quotes and angle brackets would end the caller-id name early in Asterisk's parser.
     return "".join(ch for ch in name if ch not in '"<>\\').strip()[:60]
@@ -134,7 +126,7 @@ class AcdAdapter:
         stale = []
         for bridge in await self.ari.bridges():
             bridge_id = str(bridge.get("id", ""))
-            created = _ari_time(str(bridge.get("creationtime", "")))
+            created = ev.parse_time(bridge.get("creationtime"))
             if (bridge_id.startswith(OUR_BRIDGES) and not bridge.get("channels")
                     and created is not None
                     and (now - created).total_seconds() >= self.stale_bridge_s):

@@ -155,15 +155,18 @@ def parse_channel(data: Any, where: str = "channel") -> Channel:
     )
 
 
-def _timestamp(data: dict[str, Any]) -> datetime | None:
-    raw = data.get("timestamp")
+def parse_time(raw: object) -> datetime | None:
+    """Asterisk's timestamps ("2026-11-29T05:48:58.545+0000"); None when absent or unreadable."""
     if not isinstance(raw, str):
         return None
     try:
-        # Asterisk writes "2026-11-29T05:48:58.545+0000".
         return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
     except ValueError:
         return None
+
+
+def _timestamp(data: dict[str, Any]) -> datetime | None:
+    return parse_time(data.get("timestamp"))
 
 
 def _playback(data: dict[str, Any], where: str) -> dict[str, Any]:

@@ -83,15 +83,18 @@ export async function api(path, body = undefined) {
 // Times from the server are UTC ISO strings; people here read Warsaw time.
 const WARSAW_DATETIME = new Intl.DateTimeFormat("sv-SE", {
   timeZone: "Europe/Warsaw", year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
 });
 
-export function warsawTime(iso, { timeOnly = false } = {}) {
+// part: "datetime" → "2026-11-29 11:21", "time" → "11:21", "clock" → "11:21:05".
+export function warsawTime(iso, { part = "datetime" } = {}) {
   if (!iso) return "";
   const at = new Date(iso);
   if (Number.isNaN(at.getTime())) return String(iso);
-  const text = WARSAW_DATETIME.format(at); // "2026-11-29 11:21"
-  return timeOnly ? text.slice(11) : text;
+  const text = WARSAW_DATETIME.format(at); // "2026-11-29 11:21:05"
+  if (part === "time") return text.slice(11, 16);
+  if (part === "clock") return text.slice(11);
+  return text.slice(0, 16);
 }
 
 export function formatSeconds(total) {

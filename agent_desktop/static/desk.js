@@ -478,7 +478,7 @@ async function loadCallbacks() {
   list.replaceChildren();
   for (const cb of data.callbacks || []) {
     list.append(el("li", {}, el("strong", { text: cb.caller.number }), ` ${cb.caller.name || ""} · `,
-      `${cb.queue} · ${warsawTime(cb.joined_at, { timeOnly: true })}`));
+      `${cb.queue} · ${warsawTime(cb.joined_at, { part: "time" })}`));
   }
   if (!list.children.length) list.append(el("li", { class: "muted", text: t.none }));
 }

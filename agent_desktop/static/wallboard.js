@@ -1,11 +1,9 @@
 // The supervisors' wallboard: live over the CTI socket (the hub pushes "figures" every second
 // and every call event as it happens) — this page never polls.
-import { $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t } from "./common.js";
+import {
+  $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t, warsawTime,
+} from "./common.js";
 import { attachPhone } from "./phone_ui.js";
-
-const WARSAW_TIME = new Intl.DateTimeFormat("pl-PL", {
-  timeZone: "Europe/Warsaw", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
-});
 
 const ref = JSON.parse($("ref").textContent);
 const thresholds = Object.fromEntries(ref.queues.map((q) => [q.name, q.sl_threshold_s]));
@@ -72,7 +70,7 @@ function renderFigures(figures) {
   }
   renderAgents(figures.agents || []);
   // The center's own time, as the chart's slots are: Warsaw, whatever the browser's zone.
-  if (figures.at) setText("clock", WARSAW_TIME.format(new Date(figures.at)));
+  if (figures.at) setText("clock", warsawTime(figures.at, { part: "clock" }));
 }
 
 function renderAgents(agents) {

@@ -55,10 +55,7 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
         yield center, f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
-        await center.controller.stop()
-        for cleanup in reversed(center.cleanups):
-            await cleanup()
-        await bus.close()
+        await center.close()
 
 
 async def test_softphone_call_screen_pop_audio_case_and_wrap_up(

@@ -78,10 +78,7 @@ async def live_center(settings: Settings, data_dir: Path, *, web_port: int | Non
     finally:
         if runner is not None:
             await runner.cleanup()
-        await center.controller.stop()
-        for cleanup in reversed(center.cleanups):
-            await cleanup()
-        await bus.close()
+        await center.close()
 
 
 async def log_in(center: Center, user: str, endpoint: str) -> None:

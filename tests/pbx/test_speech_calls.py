@@ -62,10 +62,7 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
     await center.controller.start()
     assert await center.controller.ari.wait_connected(5)
     yield center, seen
-    await center.controller.stop()
-    for cleanup in reversed(center.cleanups):
-        await cleanup()
-    await bus.close()
+    await center.close()
 
 
 async def test_saying_problem_then_odpady_reaches_the_cleanliness_queue(

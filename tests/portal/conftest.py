@@ -106,29 +106,27 @@ def fresh_url(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> It
         _pg_admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A fresh seeded CRM database, on each engine."""
-    for url in fresh_url(request.param, request, tmp_path):
+def fresh_database(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    for url in fresh_url(engine, request, tmp_path):
         db = Database(url)
         yield db
         db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh seeded CRM database, on each engine."""
+    yield from fresh_database(request.param, request, tmp_path)
 
 
 @pytest.fixture
 def crm_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    for url in fresh_url("sqlite", request, tmp_path):
-        db = Database(url)
-        yield db
-        db.dispose()
+    yield from fresh_database("sqlite", request, tmp_path)
 
 
 @pytest.fixture
 def crm_pg(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    for url in fresh_url("postgresql", request, tmp_path):
-        db = Database(url)
-        yield db
-        db.dispose()
+    yield from fresh_database("postgresql", request, tmp_path)
 
 
 def make_app(settings: Settings, db: Database, data_dir: Path, *, with_desktop: bool = False,
