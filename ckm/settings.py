@@ -56,6 +56,8 @@ class Settings:
     # --- web
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # Desk, wallboard and IVR editor sessions end after this many minutes without a request.
+    session_idle_minutes: int = 30
     # --- CRM
     database_url: str = ""  # empty: sqlite:///{data_dir}/ckm.sqlite3
     # --- calls: the IVR script new calls to 19115 start with (ivr/scripts/<name>.yaml)
@@ -161,6 +163,10 @@ def load(env: dict[str, str] | None = None, *, generate_secrets: bool = True) ->
     if settings.asterisk_mode not in ("auto", "sandbox", "system"):
         raise SettingsError(
             f"setting asterisk_mode: expected auto, sandbox or system, got {settings.asterisk_mode!r}"
+        )
+    if settings.session_idle_minutes < 1:
+        raise SettingsError(
+            f"setting session_idle_minutes: expected 1 or more, got {settings.session_idle_minutes}"
         )
     if not settings.ari_password and generate_secrets:
         settings = dataclasses.replace(settings, ari_password=_generate_ari_password(settings))
