@@ -27,6 +27,8 @@ class PortalConfig:
     webcall_user: str = "webcall"
     webcall_password: str = ""
     webcall_domain: str = "127.0.0.1"
+    # What the browser dials; a test session dials `19115-<its app>` (see [inbound-web]).
+    webcall_number: str = "19115"
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> PortalConfig:

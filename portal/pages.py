@@ -232,7 +232,7 @@ async def call_config(request: web.Request) -> web.Response:
         "uri": f"sip:{config.webcall_user}@{config.webcall_domain}",
         "user": config.webcall_user,
         "password": config.webcall_password,
-        "target": f"sip:19115@{config.webcall_domain}",
+        "target": f"sip:{config.webcall_number}@{config.webcall_domain}",
     }, headers={"Cache-Control": "no-store"})
 
 

@@ -16,18 +16,29 @@ from pbx.script_library import ScriptLibrary
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    # Calls placed by the tests are routed (by a channel variable the dialplan honours) to this
-    # session's own controller app, so a center running beside the tests — or another test
-    # session — never takes them over.
-    return replace(load(), ari_app=f"ckm-test-{os.getpid()}")
+def center_settings() -> Settings:
+    """The settings of the center installed here: what Asterisk is provisioned with. The
+    suite never renders Asterisk's configuration from anything else, so a center running
+    beside the tests keeps its dialplan (and with it every call to 19115)."""
+    return load()
 
 
 @pytest.fixture(scope="session")
-def asterisk(settings: Settings) -> Iterator[provision.Sandbox | provision.SystemAsterisk]:
-    target = provision.select(settings)
+def settings(center_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # Calls placed by the tests are routed (by a channel variable the dialplan honours) to this
+    # session's own controller app, so a center running beside the tests — or another test
+    # session — never takes them over. Files (CRM, outbox journal, ACD snapshot) go to the
+    # session's own folder; only the joined speech weights are shared (read-only, 145 MB).
+    return replace(center_settings, ari_app=f"ckm-test-{os.getpid()}",
+                   data_dir=tmp_path_factory.mktemp("ckm-data"),
+                   ivr_models_dir=center_settings.models_dir)
+
+
+@pytest.fixture(scope="session")
+def asterisk(center_settings: Settings) -> Iterator[provision.Sandbox | provision.SystemAsterisk]:
+    target = provision.select(center_settings)
     was_running = target.status().running
-    target.up(settings.data_dir / "logs")
+    target.up(center_settings.data_dir / "logs")
     yield target
     # Leave a developer's own running center alone; otherwise stop what the tests started.
     if not was_running or os.environ.get("CKM_TEST_STOP_ASTERISK") == "1":
