@@ -60,6 +60,12 @@ def queue_config(view: QueueView, dispositions: frozenset[str]) -> QueueConfig:
         service_level_s=float(view.sl_threshold_s),
         service_level_target=max(0.01, min(1.0, view.sl_target_pct / 100)),
         dispositions=dispositions,
+        wrapup_s=float(view.wrapup_s),
+        ring_timeout_s=float(max(1, view.ring_timeout_s)),
+        autopause_after=view.autopause_after,
+        record=view.record_calls,
+        callback_attempts=max(1, view.callback_attempts),
+        callback_retry_s=float(view.callback_retry_s),
     )
 
 

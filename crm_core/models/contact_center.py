@@ -80,6 +80,13 @@ class Queue(Base):
     moh_class: Mapped[str] = mapped_column(sa.String(40), default="default")
     priority: Mapped[int] = mapped_column(default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # How a call is handled once it reaches a consultant (migration 0002).
+    wrapup_s: Mapped[int] = mapped_column(default=60, server_default="60")
+    ring_timeout_s: Mapped[int] = mapped_column(default=15, server_default="15")
+    autopause_after: Mapped[int] = mapped_column(default=3, server_default="3")  # 0: never
+    record_calls: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    callback_attempts: Mapped[int] = mapped_column(default=3, server_default="3")
+    callback_retry_s: Mapped[int] = mapped_column(default=300, server_default="300")
 
 
 class QueueMember(Base):

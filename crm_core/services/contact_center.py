@@ -225,6 +225,12 @@ class QueueView:
     moh_class: str
     priority: int
     members: tuple[QueueMemberView, ...]
+    wrapup_s: int = 60
+    ring_timeout_s: int = 15
+    autopause_after: int = 3
+    record_calls: bool = False
+    callback_attempts: int = 3
+    callback_retry_s: int = 300
 
 
 def list_queues(db: Database) -> list[QueueView]:
@@ -258,6 +264,12 @@ def list_queues(db: Database) -> list[QueueView]:
             q.moh_class,
             q.priority,
             tuple(by_queue.get(q.id, ())),
+            q.wrapup_s,
+            q.ring_timeout_s,
+            q.autopause_after,
+            q.record_calls,
+            q.callback_attempts,
+            q.callback_retry_s,
         )
         for q in queues
     ]
