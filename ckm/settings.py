@@ -42,6 +42,8 @@ class Settings:
     sip_trunks: str = ""
     # Browser softphone extensions, "1001-1020" or "1001,1002"; passwords derive from a secret.
     softphone_extensions: str = "1001-1020"
+    # Desk SIP phones (hardware or desktop) of consultants, same forms; UDP on sip_bind:sip_port.
+    desk_phone_extensions: str = "2001-2020"
     rtp_start: int = 10000
     rtp_end: int = 10999
     # --- ARI

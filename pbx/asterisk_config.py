@@ -46,9 +46,12 @@ NOLOAD = (
 
 @dataclass(frozen=True)
 class Softphone:
+    """A consultant's SIP user: `kind` "browser" (WebRTC over /ws) or "desk" (a SIP phone)."""
+
     user: str
     password: str
     label: str
+    kind: str = "browser"
 
 
 @dataclass(frozen=True)
@@ -66,27 +69,65 @@ def derived_secret(settings: Settings, purpose: str) -> str:
     return digest.hexdigest()[:24]
 
 
-def softphone_users(settings: Settings) -> list[str]:
-    spec = settings.softphone_extensions.strip()
+def extensions(spec: str, setting: str) -> list[str]:
+    """The extensions of a range setting: "1001-1020", "1001,1005" or both mixed."""
     users: list[str] = []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
+    for part in filter(None, (p.strip() for p in spec.strip().split(","))):
         if "-" in part:
             lo, _, hi = part.partition("-")
             if not (lo.isdigit() and hi.isdigit()) or int(lo) > int(hi):
-                raise SettingsError(f"setting softphone_extensions: bad range {part!r}")
+                raise SettingsError(f"setting {setting}: bad range {part!r}")
             users.extend(str(n) for n in range(int(lo), int(hi) + 1))
         elif part.isdigit():
             users.append(part)
         else:
-            raise SettingsError(f"setting softphone_extensions: {part!r} is not an extension")
+            raise SettingsError(f"setting {setting}: {part!r} is not an extension")
     return users
 
 
+def softphone_users(settings: Settings) -> list[str]:
+    return extensions(settings.softphone_extensions, "softphone_extensions")
+
+
+def desk_phone_users(settings: Settings) -> list[str]:
+    users = extensions(settings.desk_phone_extensions, "desk_phone_extensions")
+    both = sorted(set(users) & set(softphone_users(settings)), key=int)
+    if both:
+        raise SettingsError(f"setting desk_phone_extensions: {', '.join(both[:5])} also in "
+                            "softphone_extensions (an extension is one kind of phone)")
+    return users
+
+
+def sip_password(settings: Settings, user: str) -> str:
+    """The SIP password of a consultant's extension, browser softphone or desk phone alike."""
+    return derived_secret(settings, f"sip:{user}")
+
+
 def softphones(settings: Settings) -> list[Softphone]:
-    return [
-        Softphone(user=u, password=derived_secret(settings, f"sip:{u}"), label=f"Konsultant {u}")
-        for u in softphone_users(settings)
-    ]
+    return [Softphone(user=u, password=sip_password(settings, u), label=f"Konsultant {u}")
+            for u in softphone_users(settings)]
+
+
+def desk_phones(settings: Settings) -> list[Softphone]:
+    return [Softphone(user=u, password=sip_password(settings, u), label=f"Konsultant {u}",
+                      kind="desk")
+            for u in desk_phone_users(settings)]
+
+
+def phone_of(settings: Settings, extension: str | None) -> Softphone | None:
+    """The consultant phone behind a CRM user's extension, whichever kind it is; None if the
+    extension is in neither range (the user has no phone of ours)."""
+    if not extension:
+        return None
+    for phone in (*softphones(settings), *desk_phones(settings)):
+        if phone.user == extension:
+            return phone
+    return None
+
+
+def registrar(settings: Settings) -> str:
+    """Where a desk phone registers: the PJSIP UDP transport."""
+    return f"{settings.sip_bind}:{settings.sip_port}"
 
 
 def trunks(settings: Settings) -> list[Trunk]:
@@ -116,6 +157,7 @@ def context(settings: Settings, module_dir: str) -> dict[str, object]:
         "rtp_end": settings.rtp_end,
         "numbers": NUMBERS_19115,
         "softphones": softphones(settings),
+        "desk_phones": desk_phones(settings),
         "webcall_password": derived_secret(settings, "sip:webcall"),
         "trunks": trunks(settings),
         "sounds_uri_dir": settings.asterisk_sounds_uri_dir.rstrip("/"),

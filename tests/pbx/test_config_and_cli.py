@@ -53,9 +53,37 @@ def test_softphones_get_distinct_derived_passwords_and_webrtc_sections(
         assert f"password = {phone.password}" in pjsip
 
 
+def test_desk_phones_are_plain_udp_sip_users_with_the_softphones_password_derivation(
+        tmp_path: Path, settings: Settings) -> None:
+    local = replace(settings, softphone_extensions="1001-1002", desk_phone_extensions="2001-2002")
+    pjsip = render(tmp_path, local)["pjsip.conf"]
+    desks = asterisk_config.desk_phones(local)
+    assert [(p.user, p.kind) for p in desks] == [("2001", "desk"), ("2002", "desk")]
+    # One derivation for both kinds: the password depends on the extension only.
+    assert desks[0].password == asterisk_config.sip_password(local, "2001")
+    assert asterisk_config.softphones(local)[0].password == asterisk_config.sip_password(local, "1001")
+    assert len({p.password for p in [*desks, *asterisk_config.softphones(local)]}) == 4
+    template = pjsip.split("[desk-phone-endpoint](!)", 1)[1].split("\n\n", 1)[0]
+    for line in ("allow = ulaw,alaw", "dtmf_mode = rfc4733", "rtp_symmetric = yes",
+                 "force_rport = yes", "rewrite_contact = yes", "context = agents"):
+        assert line in template
+    assert "webrtc" not in template
+    for phone in desks:
+        section = pjsip.split(f"[{phone.user}](desk-phone-endpoint)", 1)[1].split("\n\n", 1)[0]
+        assert f"auth = {phone.user}" in section
+        assert f"[{phone.user}](userpass-auth)\nusername = {phone.user}\npassword = {phone.password}" in pjsip
+        assert f"[{phone.user}](desk-phone-aor)" in pjsip
+    assert asterisk_config.phone_of(local, "2002") == desks[1]
+    assert asterisk_config.phone_of(local, "1002") == asterisk_config.softphones(local)[1]
+    assert asterisk_config.phone_of(local, "3000") is None
+    assert asterisk_config.phone_of(local, None) is None
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("softphone_extensions", "1005-1001", "bad range"),
     ("softphone_extensions", "abc", "not an extension"),
+    ("desk_phone_extensions", "2005-2001", "desk_phone_extensions: bad range"),
+    ("desk_phone_extensions", "1010-1030", "1010, 1011, 1012, 1013, 1014 also in softphone_extensions"),
     ("sip_trunks", "carrier", "expected name=host"),
 ])
 def test_bad_telephony_settings_are_named(settings: Settings, field: str, value: str,
