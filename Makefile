@@ -26,7 +26,7 @@ web-deps: node_modules/.installed
 run: venv system-deps web-deps
 	$(BIN)/ckm asterisk up
 	$(BIN)/ckm db migrate
-	$(BIN)/ckm seed
+	$(BIN)/ckm seed --demo
 	$(BIN)/ckm run
 
 lint: venv

@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.database:
             timed("migrate", lambda: migrate(url))
-            timed("seed", lambda: seed(db))
+            timed("seed", lambda: seed(db, demo=True))
             timed(
                 "load (COPY + INSERT … SELECT, VACUUM ANALYZE)",
                 lambda: load(dsn, args.residents, args.interactions, args.cases),

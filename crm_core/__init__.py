@@ -27,7 +27,7 @@ the recorder, which is the bus subscriber for call events.
                                           queues + members, agent skills, Open311 API keys
     outbox / recorder                     durable journal + writer; recorder.start(url, dir),
                                           bus.subscribe("crm", recorder.on_event)
-    seed.seed(db)                         reference data and demo accounts (`ckm seed`)
+    seed.seed(db, demo=False)             reference data; demo=True adds the demo accounts
 
 Errors: `errors.ValidationError(fields)` (field → message; nothing was written),
 `errors.TransitionError`, `errors.NotFound`.

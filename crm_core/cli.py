@@ -1,8 +1,11 @@
-"""CRM sub-commands of `ckm`: `ckm db migrate|info|downgrade|outbox`, `ckm seed`."""
+"""CRM sub-commands of `ckm`: `ckm db migrate|info|downgrade|outbox`, `ckm seed [--demo]`,
+`ckm users add|passwd|disable|enable|list`."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,8 +31,44 @@ def register(subparsers: Any) -> None:
         "outbox-writer", help="apply the outbox journal continuously (a separate process)"
     )
     writer.set_defaults(handler=_outbox_writer)
-    seed = subparsers.add_parser("seed", help="migrate, then load reference data and demo users")
+    seed = subparsers.add_parser(
+        "seed", help="migrate, then load reference data (no accounts; --demo adds the demo ones)")
+    seed.add_argument("--demo", action="store_true",
+                      help="also the demo accounts, all with the public password demo19115")
     seed.set_defaults(handler=_seed)
+    _register_users(subparsers)
+
+
+def _register_users(subparsers: Any) -> None:
+    from crm_core.services.users import ROLES
+
+    cmd = subparsers.add_parser("users", help="the center's accounts: add, passwd, disable, list")
+    sub = cmd.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    add = sub.add_parser("add", help="create an account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--name", help="full name (default: the username)")
+    add.add_argument("--extension", help="softphone extension the ACD rings, e.g. 1004")
+    how = add.add_mutually_exclusive_group()
+    how.add_argument("--password", help="the password (visible in the shell history: prefer "
+                     "the prompt or --generate)")
+    how.add_argument("--generate", action="store_true",
+                     help="generate a password and print it once")
+    add.set_defaults(handler=_users_add)
+    passwd = sub.add_parser("passwd", help="set a new password; the user's sessions end")
+    passwd.add_argument("username")
+    how = passwd.add_mutually_exclusive_group()
+    how.add_argument("--password")
+    how.add_argument("--generate", action="store_true")
+    passwd.set_defaults(handler=_users_passwd)
+    for name, active in (("disable", False), ("enable", True)):
+        p = sub.add_parser(name, help=f"{name} an account" + ("; its sessions end" if not active
+                                                               else ""))
+        p.add_argument("username")
+        p.set_defaults(handler=_users_active, active=active)
+    listing = sub.add_parser("list", help="every account, its role and whether it is active")
+    listing.add_argument("--role", choices=ROLES)
+    listing.set_defaults(handler=_users_list)
 
 
 def _masked(url: str) -> str:
@@ -106,7 +145,114 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
     crm_db.migrate(settings.db_url)
     database = crm_db.Database(settings.db_url)
     try:
-        print(seed(database))
+        print(seed(database, demo=args.demo))
     finally:
         database.dispose()
+    return 0
+
+
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The new password, and whether it was generated (then it is printed once)."""
+    from crm_core.services.users import generate_password, password_problem
+
+    if args.generate:
+        return generate_password(), True
+    if args.password is not None:
+        return str(args.password), False
+    if not sys.stdin.isatty():  # a script piping the password in
+        return sys.stdin.readline().rstrip("\n"), False
+    while True:
+        first = getpass.getpass(f"new password for {args.username}: ")
+        if not first:
+            return generate_password(), True
+        problem = password_problem(first, args.username)
+        if problem:
+            print(f"password: {problem}", file=sys.stderr)
+            continue
+        if getpass.getpass("again: ") == first:
+            return first, False
+        print("the two passwords differ", file=sys.stderr)
+
+
+def _users_db(settings: Settings) -> crm_db.Database:
+    crm_db.migrate(settings.db_url)
+    return crm_db.Database(settings.db_url)
+
+
+def _refused(exc: Exception) -> int:
+    from crm_core.errors import ValidationError
+
+    if isinstance(exc, ValidationError):
+        for name, message in exc.fields.items():
+            print(f"ckm users: {name}: {message}", file=sys.stderr)
+    else:
+        print(f"ckm users: {exc}", file=sys.stderr)
+    return 1
+
+
+def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.errors import CrmError
+    from crm_core.services import users
+
+    password, generated = _password(args)
+    database = _users_db(settings)
+    try:
+        view = users.create_user(database, username=args.username, role=args.role,
+                                 full_name=args.name or args.username, password=password,
+                                 extension=args.extension)
+    except CrmError as exc:
+        return _refused(exc)
+    finally:
+        database.dispose()
+    print(f"created {view.username} ({view.role})")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def _users_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.errors import CrmError
+    from crm_core.services import users
+
+    password, generated = _password(args)
+    database = _users_db(settings)
+    try:
+        ended = users.set_password(database, args.username, password)
+    except CrmError as exc:
+        return _refused(exc)
+    finally:
+        database.dispose()
+    print(f"password of {args.username} changed; {ended} session(s) ended")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def _users_active(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.errors import CrmError
+    from crm_core.services import users
+
+    database = _users_db(settings)
+    try:
+        users.set_active(database, args.username, args.active)
+    except CrmError as exc:
+        return _refused(exc)
+    finally:
+        database.dispose()
+    print(f"{args.username} {'enabled' if args.active else 'disabled; its sessions ended'}")
+    return 0
+
+
+def _users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.services import users
+
+    database = _users_db(settings)
+    try:
+        found = users.list_users(database, args.role)
+    finally:
+        database.dispose()
+    print(f"{'username':<20}{'role':<18}{'ext':<8}{'active':<8}name")
+    for u in found:
+        print(f"{u.username:<20}{u.role:<18}{u.extension or '-':<8}"
+              f"{'yes' if u.is_active else 'no':<8}{u.full_name}")
     return 0

@@ -1,7 +1,10 @@
-"""`ckm seed`: reference data and demo accounts, idempotent (run by every `make run`).
+"""`ckm seed`: reference data (categories, departments, routing, codes, queues, knowledge
+base), idempotent; `ckm seed --demo` (run by `make run`) adds the demo accounts with their
+queue memberships and skills.
 
 Existing rows are matched by their code/name and brought up to date; nothing is duplicated,
-and demo users that already exist keep their (possibly changed) passwords.
+and demo users that already exist keep their (possibly changed) passwords. A production
+install never runs `--demo`: its accounts come from `ckm users add` or the admin page.
 """
 
 from __future__ import annotations
@@ -39,14 +42,17 @@ T = TypeVar("T")
 @dataclass
 class SeedReport:
     created: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, what: str) -> None:
         self.created[what] = self.created.get(what, 0) + 1
 
     def __str__(self) -> str:
         if not self.created:
-            return "seed: everything already in place"
-        return "seed: created " + ", ".join(f"{n} {k}" for k, n in sorted(self.created.items()))
+            text = "seed: everything already in place"
+        else:
+            text = "seed: created " + ", ".join(f"{n} {k}" for k, n in sorted(self.created.items()))
+        return "\n".join([text, *(f"seed: warning: {w}" for w in self.warnings)])
 
 
 def _get_or_add(
@@ -126,7 +132,7 @@ def _users(session: Session, report: SeedReport) -> dict[str, User]:
     return users
 
 
-def _queues(session: Session, report: SeedReport, users: dict[str, User]) -> None:
+def _queues(session: Session, report: SeedReport) -> dict[str, Queue]:
     queues: dict[str, Queue] = {}
     for name, display, skills, _, _, callback, priority in ref.QUEUES:
         queues[name] = _get_or_add(
@@ -142,6 +148,11 @@ def _queues(session: Session, report: SeedReport, users: dict[str, User]) -> Non
     for name, _, _, overflow, after_s, _, _ in ref.QUEUES:
         queues[name].overflow_queue_id = queues[overflow].id if overflow else None
         queues[name].overflow_after_s = after_s
+    return queues
+
+
+def _demo_seats(session: Session, report: SeedReport, queues: dict[str, Queue],
+                users: dict[str, User]) -> None:
     for username, memberships in ref.MEMBERS.items():
         for queue, penalty in memberships.items():
             key = {"queue_id": queues[queue].id, "user_id": users[username].id}
@@ -152,8 +163,15 @@ def _queues(session: Session, report: SeedReport, users: dict[str, User]) -> Non
             _get_or_add(session, report, AgentSkill, skill_key, level=level)
 
 
-def seed(db: Database, *, at: datetime | None = None) -> SeedReport:
-    """Put the reference data and demo accounts in place; safe to run any number of times."""
+def _demo_accounts_left(session: Session) -> list[str]:
+    names = [u for u, *_ in ref.USERS]
+    return list(session.scalars(sa.select(User.username).where(
+        User.username.in_(names), User.is_active).order_by(User.username)))
+
+
+def seed(db: Database, *, demo: bool = False, at: datetime | None = None) -> SeedReport:
+    """Put the reference data (and with `demo`, the demo accounts) in place; safe to run any
+    number of times."""
     report = SeedReport()
     with db.writing() as session:
         categories = _categories(session, report)
@@ -167,9 +185,18 @@ def seed(db: Database, *, at: datetime | None = None) -> SeedReport:
             _get_or_add(
                 session, report, PauseReason, {"code": code}, label=label, paid=paid, max_minutes=max_minutes
             )
-        users = _users(session, report)
-        _queues(session, report, users)
-        author_id = users["autor"].id
+        queues = _queues(session, report)
+        author_id: int | None = None
+        if demo:
+            users = _users(session, report)
+            _demo_seats(session, report, queues, users)
+            author_id = users["autor"].id
+        else:
+            left = _demo_accounts_left(session)
+            if left:
+                report.warnings.append(
+                    f"demo accounts active: {', '.join(left)} (public password unless changed); "
+                    "`ckm users disable NAME` each, or `ckm users passwd NAME`")
     now = at or utcnow()
     for slug, title, tags, body in ARTICLES:
         view = save_article(db, slug=slug, title=title, body=body, tags=tags, author_id=author_id, at=now)

@@ -1,8 +1,10 @@
-"""Reference data of the Warsaw 19115 center: categories, departments, routing, codes, demo
-accounts and queues. Written for this project; department names are the city's public units."""
+"""Reference data of the Warsaw 19115 center: categories, departments, routing, codes, queues,
+and the demo accounts (`ckm seed --demo` only). Written for this project; department names are
+the city's public units."""
 
 from __future__ import annotations
 
+from crm_core.services.users import DEMO_PASSWORD as DEMO_PASSWORD
 from crm_core.warsaw import DISTRICTS
 
 # (code, name, [(sub code, sub name), ...])
@@ -124,7 +126,7 @@ PAUSE_REASONS: list[tuple[str, str, bool, int | None]] = [
     ("technical", "Problem techniczny", True, None),
 ]
 
-DEMO_PASSWORD = "demo19115"
+# Demo accounts, created by `ckm seed --demo` only, all with DEMO_PASSWORD (public).
 # (username, full name, role, extension)
 USERS: list[tuple[str, str, str, str | None]] = [
     ("konsultant1", "Anna Konsultantka", "consultant", "1001"),
@@ -148,7 +150,7 @@ QUEUES: list[tuple[str, str, tuple[str, ...], str | None, int | None, bool, int]
     ("informacja", "Informacja o usługach miasta", (), "ogolna", 120, True, 0),
 ]
 
-# username → {queue: penalty}; skills as (skill, level)
+# Demo accounts' queues and skills: username → {queue: penalty}; skills as (skill, level)
 MEMBERS: dict[str, dict[str, int]] = {
     "konsultant1": {"ogolna": 0, "transport": 0, "drogi": 1, "informacja": 0},
     "konsultant2": {"ogolna": 0, "czystosc": 0, "zwierzeta": 0, "zielen": 1},

@@ -73,7 +73,7 @@ def _seed(url: str) -> None:
 
     database = Database(url)
     try:
-        seed(database)
+        seed(database, demo=True)
     finally:
         database.dispose()
 

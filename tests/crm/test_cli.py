@@ -24,9 +24,9 @@ def test_seed_migrates_and_is_idempotent_then_info_reports(
 ) -> None:
     settings = Settings(database_url=db_url, data_dir=tmp_path)
     assert _run(settings, "db", "downgrade") == 0
-    assert _run(settings, "seed") == 0
+    assert _run(settings, "seed", "--demo") == 0
     assert "created" in capsys.readouterr().out
-    assert _run(settings, "seed") == 0
+    assert _run(settings, "seed", "--demo") == 0
     assert "everything already in place" in capsys.readouterr().out
     assert _run(settings, "db", "migrate") == 0
     assert _run(settings, "db", "info") == 0

@@ -64,7 +64,7 @@ def seeded_crm(folder: Path) -> Path:
         url = f"sqlite:///{path}"
         migrate(url)
         db = Database(url)
-        seed(db)
+        seed(db, demo=True)
         db.dispose()
     return path
 

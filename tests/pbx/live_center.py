@@ -56,7 +56,7 @@ async def live_center(settings: Settings, data_dir: Path, *, web_port: int | Non
     if fresh_db:
         migrate(local.db_url)
         db = Database(local.db_url)
-        seed(db)
+        seed(db, demo=True)
         db.dispose()
     bus = EventBus()
     recorder = Recorder()

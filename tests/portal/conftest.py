@@ -66,7 +66,7 @@ def _seeded(url: str) -> None:
     migrate(url)
     db = Database(url)
     try:
-        seed(db)
+        seed(db, demo=True)
     finally:
         db.dispose()
 
