@@ -10,24 +10,21 @@ consultant's side of the call reaching the supervisor.
 
 from __future__ import annotations
 
-import array
 import asyncio
-import io
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 
 from ckm.assembly import Center
 from ckm.settings import Settings
 from cti import events as ce
-from pbx.ari_client import AriClient, new_id
+from pbx.ari_client import AriClient
 from pbx.caller import CallPlan, place_call
 
+from .audio_taps import heard_samples, until
 from .live_center import Recorder, live_center, log_in
 
 pytestmark = pytest.mark.asterisk
@@ -43,38 +40,10 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
         yield running
 
 
-async def until(what: str, probe: Any, timeout: float = 20.0) -> Any:
-    for _ in range(int(timeout / 0.1)):
-        found = await probe()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def heard_by(ari: AriClient, settings: Settings, supervisor_leg: str,
                    seconds: float = 4.5) -> float:
     """Peak amplitude (0..32767) of what Asterisk sends to `supervisor_leg` over `seconds`."""
-    tap, name = new_id("obs-snoop"), new_id("heard")
-    entered = ari.expect("StasisStart", tap)
-    await ari.request("POST", f"/channels/{supervisor_leg}/snoop/{tap}",
-                      {"app": OBSERVER, "spy": "out"})
-    await asyncio.wait_for(entered, 5)
-    await ari.request("POST", f"/channels/{tap}/record",
-                      {"name": name, "format": "wav", "maxDurationSeconds": int(seconds) + 1,
-                       "ifExists": "overwrite"})
-    await asyncio.sleep(seconds)
-    await ari.hangup(tap)
-    await asyncio.sleep(0.5)
-    auth = aiohttp.encode_basic_auth(settings.ari_user, settings.ari_password)  # type: ignore[attr-defined]
-    async with aiohttp.ClientSession(headers={"Authorization": auth}) as http, http.get(
-            f"{settings.ari_base}/recordings/stored/{name}/file") as resp:
-        assert resp.status == 200, await resp.text()
-        data = await resp.read()
-    await ari.request("DELETE", f"/recordings/stored/{name}", gone_ok=True)
-    with wave.open(io.BytesIO(data)) as wav:
-        samples = array.array("h", wav.readframes(wav.getnframes()))
-    assert len(samples) > 8000, "the recording is shorter than a second"
+    samples = await heard_samples(ari, settings, supervisor_leg, seconds)
     return float(max(abs(s) for s in samples))
 
 

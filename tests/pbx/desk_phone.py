@@ -1,0 +1,151 @@
+"""A consultant's desk phone for live tests: Debian's `baresip`, a real SIP user agent.
+
+It registers over UDP to Asterisk's PJSIP transport with the extension's derived password,
+answers every call by itself (`answermode=auto`), sends a WAV file as its microphone and keeps
+what it hears (the `sndfile` module writes the decoded audio of each call to a WAV file). It
+runs as its own process with its own config folder; `stop()` ends it (TERM, then KILL).
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import math
+import shutil
+import socket
+import subprocess
+import wave
+from pathlib import Path
+
+from ckm.settings import Settings
+from pbx.ari_client import AriClient, AriError
+from pbx.asterisk_config import registrar, sip_password
+
+MODULES = "/usr/lib/baresip/modules"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tone(path: Path, hz: int, seconds: float, rate: int = 8000) -> Path:
+    """A sine tone at half scale, 16-bit mono."""
+    n = int(seconds * rate)
+    samples = array.array("h", (int(16000 * math.sin(2 * math.pi * hz * i / rate)) for i in range(n)))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.tobytes())
+    return path
+
+
+def read_wav(path: Path) -> tuple[array.array[int], int]:
+    with wave.open(str(path)) as wav:
+        assert wav.getsampwidth() == 2 and wav.getnchannels() == 1, f"{path}: not 16-bit mono"
+        return array.array("h", wav.readframes(wav.getnframes())), wav.getframerate()
+
+
+def tone_share(samples: array.array[int], rate: int, hz: float) -> float:
+    """Share (0..1) of the signal's power at `hz` (Goertzel over 20 ms blocks, summed)."""
+    block = rate // 50
+    coeff = 2 * math.cos(2 * math.pi * hz / rate)
+    at_tone = total = 0.0
+    for start in range(0, len(samples) - block + 1, block):
+        s1 = s2 = 0.0
+        energy = 0.0
+        for x in samples[start:start + block]:
+            s1, s2 = x + coeff * s1 - s2, s1
+            energy += float(x) * x
+        # |X(k)|^2 of an N-point block holds N/2 x the power of a pure tone at the bin.
+        at_tone += (s1 * s1 + s2 * s2 - coeff * s1 * s2) * 2 / block
+        total += energy
+    return at_tone / total if total else 0.0
+
+
+class DeskPhone:
+    def __init__(self, settings: Settings, extension: str, folder: Path, speaks: Path) -> None:
+        self.settings = settings
+        self.extension = extension
+        self.folder = folder
+        self.speaks = speaks
+        self.heard_dir = folder / "heard"
+        self.log = folder / "baresip.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def write_config(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.heard_dir.mkdir(exist_ok=True)
+        rtp = free_udp_port() // 2 * 2
+        lines = [
+            "poll_method epoll",
+            "net_interface 127.0.0.1",
+            f"sip_listen 127.0.0.1:{free_udp_port()}",
+            "sip_transports udp",
+            f"rtp_ports {rtp}-{rtp + 9}",
+            f"module_path {MODULES}",
+            "module g711.so",
+            "module aufile.so",  # the microphone: a WAV file
+            "module aubridge.so",  # the loudspeaker: a bridge nobody reads (no sound card here)
+            "module sndfile.so",  # ...and what was heard, decoded, into snd_path
+            "module_app account.so",
+            "module_app menu.so",  # answermode=auto lives here
+            f"audio_source aufile,{self.speaks}",
+            "audio_player aubridge,desk-phone",
+            "audio_alert aubridge,desk-phone",
+            f"snd_path {self.heard_dir}",
+        ]
+        (self.folder / "config").write_text("\n".join(lines) + "\n")
+        password = sip_password(self.settings, self.extension)
+        (self.folder / "accounts").write_text(
+            f"<sip:{self.extension}@{registrar(self.settings)};transport=udp>;auth_pass={password}"
+            ";answermode=auto;audio_codecs=PCMU,PCMA;regint=60\n")
+
+    def start(self) -> None:
+        binary = shutil.which("baresip")
+        assert binary is not None, "baresip is missing: run scripts/system-deps.sh (make test does)"
+        self.write_config()
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen([binary, "-f", str(self.folder)], stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT)
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log.exists():
+            return ""
+        # The menu module redraws a status line with carriage returns; keep the real lines.
+        text = self.log.read_bytes().decode(errors="replace").replace("\r", "\n")
+        return "\n".join([line for line in text.splitlines() if "audio=" not in line][-lines:])
+
+    async def registered(self, ari: AriClient, timeout: float = 15.0) -> None:
+        """Wait until Asterisk has the phone's contact (ARI says the endpoint is online)."""
+        state = ""
+        for _ in range(int(timeout / 0.2)):
+            assert self.proc is not None and self.proc.poll() is None, (
+                f"baresip exited ({self.proc and self.proc.returncode}):\n{self.log_tail()}")
+            try:
+                endpoint = await ari.request("GET", f"/endpoints/PJSIP/{self.extension}")
+                state = endpoint.get("state", "")
+            except AriError:
+                state = "unknown"
+            if state == "online":
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"desk phone {self.extension} never registered (state {state!r}):\n"
+                             f"{self.log_tail()}")
+
+    def heard(self) -> Path:
+        dumps = sorted(self.heard_dir.glob("*-dec.wav"))
+        assert dumps, f"baresip kept no audio of the call:\n{self.log_tail()}"
+        return dumps[-1]
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()  # baresip unregisters and hangs up on SIGTERM
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
