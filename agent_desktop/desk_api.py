@@ -83,7 +83,7 @@ async def softphone(request: web.Request) -> web.StreamResponse:
                                  status=404)
     host = desk.settings.asterisk_http_host
     return web.json_response({
-        "ok": True, "ws": desk.sip_ws_url, "user": user.extension,
+        "ok": True, "ws": desk.sip_ws_url(request), "user": user.extension,
         "uri": f"sip:{user.extension}@{host}", "password": desk.softphones[user.extension],
         "display_name": user.full_name,
     })

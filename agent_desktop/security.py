@@ -3,9 +3,10 @@
 Rules:
 - The session is crm_core's web session: the cookie `ckm_session` holds the token whose hash
   the CRM stores, so the CTI hub (cti.crm_link.CrmSessions) admits the same browser with the
-  same cookie. HttpOnly and SameSite=Strict always; Secure when the request came over HTTPS
-  (browsers drop Secure cookies set over plain http on most hosts, and the center serves
-  http://127.0.0.1 by default).
+  same cookie. HttpOnly and SameSite=Strict always; Secure when the request came over HTTPS,
+  directly or through a trusted proxy (ckm.edge marks every cookie of an HTTPS response;
+  browsers drop Secure cookies set over plain http, and the center serves http://127.0.0.1 by
+  default).
 - CSRF: the token is an HMAC of the session token, so it needs no storage, dies with the
   session, and cannot be computed by a page that cannot read the HttpOnly cookie. Every POST
   carries it (form field `csrf` or header `X-CSRF-Token`); the websocket handshake carries it
@@ -158,16 +159,17 @@ DESK_PREFIXES = ("/login", "/logout", "/lang", "/desk", "/wallboard", "/ivr", "/
                  "/static/vendor/")
 
 
-def add_security_headers(ws_origin: str) -> Callable[[web.Request, web.StreamResponse],
-                                                     Awaitable[None]]:
-    """An on_response_prepare hook; only our own paths, so the portal keeps its own policy."""
-    policy = CSP.format(extra=ws_origin)
+def add_security_headers(ws_origin: Callable[[web.Request], str]
+                         ) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """An on_response_prepare hook; only our own paths, so the portal keeps its own policy.
+    `ws_origin(request)` is the softphone's SIP WebSocket origin for that page (its scheme and
+    host follow the page's), the one place besides 'self' the page may connect to."""
 
     async def hook(request: web.Request, response: web.StreamResponse) -> None:
         if not is_desk_path(request.path):
             return
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", policy)
+        headers.setdefault("Content-Security-Policy", CSP.format(extra=ws_origin(request)))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")

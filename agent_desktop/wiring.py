@@ -32,6 +32,7 @@ from agent_desktop import desk_api, ivr_api, pages, security
 from agent_desktop.crm import Crm
 from agent_desktop.ivr_editor import ScriptBook
 from agent_desktop.today import TodayChart, midnight
+from ckm import edge
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,12 @@ class Desk:
     switchboard: Any | None = None
     softphones: dict[str, str] = field(default_factory=dict)  # extension → SIP password
 
-    @property
-    def sip_ws_url(self) -> str:
+    def sip_ws_url(self, request: web.Request) -> str:
+        """Where this page's softphone reaches Asterisk's /ws: the page's own host, wss:// when
+        the page came over HTTPS (ckm.edge.sip_ws_url)."""
         s = self.settings
-        return f"ws://{s.asterisk_http_host}:{s.asterisk_http_port}/ws"
+        return edge.sip_ws_url(request, http_port=s.asterisk_http_port,
+                               tls_port=s.asterisk_tls_port, explicit=s.sip_ws_url)
 
 
 DESK: web.AppKey[Desk] = web.AppKey("agent_desktop")
@@ -153,7 +156,8 @@ def setup(app: web.Application, center: Any) -> Desk:
     app[DESK] = desk
     app[security.SESSION_LOOKUP] = crm.session_user
     app.middlewares.append(security.guard_cti_socket)
-    app.on_response_prepare.append(security.add_security_headers(desk.sip_ws_url.rsplit("/", 1)[0]))
+    app.on_response_prepare.append(security.add_security_headers(
+        lambda request: edge.ws_origin(desk.sip_ws_url(request))))
 
     pages.add_routes(app)
     desk_api.add_routes(app)

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "cti.cli",
     "portal.cli",
     "ckm.runner",
+    "ckm.tls",
     "bench.cli",
 )
 

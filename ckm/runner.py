@@ -19,9 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ckm import edge, tls
 from ckm.assembly import Center, assemble
 from ckm.bus import EventBus
-from ckm.settings import Settings
+from ckm.settings import Settings, SettingsError
 
 log = logging.getLogger("ckm.run")
 
@@ -41,6 +42,11 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pbx import provision
 
+    try:
+        tls.server_context(settings)  # a missing or unreadable certificate: say so before starting
+    except SettingsError as exc:
+        log.error("%s", exc)
+        return 2
     if not args.no_asterisk:
         try:
             status = provision.select(settings).up(settings.data_dir / "logs")
@@ -56,6 +62,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def build_web(center: Center) -> web.Application:
     app = web.Application(client_max_size=12 * 1024 * 1024)
     app[CENTER] = center
+    # First: every later middleware and handler sees the client's address and scheme as a
+    # trusted proxy forwarded them; HTTPS responses get Secure cookies and HSTS.
+    edge.install(app, center.settings.trusted_proxies)
     hub = center.services.get("cti.hub")
     if hub is not None:
         hub.mount(app)
@@ -116,9 +125,11 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
         if web_enabled:
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
-            site = web.TCPSite(runner, settings.web_host, settings.web_port)
+            ssl_context = tls.server_context(settings)
+            site = web.TCPSite(runner, settings.web_host, settings.web_port,
+                               ssl_context=ssl_context)
             await site.start()
-            base = f"http://{settings.web_host}:{settings.web_port}"
+            base = f"{'https' if ssl_context else 'http'}://{settings.web_host}:{settings.web_port}"
             print(f"ckm is running:\n  health     {base}/healthz\n  desktop    {base}/\n"
                   f"  wallboard  {base}/wallboard\n  portal     {base}/portal/\n"
                   f"  Open311    {base}/open311/v2/services.json\n"

@@ -11,6 +11,7 @@ no module reads the environment on its own.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -58,6 +59,19 @@ class Settings:
     # --- web
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # --- TLS and what stands in front (README "Production"). With tls_cert and tls_key the web
+    # server serves HTTPS on web_port and Asterisk's HTTP server adds a TLS listener, so browsers
+    # reach SIP as wss://<the page's host>:<asterisk_tls_port>/ws. Empty: plain HTTP, ws://.
+    tls_cert: Path | None = None  # PEM: the server certificate, then its chain
+    tls_key: Path | None = None  # PEM private key (kept 0600)
+    asterisk_tls_host: str = ""  # empty: web_host (browsers reach /ws where they reach the pages)
+    asterisk_tls_port: int = 8089
+    # The SIP WebSocket URL browsers use; empty: the page's scheme and host, ws://…:8088/ws on
+    # http, wss://…:asterisk_tls_port/ws on https. Set it when a proxy forwards /ws elsewhere.
+    sip_ws_url: str = ""
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: "10.0.0.5,
+    # 192.168.10.0/24". From any other peer those headers are ignored.
+    trusted_proxies: str = ""
     # Desk, wallboard and IVR editor sessions end after this many minutes without a request.
     session_idle_minutes: int = 30
     # --- CRM
@@ -101,6 +115,19 @@ class Settings:
     @property
     def local_file(self) -> Path:
         return self.data_dir / "ckm.local.toml"
+
+    @property
+    def tls(self) -> bool:
+        """True when the web server (and Asterisk's /ws) serve TLS."""
+        return self.tls_cert is not None and self.tls_key is not None
+
+    @property
+    def tls_bind_host(self) -> str:
+        return self.asterisk_tls_host or self.web_host
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     def public(self) -> dict[str, str]:
         """Every setting as text, secrets masked (for `ckm settings` and the README)."""
@@ -170,22 +197,44 @@ def load(env: dict[str, str] | None = None, *, generate_secrets: bool = True) ->
         raise SettingsError(
             f"setting session_idle_minutes: expected 1 or more, got {settings.session_idle_minutes}"
         )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise SettingsError("settings tls_cert and tls_key: set both (HTTPS) or neither (HTTP)")
+    settings.proxy_networks  # noqa: B018 -- refuse a bad trusted_proxies at start-up
     if not settings.ari_password and generate_secrets:
         settings = dataclasses.replace(settings, ari_password=_generate_ari_password(settings))
     return settings
 
 
+def parse_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """"10.0.0.5, 192.168.0.0/24, ::1" → networks (a bare address is a /32 or /128)."""
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(f"setting trusted_proxies: {part!r} is not an IP address or "
+                                "network") from None
+    return tuple(out)
+
+
+def record_local(settings: Settings, **values: Any) -> Path:
+    """Keep `values` in var/ckm.local.toml (the settings ckm writes itself: the ARI password,
+    the lab certificate's paths), beside what is there already; the file stays 0600."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    existing = _read_toml(settings.local_file)
+    existing.update(values)
+    lines = [f"{k} = {_toml_value(v)}" for k, v in existing.items()]
+    tmp = settings.local_file.with_suffix(".tmp")
+    tmp.write_text("# written by ckm; per-install secrets and files\n" + "\n".join(lines) + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(settings.local_file)
+    return settings.local_file
+
+
 def _generate_ari_password(settings: Settings) -> str:
     """Create the per-install ARI password once and keep it in var/ckm.local.toml."""
     password = secrets.token_urlsafe(24)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    existing = _read_toml(settings.local_file)
-    existing["ari_password"] = password
-    lines = [f"{k} = {_toml_value(v)}" for k, v in existing.items()]
-    tmp = settings.local_file.with_suffix(".tmp")
-    tmp.write_text("# written by ckm; per-install secrets\n" + "\n".join(lines) + "\n")
-    tmp.chmod(0o600)
-    tmp.replace(settings.local_file)
+    record_local(settings, ari_password=password)
     return password
 
 

@@ -44,6 +44,38 @@ NOLOAD = (
 )
 
 
+# Where Asterisk reads the center's certificate and key (copies of tls_cert / tls_key; the
+# sandbox's install_config puts them there, a system Asterisk's admin copies them).
+TLS_CERT = "/etc/asterisk/keys/ckm.pem"
+TLS_KEY = "/etc/asterisk/keys/ckm.key"
+
+
+def install_tls_files(settings: Settings, etc_dir: Path) -> bool:
+    """Copy tls_cert / tls_key to `etc_dir`/keys as TLS_CERT / TLS_KEY see them (key 0600).
+    False when TLS is off (then nothing is copied, and stale copies are removed)."""
+    keys = etc_dir / "keys"
+    cert_copy, key_copy = keys / Path(TLS_CERT).name, keys / Path(TLS_KEY).name
+    if settings.tls_cert is None or settings.tls_key is None:
+        for stale in (cert_copy, key_copy):
+            stale.unlink(missing_ok=True)
+        return False
+    keys.mkdir(parents=True, exist_ok=True)
+    keys.chmod(0o700)
+    for source, target, mode in ((settings.tls_cert, cert_copy, 0o644),
+                                 (settings.tls_key, key_copy, 0o600)):
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise SettingsError(f"TLS for Asterisk: cannot read {source}: {exc}") from None
+        tmp = target.with_name(target.name + ".ckm-tmp")
+        tmp.touch(mode=0o600)
+        tmp.chmod(0o600)
+        tmp.write_bytes(data)
+        tmp.chmod(mode)
+        tmp.replace(target)
+    return True
+
+
 @dataclass(frozen=True)
 class Softphone:
     """A consultant's SIP user: `kind` "browser" (WebRTC over /ws) or "desk" (a SIP phone)."""
@@ -146,6 +178,12 @@ def context(settings: Settings, module_dir: str) -> dict[str, object]:
         "noload": NOLOAD,
         "http_host": settings.asterisk_http_host,
         "http_port": settings.asterisk_http_port,
+        "tls": settings.tls,
+        "tls_host": f"[{settings.tls_bind_host}]" if ":" in settings.tls_bind_host
+                    else settings.tls_bind_host,
+        "tls_port": settings.asterisk_tls_port,
+        "tls_cert": TLS_CERT,
+        "tls_key": TLS_KEY,
         "ari_user": settings.ari_user,
         "ari_password": settings.ari_password,
         "ari_app": settings.ari_app,

@@ -198,6 +198,7 @@ class Sandbox:
         return proc.stdout
 
     def install_config(self) -> None:
+        asterisk_config.install_tls_files(self.settings, self.root / "etc/asterisk")
         asterisk_config.render(self.settings, self.root / "etc/asterisk", self.module_dir())
         # The stock users.conf only produces a deprecation warning at every start.
         (self.root / "etc/asterisk/users.conf").unlink(missing_ok=True)

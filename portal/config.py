@@ -22,8 +22,12 @@ class PortalConfig:
     page_size_default: int = 50
     page_size_max: int = 200
     jurisdiction_id: str = "um.warszawa.pl"
-    # "Call 19115 from your browser": the shared inbound-only SIP identity.
+    # "Call 19115 from your browser": the shared inbound-only SIP identity. The socket URL
+    # follows the page (ws://<host>:<http port>/ws, wss://<host>:<tls port>/ws on https)
+    # unless webcall_ws_url (or the sip_ws_url setting) names one.
     webcall_ws_url: str = ""
+    asterisk_http_port: int = 8088
+    asterisk_tls_port: int = 8089
     webcall_user: str = "webcall"
     webcall_password: str = ""
     webcall_domain: str = "127.0.0.1"
@@ -36,7 +40,9 @@ class PortalConfig:
 
         base = cls(
             media_dir=settings.data_dir / "portal-media",
-            webcall_ws_url=f"ws://{settings.asterisk_http_host}:{settings.asterisk_http_port}/ws",
+            webcall_ws_url=settings.sip_ws_url,
+            asterisk_http_port=settings.asterisk_http_port,
+            asterisk_tls_port=settings.asterisk_tls_port,
             webcall_password=derived_secret(settings, "sip:webcall"),
             webcall_domain=settings.asterisk_http_host,
         )

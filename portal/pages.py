@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from ckm import edge
 from crm_core.search import kb_search
 from crm_core.warsaw import DISTRICTS
 from portal import kb, tracking
@@ -95,7 +96,7 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
     csp = PAGE_CSP
     if request.path.startswith("/portal/call"):
         # The softphone talks SIP over WebSocket to Asterisk's own HTTP server.
-        csp += f"; connect-src 'self' {portal.config.webcall_ws_url}; media-src 'self' blob:"
+        csp += f"; connect-src 'self' {webcall_ws_url(request)}; media-src 'self' blob:"
     else:
         csp += "; connect-src 'self'"
     security_headers(response, csp)
@@ -217,6 +218,12 @@ async def kb_article(request: web.Request) -> web.Response:
         p.strip() for p in found.body.split("\n\n") if p.strip()])
 
 
+def webcall_ws_url(request: web.Request) -> str:
+    config = _portal(request).config
+    return edge.sip_ws_url(request, http_port=config.asterisk_http_port,
+                           tls_port=config.asterisk_tls_port, explicit=config.webcall_ws_url)
+
+
 @routes.get("/call")
 async def call_page(request: web.Request) -> web.Response:
     return render(request, "call.html")
@@ -228,7 +235,7 @@ async def call_config(request: web.Request) -> web.Response:
     # The webcall identity is shared and can only reach the inbound IVR (context inbound-web),
     # so handing its password to every browser gives no more than dialling 19115 does.
     return web.json_response({
-        "ws_url": config.webcall_ws_url,
+        "ws_url": webcall_ws_url(request),
         "uri": f"sip:{config.webcall_user}@{config.webcall_domain}",
         "user": config.webcall_user,
         "password": config.webcall_password,

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from ckm import edge
 from portal.i18n import LANGUAGES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -19,9 +20,9 @@ NEW_CSRF = web.RequestKey("portal.new_csrf", str)
 
 
 def client_ip(request: web.Request) -> str:
-    # The portal is served directly by `ckm run`; a reverse proxy in front would make this
-    # its own address, and trusting X-Forwarded-For is that deployment's decision, not ours.
-    return request.remote or "unknown"
+    # The TCP peer, or the address a trusted proxy forwarded (setting trusted_proxies): behind
+    # a reverse proxy, residents are still counted one by one (ckm.edge).
+    return edge.client_address(request)
 
 
 def security_headers(response: web.StreamResponse, csp: str) -> None:
