@@ -1,4 +1,4 @@
-"""`ckm asterisk ...` and `ckm call ...`."""
+"""`ckm asterisk ...`, `ckm call ...` and `ckm phones list`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,13 @@ def register(sub: Any) -> None:
     call.add_argument("--wait-answer", type=float, default=10.0, metavar="S")
     call.add_argument("--json", action="store_true", help="print the summary as JSON")
     call.set_defaults(handler=_call)
+
+    phones = sub.add_parser("phones", help="consultants' desk SIP phones (provisioning)")
+    phones_sub = phones.add_subparsers(dest="phones_command", metavar="ACTION", required=True)
+    p = phones_sub.add_parser("list", help="every desk phone: SIP user, password, registrar, "
+                              "and the CRM user whose extension it is")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(handler=_phones)
 
 
 def _asterisk(args: argparse.Namespace, settings: Settings) -> int:
@@ -90,3 +97,42 @@ def _call(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(summary.describe())
     return 0 if summary.answered else 1
+
+
+def _extension_holders(settings: Settings) -> dict[str, str]:
+    """CRM users by extension; empty when the CRM cannot be read (the list still prints)."""
+    try:
+        from crm_core.db import Database
+        from crm_core.services.users import list_users
+
+        db = Database(settings.db_url)
+        try:
+            return {u.extension: u.username for u in list_users(db) if u.extension}
+        finally:
+            db.dispose()
+    except Exception:  # no database yet, not migrated: the phones are still worth printing
+        return {}
+
+
+def _phones(args: argparse.Namespace, settings: Settings) -> int:
+    from ckm.settings import SettingsError
+    from pbx.asterisk_config import desk_phones, registrar
+
+    try:
+        phones = desk_phones(settings)
+    except SettingsError as exc:
+        print(f"ckm phones list: {exc}", file=sys.stderr)
+        return 2
+    holders = _extension_holders(settings)
+    rows = [{"extension": p.user, "user": p.user, "password": p.password,
+             "registrar": registrar(settings), "transport": "udp",
+             "consultant": holders.get(p.user, "")} for p in phones]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"desk SIP phones: register as <user>@{registrar(settings)} over UDP, G.711 (PCMU/PCMA),"
+          " DTMF RFC 4733; a consultant is rung on the phone whose extension the CRM gives them")
+    print(f"{'user':<10} {'password':<26} {'registrar':<22} consultant")
+    for row in rows:
+        print(f"{row['user']:<10} {row['password']:<26} {row['registrar']:<22} {row['consultant'] or '-'}")
+    return 0

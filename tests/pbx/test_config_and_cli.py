@@ -184,3 +184,30 @@ def test_ckm_call_json_summary_through_the_real_asterisk(asterisk: object,
     finally:
         controller.terminate()
         controller.wait(10)
+
+
+def test_ckm_phones_list_prints_each_desk_phones_credentials_and_its_consultant(
+        tmp_path: Path) -> None:
+    import json
+    import os
+
+    from crm_core.db import Database, migrate
+    from crm_core.services import users
+
+    env = {"CKM_DATA_DIR": str(tmp_path), "CKM_CONFIG": str(tmp_path / "none.toml"),
+           "CKM_DESK_PHONE_EXTENSIONS": "2001-2003"}
+    local = settings_mod.load(env)
+    migrate(local.db_url)
+    db = Database(local.db_url)
+    users.create_user(db, username="biurko1", full_name="Konsultant przy biurku",
+                      role="consultant", password="Dlugie-haslo-biurka-7", extension="2002")
+    db.dispose()
+    proc = subprocess.run([sys.executable, "-m", "ckm.cli", "phones", "list", "--json"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["user"] for r in rows] == ["2001", "2002", "2003"]
+    for row in rows:
+        assert row["password"] == asterisk_config.sip_password(local, row["user"])
+        assert row["registrar"] == f"{local.sip_bind}:{local.sip_port}" and row["transport"] == "udp"
+    assert [r["consultant"] for r in rows] == ["", "biurko1", ""]
