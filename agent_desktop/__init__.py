@@ -6,6 +6,8 @@ wiring.py      setup(app, center): what it reads from and adds to center.service
 security.py    crm_core web sessions as the cookie, role gates, CSRF (HMAC of the session),
                CSP and hardening headers, the same-origin + CSRF check of the CTI socket.
 pages.py       login/logout, language, the three pages (server-rendered, Polish first).
+admin.py       the admin pages: accounts, roles, passwords, queue memberships, skills.
+login_guard.py login throttle per account and address; password checks capped, off the loop.
 desk_api.py    JSON for the desk: softphone credentials, routing preview, nearby cases, case
                creation, wrap-up into the CRM, KB, callbacks; today's chart for the wallboard.
 ivr_api.py     JSON for the IVR editor: validate, simulate, diff, publish, roll back.

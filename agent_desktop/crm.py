@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
-from datetime import date, datetime
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from crm_core.db import Database
@@ -40,14 +40,20 @@ def jsonable(value: Any) -> Any:
 class Crm:
     """The desktop's view of crm_core (one Database, shared with the rest of the center)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, idle: timedelta = users.SESSION_IDLE) -> None:
         self.db = db
+        self.idle = idle  # a session unused this long is over (setting session_idle_minutes)
 
     async def session_user(self, token: str) -> users.UserView | None:
-        return await off_loop(users.session_user, self.db, token)
+        return await off_loop(users.session_user, self.db, token, idle=self.idle)
 
-    async def login(self, username: str, password: str) -> tuple[users.UserView, str] | None:
-        view = await off_loop(users.authenticate, self.db, username, password)
+    async def login(self, username: str, password: str,
+                    check: Callable[..., Awaitable[Any]] | None = None
+                    ) -> tuple[users.UserView, str] | None:
+        """The user and a new session token, or None. `check(fn, *args)` runs the password
+        check (agent_desktop.login_guard: its own pool, a few at a time); default off the loop."""
+        view: users.UserView | None = await (check or off_loop)(
+            users.authenticate, self.db, username, password)
         if view is None:
             return None
         token = await off_loop(users.open_session, self.db, view.id)

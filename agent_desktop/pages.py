@@ -7,12 +7,13 @@ what is there and add the live parts. Nothing user-supplied is ever put into mar
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from typing import Any
 
 from aiohttp import web
 
-from agent_desktop import i18n, security
+from agent_desktop import i18n, login_guard, security
 from agent_desktop.security import DESK_ROLES, IVR_ROLES, WALLBOARD_ROLES, User, requires
 
 LOGIN_CSRF_COOKIE = "ckm_login_csrf"
@@ -54,13 +55,15 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 def login_page(request: web.Request, *, error: bool, nxt: str, username: str,
-               status: int = 200) -> web.Response:
+               status: int = 200, notice: str = "", retry_after: float = 0.0) -> web.Response:
     # No session yet: the form's CSRF token is a double-submit pair (cookie + field), so a
     # cross-site page cannot log the browser in as someone else (login CSRF).
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", None, error=error, next=nxt, username=username,
-                      csrf=token)
+                      csrf=token, notice=notice)
     response.set_status(status)
+    if retry_after > 0:
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login",
                         secure=request.secure, max_age=3600)
     return response
@@ -84,9 +87,25 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:256]
     nxt = safe_next(str(form.get("next", "")), "")
-    found = await desk_of(request).crm.login(username, password) if username else None
+    if not username:
+        return login_page(request, error=True, nxt=nxt, username=username, status=401)
+    guard = request.app[login_guard.LOGIN_GUARD]
+    address = request.remote or "unknown"
+    wait = guard.retry_after(username, address)
+    if wait > 0:  # locked: answered without checking the password at all
+        return login_page(request, error=True, nxt=nxt, username=username, status=429,
+                          notice=login_guard.message("locked", lang_of(request), wait),
+                          retry_after=wait)
+    try:
+        found = await desk_of(request).crm.login(username, password, guard.check)
+    except login_guard.Busy:
+        return login_page(request, error=True, nxt=nxt, username=username, status=429,
+                          notice=login_guard.message("busy", lang_of(request)), retry_after=5)
+    if found is None:
+        guard.failed(username, address)
     if found is None or found[0].role not in security.ROLES:
         return login_page(request, error=True, nxt=nxt, username=username, status=401)
+    guard.succeeded(username, address)
     view, token = found
     old = request.cookies.get(security.SESSION_COOKIE)
     if old:

@@ -155,8 +155,8 @@ def is_desk_path(path: str) -> bool:
     return path == "/" or path.startswith(DESK_PREFIXES)
 
 
-DESK_PREFIXES = ("/login", "/logout", "/lang", "/desk", "/wallboard", "/ivr", "/static/desk/",
-                 "/static/vendor/")
+DESK_PREFIXES = ("/login", "/logout", "/lang", "/desk", "/wallboard", "/ivr", "/admin",
+                 "/static/desk/", "/static/vendor/")
 
 
 def add_security_headers(ws_origin: Callable[[web.Request], str]

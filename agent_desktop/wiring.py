@@ -10,8 +10,8 @@ Creates:
   desktop.chart    agent_desktop.today.TodayChart — today's per-15-minute figures (bus-fed)
   desktop.scripts  agent_desktop.ivr_editor.ScriptBook
 
-Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /ivr; JSON under
-/desk/api/, /wallboard/api/, /ivr/api/; static at /static/desk/ and SIP.js at
+Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /ivr, /admin (accounts,
+queues, skills: agent_desktop.admin); JSON under /desk/api/, /wallboard/api/, /ivr/api/; static at /static/desk/ and SIP.js at
 /static/vendor/sip.js/.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent_desktop import desk_api, ivr_api, pages, security
+from agent_desktop import admin, desk_api, ivr_api, login_guard, pages, security
 from agent_desktop.crm import Crm
 from agent_desktop.ivr_editor import ScriptBook
 from agent_desktop.today import TodayChart, midnight
@@ -124,7 +124,7 @@ def _fill_chart(chart: TodayChart, db: Any) -> None:
 
 def setup(app: web.Application, center: Any) -> Desk:
     db = _database(center)
-    crm = Crm(db)
+    crm = Crm(db, idle=timedelta(minutes=center.settings.session_idle_minutes))
     chart = TodayChart()
     book = ScriptBook(db, center.services.get("ivr.library"), _known_queues(center))
     desk = Desk(crm=crm, scripts=book, chart=chart, settings=center.settings,
@@ -154,12 +154,14 @@ def setup(app: web.Application, center: Any) -> Desk:
     else:  # `ckm run`: at once, before the controller takes its first call
         start()
     app[DESK] = desk
+    login_guard.install(app)  # login throttle; password checks in their own small pool
     app[security.SESSION_LOOKUP] = crm.session_user
     app.middlewares.append(security.guard_cti_socket)
     app.on_response_prepare.append(security.add_security_headers(
         lambda request: edge.ws_origin(desk.sip_ws_url(request))))
 
     pages.add_routes(app)
+    admin.add_routes(app)
     desk_api.add_routes(app)
     ivr_api.add_routes(app)
     app.router.add_static("/static/desk/", HERE / "static", append_version=False)
