@@ -10,9 +10,9 @@ Creates:
   desktop.chart    agent_desktop.today.TodayChart — today's per-15-minute figures (bus-fed)
   desktop.scripts  agent_desktop.ivr_editor.ScriptBook
 
-Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /ivr, /admin (accounts,
-queues, skills: agent_desktop.admin); JSON under /desk/api/, /wallboard/api/, /ivr/api/; static at /static/desk/ and SIP.js at
-/static/vendor/sip.js/.
+Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /ivr, /admin
+(accounts, queues, skills: agent_desktop.admin); JSON under /desk/api/, /wallboard/api/,
+/ivr/api/; static at /static/desk/ and SIP.js at /static/vendor/sip.js/.
 """
 
 from __future__ import annotations
