@@ -125,6 +125,9 @@ async def create_case(request: web.Request) -> web.StreamResponse:
     data = await json_body(request)
     desk = desk_of(request)
     try:
+        call_id = _text(data, "call_id", 120)
+        if call_id and not await handled_by(desk, user, call_id):
+            return not_yours(call_id)
         priority_raw = data.get("priority", 2)
         priority = int(priority_raw) if str(priority_raw).strip().isdigit() else -1
         resident = data.get("resident_id")
@@ -139,7 +142,7 @@ async def create_case(request: web.Request) -> web.StreamResponse:
             lat=_number(data, "lat"), lon=_number(data, "lon"),
             resident_id=resident if isinstance(resident, int) else None,
             channel="phone",
-            interaction_ids=await _interaction_of(desk, _text(data, "call_id", 120)),
+            interaction_ids=await _interaction_of(desk, call_id),
         )
     except ValueError as exc:
         return bad_field(exc)
@@ -194,6 +197,31 @@ async def change_status(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, "case": card})
 
 
+async def handled_by(desk: Any, user: security.User, call_id: str) -> bool:
+    """Whether `user` is the agent who handled (or is handling) the call: the only one whose
+    wrap-up or case may be written for it. The ACD knows its live calls and each agent's recent
+    states (with the call they were on); the CRM's interaction names the agent of older calls
+    and of calls from before a restart. Being rung is not handling: only on_call / wrap_up."""
+    board = desk.switchboard
+    acd = getattr(board, "acd", None)
+    if acd is not None:
+        for note in acd.history.get(user.username, ()):
+            if note.call_id == call_id and note.state in ("on_call", "wrap_up"):
+                return True
+        live = acd.calls.get(call_id)
+        if live is not None:
+            return bool(live.agent == user.username)
+    try:
+        view = await off_loop(interactions.get_call, desk.crm.db, call_id)
+    except NotFound:
+        return False
+    return view.agent_username == user.username
+
+
+def not_yours(call_id: str) -> web.Response:
+    return bad({"call_id": f"call {call_id!r} was not handled by you"}, status=403)
+
+
 async def _interaction_of(desk: Any, call_id: str | None) -> tuple[int, ...]:
     """The CRM interaction of the call on the desk, if the outbox has written it already."""
     if not call_id:
@@ -218,6 +246,10 @@ async def wrap_up(request: web.Request) -> web.StreamResponse:
     if not call_id or not disposition:
         return bad({"call_id": "expected the call and a disposition"})
     notes = _text(data, "notes", 4000) or ""
+    user = await security.current_user(request)
+    assert user is not None
+    if not await handled_by(desk_of(request), user, call_id):
+        return not_yours(call_id)
     db = desk_of(request).crm.db
     for attempt in range(WRAP_UP_TRIES):
         try:
