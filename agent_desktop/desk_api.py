@@ -90,6 +90,23 @@ async def softphone(request: web.Request) -> web.StreamResponse:
 
 
 @requires(DESK_ROLES, api=True)
+async def desk_phone(request: web.Request) -> web.StreamResponse:
+    """The SIP account of the consultant's own desk phone, for setting the phone up."""
+    from pbx.asterisk_config import registrar
+
+    user = await security.current_user(request)
+    assert user is not None
+    desk = desk_of(request)
+    if user.extension is None or user.extension not in desk.desk_phones:
+        return web.json_response({"ok": False, "error": "no desk phone for this user"},
+                                 status=404)
+    return web.json_response({
+        "ok": True, "user": user.extension, "password": desk.desk_phones[user.extension],
+        "registrar": registrar(desk.settings), "transport": "UDP",
+    })
+
+
+@requires(DESK_ROLES, api=True)
 async def route(request: web.Request) -> web.StreamResponse:
     category = request.query.get("category", "")
     if not category:
@@ -316,6 +333,7 @@ async def today(request: web.Request) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/api/softphone", softphone)
+    app.router.add_get("/desk/api/deskphone", desk_phone)
     app.router.add_get("/desk/api/route", route)
     app.router.add_get("/desk/api/nearby", nearby)
     app.router.add_post("/desk/api/cases", create_case)

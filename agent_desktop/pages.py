@@ -145,7 +145,8 @@ async def desk_page(request: web.Request) -> web.StreamResponse:
     user = await _user(request)
     ref = await desk_of(request).crm.reference()
     return render(request, "desk.html", user, ref=ref,
-                  has_phone=user.extension in desk_of(request).softphones)
+                  has_phone=user.extension in desk_of(request).softphones,
+                  desk_phone=user.extension in desk_of(request).desk_phones)
 
 
 @requires(WALLBOARD_ROLES)

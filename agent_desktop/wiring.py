@@ -52,6 +52,7 @@ class Desk:
     templates: jinja2.Environment
     switchboard: Any | None = None
     softphones: dict[str, str] = field(default_factory=dict)  # extension → SIP password
+    desk_phones: dict[str, str] = field(default_factory=dict)  # the same, for desk SIP phones
 
     def sip_ws_url(self, request: web.Request) -> str:
         """Where this page's softphone reaches Asterisk's /ws: the page's own host, wss:// when
@@ -87,13 +88,15 @@ def _database(center: Any) -> Any:
     return db
 
 
-def _softphones(settings: Any) -> dict[str, str]:
+def _phones(settings: Any, kind: str) -> dict[str, str]:
+    """Extension → SIP password of the consultants' phones of `kind` ("browser" or "desk")."""
     try:
-        from pbx.asterisk_config import softphones
+        from pbx.asterisk_config import desk_phones, softphones
 
-        return {p.user: p.password for p in softphones(settings)}
-    except Exception:  # a bad softphone_extensions setting must not take the desktop down
-        log.exception("softphone credentials unavailable; the desk offers no browser phone")
+        phones = softphones(settings) if kind == "browser" else desk_phones(settings)
+        return {p.user: p.password for p in phones}
+    except Exception:  # a bad extensions setting must not take the desktop down
+        log.exception("%s phone credentials unavailable; the desk offers none", kind)
         return {}
 
 
@@ -129,7 +132,8 @@ def setup(app: web.Application, center: Any) -> Desk:
     book = ScriptBook(db, center.services.get("ivr.library"), _known_queues(center))
     desk = Desk(crm=crm, scripts=book, chart=chart, settings=center.settings,
                 templates=templates(), switchboard=center.services.get("cti.switchboard"),
-                softphones=_softphones(center.settings))
+                softphones=_phones(center.settings, "browser"),
+                desk_phones=_phones(center.settings, "desk"))
     center.services["desktop.chart"] = chart
     center.services["desktop.scripts"] = book
 

@@ -3,7 +3,7 @@
 import {
   $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t, warsawTime,
 } from "./common.js";
-import { attachPhone } from "./phone_ui.js";
+import { attachDeskPhone, attachPhone } from "./phone_ui.js";
 
 const ref = JSON.parse($("ref").textContent);
 const main = document.querySelector("main.desk");
@@ -506,6 +506,7 @@ attachPhone({
   onIncoming: () => { updateAnswer(); if (desk.call) setPhase(desk.call.phase); },
   onEnded: () => updateAnswer(),
 });
+attachDeskPhone({ notice });
 
 // --- keyboard shortcuts -----------------------------------------------------------------------
 

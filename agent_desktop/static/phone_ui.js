@@ -47,3 +47,28 @@ export function attachPhone({ notice, onChange, onIncoming, onEnded }) {
 
   button.addEventListener("click", toggle);
 }
+
+// A desk SIP phone registers by itself: the desk only shows its SIP account (fetched when
+// asked for, never in the page) for setting the phone up.
+export function attachDeskPhone({ notice }) {
+  const button = $("btn-desk-phone");
+  if (!button) return;
+  const box = $("desk-phone-account");
+  button.addEventListener("click", async () => {
+    if (!box.hidden) {
+      box.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const account = await api("/desk/api/deskphone");
+    if (!account.ok) {
+      notice(`${t.phone}: ${account.error || `HTTP ${account.status}`}`, true);
+      return;
+    }
+    setText("desk-phone-user", account.user);
+    setText("desk-phone-password", account.password);
+    setText("desk-phone-registrar", `${account.registrar} (${account.transport})`);
+    box.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+  });
+}
