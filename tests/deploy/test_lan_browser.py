@@ -1,0 +1,245 @@
+"""A consultant's workstation on the LAN, for real: Chromium runs inside a network namespace
+this test creates, so it can reach the center only at a private, non-loopback address
+(10.77.N.1 over a veth pair) — where the browser's secure-context rule applies in full: no
+microphone for http://, only for https://. The center serves the desk over HTTPS with a lab
+certificate from `ckm tls self-signed`'s maker, Asterisk's TLS listener serves /ws on the same
+address, the softphone registers over wss://, and a resident's call through the IVR and queue
+is answered in the browser with inbound audio.
+
+Asterisk's TLS listener is global to the shared sandbox: the test adds it (the plain
+127.0.0.1:8088 server, and with it ARI and every other session's sockets, stays as it is) and
+renders http.conf from the center's own settings again at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+from playwright.async_api import async_playwright
+
+from ckm import tls
+from ckm.assembly import Center, assemble
+from ckm.bus import EventBus
+from ckm.runner import build_web
+from ckm.settings import Settings
+from pbx import asterisk_config, provision
+from pbx.caller import CallPlan, place_call
+from pbx.controller import Controller
+from pbx.crm_lookup import CrmLookup
+from tests.desktop.live import CHROMIUM, CHROMIUM_FLAGS, login, seeded_crm, shot
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
+
+# A /24 of our own per test process, so two sessions on one machine never share one.
+SUBNET = 100 + os.getpid() % 100
+HOST_IP = f"10.77.{SUBNET}.1"
+NS_IP = f"10.77.{SUBNET}.2"
+EXTENSION = "1019"  # the consultant's softphone here; no demo user has it
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=20)
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    host_ip: str
+    ns_ip: str
+
+
+@pytest.fixture
+def namespace() -> Iterator[Namespace]:
+    name, host_if, ns_if = f"ckmlan{os.getpid()}", f"ckl{os.getpid()}h", f"ckl{os.getpid()}n"
+    _ip("netns", "del", name, check=False)  # a leftover of a killed run
+    _ip("link", "del", host_if, check=False)
+    try:
+        _ip("netns", "add", name)
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        _ip("link", "set", ns_if, "netns", name)
+        _ip("addr", "add", f"{HOST_IP}/24", "dev", host_if)
+        _ip("link", "set", host_if, "up")
+        _ip("netns", "exec", name, "ip", "addr", "add", f"{NS_IP}/24", "dev", ns_if)
+        _ip("netns", "exec", name, "ip", "link", "set", ns_if, "up")
+        _ip("netns", "exec", name, "ip", "link", "set", "lo", "up")
+        yield Namespace(name, HOST_IP, NS_IP)
+    finally:
+        _ip("netns", "del", name, check=False)  # takes its end of the veth pair along
+        _ip("link", "del", host_if, check=False)
+    assert name not in _ip("netns", "list").stdout
+
+
+def free_port_on(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _install_http_conf(sandbox: provision.Sandbox, settings: Settings, scratch: Path) -> str:
+    """http.conf (and the TLS key copies) for `settings` into the running sandbox; reloaded."""
+    etc = sandbox.root / "etc/asterisk"
+    asterisk_config.install_tls_files(settings, etc)
+    asterisk_config.render(settings, scratch, sandbox.module_dir())
+    target = etc / "http.conf"
+    tmp = target.with_name("http.conf.ckm-tmp")
+    tmp.write_text((scratch / "http.conf").read_text())
+    tmp.chmod(0o640)
+    tmp.replace(target)
+    sandbox.cli("module reload http")
+    return sandbox.cli("http show status")
+
+
+@pytest.fixture
+async def lan_center(asterisk: Any, center_settings: Settings, settings: Settings,
+                     namespace: Namespace, tmp_path: Path
+                     ) -> AsyncIterator[tuple[str, Center, Path]]:
+    assert isinstance(asterisk, provision.Sandbox), "the LAN test provisions the sandbox's TLS"
+    made = tls.make_lab_certificates(tmp_path / "tls", ips=[namespace.host_ip])
+    tls_port = free_port_on(namespace.host_ip)
+    template = seeded_crm(tmp_path)
+    engine = sa.create_engine(f"sqlite:///{template}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET extension = :ext WHERE username = 'konsultant3'"),
+                     {"ext": EXTENSION})
+    engine.dispose()
+    local = replace(settings, data_dir=tmp_path, database_url=f"sqlite:///{template}",
+                    web_host=namespace.host_ip, tls_cert=made.cert, tls_key=made.key,
+                    asterisk_tls_host=namespace.host_ip, asterisk_tls_port=tls_port)
+    tls_for_asterisk = replace(center_settings, tls_cert=made.cert, tls_key=made.key,
+                               asterisk_tls_host=namespace.host_ip, asterisk_tls_port=tls_port)
+    (tmp_path / "ast-tls").mkdir()
+    (tmp_path / "ast-back").mkdir()
+    runner: web.AppRunner | None = None
+    center: Center | None = None
+    try:
+        status = _install_http_conf(asterisk, tls_for_asterisk, tmp_path / "ast-tls")
+        assert f"HTTPS Server Enabled and Bound to {namespace.host_ip}:{tls_port}" in status, status
+        assert "Bound to 127.0.0.1:8088" in status or center_settings.asterisk_http_host != "127.0.0.1"
+        bus = EventBus()
+        center = await assemble(local, bus, speech=False)
+        center.controller = Controller(
+            local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
+            prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
+            router=center.services["pbx.router"])
+        await center.controller.start()
+        assert await center.controller.ari.wait_connected(5)
+        runner = web.AppRunner(build_web(center), access_log=None)
+        await runner.setup()
+        port = free_port_on(namespace.host_ip)
+        await web.TCPSite(runner, namespace.host_ip, port,
+                          ssl_context=tls.server_context(local)).start()
+        yield f"https://{namespace.host_ip}:{port}", center, made.cert
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if center is not None:
+            await center.close()
+        # Back to the center's own http.conf (and key copies): no listener left on an
+        # address that is about to disappear.
+        restored = _install_http_conf(asterisk, center_settings, tmp_path / "ast-back")
+        assert namespace.host_ip not in restored, restored
+
+
+async def _plain_page(host: str) -> tuple[str, web.AppRunner]:
+    async def blank(request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>plain</title>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", blank)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port_on(host)
+    await web.TCPSite(runner, host, port).start()
+    return f"http://{host}:{port}/", runner
+
+
+def _wrapper(tmp: Path, ns: Namespace) -> Path:
+    """Playwright starts this as "Chromium": the real one, inside the namespace."""
+    script = tmp / "chromium-in-ns"
+    script.write_text(f'#!/bin/sh\nexec ip netns exec {ns.name} {CHROMIUM} "$@"\n')
+    script.chmod(0o755)
+    return script
+
+
+async def test_consultant_on_the_lan_over_https_registers_over_wss_and_hears_the_caller(
+        lan_center: tuple[str, Center, Path], namespace: Namespace, settings: Settings,
+        tmp_path: Path) -> None:
+    base, center, cert = lan_center
+    spki = tls.spki_sha256(cert.read_bytes())
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=str(_wrapper(tmp_path, namespace)),
+            args=[*CHROMIUM_FLAGS, f"--ignore-certificate-errors-spki-list={spki}"])
+        try:
+            page = await browser.new_page()
+            # The rule this test is about, seen first: a plain-http page at the same LAN
+            # address is no secure context and gets no microphone API at all.
+            plain_url, plain_runner = await _plain_page(namespace.host_ip)
+            try:
+                await page.goto(plain_url)
+                assert await page.evaluate("window.isSecureContext") is False
+                assert await page.evaluate("typeof navigator.mediaDevices") == "undefined"
+            finally:
+                await plain_runner.cleanup()
+            # From inside the namespace, the center is only at its LAN address.
+            await page.goto(f"{base}/login")
+            assert page.url.startswith(f"https://{namespace.host_ip}:")
+            assert await page.evaluate("window.isSecureContext") is True
+            await login(page, base, "konsultant3")
+            assert await page.evaluate("window.isSecureContext") is True
+            creds = await page.evaluate(
+                "fetch('/desk/api/softphone').then((r) => r.json())")
+            assert creds["ws"] == (f"wss://{namespace.host_ip}:"
+                                   f"{center.settings.asterisk_tls_port}/ws"), creds
+            assert creds["user"] == EXTENSION
+            await page.click("#btn-phone")
+            await page.wait_for_selector("#sip-state:text-is('registered')", timeout=20000)
+            contacts = await asyncio.to_thread(
+                provision.Sandbox(center.settings).cli, f"pjsip show contacts {EXTENSION}")
+            # Asterisk sees the registration come from the workstation's address.
+            assert namespace.ns_ip in contacts, contacts
+            await page.click("#btn-agent-login")
+            await page.wait_for_selector("#agent-state.state-available")
+
+            plan = CallPlan.from_args(number="19115", caller_id="+48600100201",
+                                      name="Ewa Lanowa", dtmf="w6,0,w2,0,w2,0,w2,0,w2,0,w2,0",
+                                      say=[], hangup_after=60, wait_answer=10)
+            call = asyncio.create_task(place_call(settings, plan))
+            try:
+                await page.wait_for_selector("#call-phase.phase-ringing", timeout=40000)
+                await page.wait_for_selector("#btn-answer:not([disabled])")
+                await page.keyboard.press("Alt+a")
+                await page.wait_for_selector("#call-phase.phase-connected", timeout=10000)
+                await page.wait_for_selector("#media-state:text-is('connected')", timeout=15000)
+                ari = center.services["pbx.ari"]
+                bridge = next(b["id"] for b in await ari.bridges()
+                              if b["id"].startswith("ckm-call-"))
+                await ari.request("POST", f"/bridges/{bridge}/play", {"media": "tone:440/3000"})
+                packets = 0
+                for _ in range(40):
+                    packets = int(await page.text_content("#rtp-in") or "0")
+                    if packets > 0:
+                        break
+                    await asyncio.sleep(0.3)
+                await shot(page, "lan-https-connected")
+                assert packets > 0, "no inbound RTP: connected over WSS but no audio arrived"
+                print(f"LAN over HTTPS/WSS: {packets} inbound RTP packets at the browser")
+                await page.keyboard.press("Alt+x")
+                await page.wait_for_selector("#agent-state.state-wrap_up", timeout=10000)
+            finally:
+                if not call.done():
+                    call.cancel()
+                await asyncio.gather(call, return_exceptions=True)
+        finally:
+            await browser.close()
