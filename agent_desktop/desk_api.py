@@ -92,7 +92,7 @@ async def softphone(request: web.Request) -> web.StreamResponse:
 @requires(DESK_ROLES, api=True)
 async def desk_phone(request: web.Request) -> web.StreamResponse:
     """The SIP account of the consultant's own desk phone, for setting the phone up."""
-    from pbx.asterisk_config import registrar
+    from pbx.asterisk_config import registrar, tls_registrar
 
     user = await security.current_user(request)
     assert user is not None
@@ -103,6 +103,7 @@ async def desk_phone(request: web.Request) -> web.StreamResponse:
     return web.json_response({
         "ok": True, "user": user.extension, "password": desk.desk_phones[user.extension],
         "registrar": registrar(desk.settings), "transport": "UDP",
+        "tls_registrar": tls_registrar(desk.settings),
     })
 
 

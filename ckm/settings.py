@@ -66,6 +66,8 @@ class Settings:
     tls_key: Path | None = None  # PEM private key (kept 0600)
     asterisk_tls_host: str = ""  # empty: web_host (browsers reach /ws where they reach the pages)
     asterisk_tls_port: int = 8089
+    # With tls_cert / tls_key desk SIP phones may also register over TLS, on sip_bind:sip_tls_port.
+    sip_tls_port: int = 5061
     # The SIP WebSocket URL browsers use; empty: the page's scheme and host, ws://…:8088/ws on
     # http, wss://…:asterisk_tls_port/ws on https. Set it when a proxy forwards /ws elsewhere.
     sip_ws_url: str = ""

@@ -162,6 +162,11 @@ def registrar(settings: Settings) -> str:
     return f"{settings.sip_bind}:{settings.sip_port}"
 
 
+def tls_registrar(settings: Settings) -> str | None:
+    """Where a desk phone registers over TLS; None without a certificate (no TLS transport)."""
+    return f"{settings.sip_bind}:{settings.sip_tls_port}" if settings.tls else None
+
+
 def trunks(settings: Settings) -> list[Trunk]:
     out: list[Trunk] = []
     for part in filter(None, (p.strip() for p in settings.sip_trunks.split(","))):
@@ -191,6 +196,7 @@ def context(settings: Settings, module_dir: str) -> dict[str, object]:
         "web_port": settings.web_port,
         "sip_bind": settings.sip_bind,
         "sip_port": settings.sip_port,
+        "sip_tls_port": settings.sip_tls_port,
         "rtp_start": settings.rtp_start,
         "rtp_end": settings.rtp_end,
         "numbers": NUMBERS_19115,

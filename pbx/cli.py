@@ -116,7 +116,7 @@ def _extension_holders(settings: Settings) -> dict[str, str]:
 
 def _phones(args: argparse.Namespace, settings: Settings) -> int:
     from ckm.settings import SettingsError
-    from pbx.asterisk_config import desk_phones, registrar
+    from pbx.asterisk_config import desk_phones, registrar, tls_registrar
 
     try:
         phones = desk_phones(settings)
@@ -126,12 +126,16 @@ def _phones(args: argparse.Namespace, settings: Settings) -> int:
     holders = _extension_holders(settings)
     rows = [{"extension": p.user, "user": p.user, "password": p.password,
              "registrar": registrar(settings), "transport": "udp",
+             "tls_registrar": tls_registrar(settings),
              "consultant": holders.get(p.user, "")} for p in phones]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"desk SIP phones: register as <user>@{registrar(settings)} over UDP, G.711 (PCMU/PCMA),"
           " DTMF RFC 4733; a consultant is rung on the phone whose extension the CRM gives them")
+    if tls_registrar(settings):
+        print(f"or over TLS: <user>@{tls_registrar(settings)};transport=tls (the server presents "
+              f"tls_cert {settings.tls_cert}; give the phone its CA)")
     print(f"{'user':<10} {'password':<26} {'registrar':<22} consultant")
     for row in rows:
         print(f"{row['user']:<10} {row['password']:<26} {row['registrar']:<22} {row['consultant'] or '-'}")

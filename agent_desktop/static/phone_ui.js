@@ -67,7 +67,8 @@ export function attachDeskPhone({ notice }) {
     }
     setText("desk-phone-user", account.user);
     setText("desk-phone-password", account.password);
-    setText("desk-phone-registrar", `${account.registrar} (${account.transport})`);
+    const tls = account.tls_registrar ? `; ${account.tls_registrar} (TLS)` : "";
+    setText("desk-phone-registrar", `${account.registrar} (${account.transport})${tls}`);
     box.hidden = false;
     button.setAttribute("aria-expanded", "true");
   });

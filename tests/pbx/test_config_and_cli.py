@@ -77,6 +77,24 @@ def test_desk_phones_are_plain_udp_sip_users_with_the_softphones_password_deriva
     assert asterisk_config.phone_of(local, "1002") == asterisk_config.softphones(local)[1]
     assert asterisk_config.phone_of(local, "3000") is None
     assert asterisk_config.phone_of(local, None) is None
+    # No certificate: UDP only.
+    assert "protocol = tls" not in pjsip and asterisk_config.tls_registrar(local) is None
+
+
+def test_with_a_certificate_desk_phones_may_register_over_tls_too(tmp_path: Path,
+                                                                 settings: Settings) -> None:
+    local = replace(settings, tls_cert=tmp_path / "c.pem", tls_key=tmp_path / "c.key",
+                    sip_tls_port=5071)
+    pjsip = render(tmp_path / "etc", local)["pjsip.conf"]
+    section = pjsip.split("[transport-tls]", 1)[1].split("\n\n", 1)[0]
+    for line in ("protocol = tls", f"bind = {local.sip_bind}:5071", "method = tlsv1_2",
+                 f"cert_file = {asterisk_config.TLS_CERT}",
+                 f"priv_key_file = {asterisk_config.TLS_KEY}"):
+        assert line in section
+    # Desk phones pin no transport: each is reached the way it registered, UDP or TLS.
+    template = pjsip.split("[desk-phone-endpoint](!)", 1)[1].split("\n\n", 1)[0]
+    assert "transport =" not in template
+    assert asterisk_config.tls_registrar(local) == f"{local.sip_bind}:5071"
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -210,4 +228,5 @@ def test_ckm_phones_list_prints_each_desk_phones_credentials_and_its_consultant(
     for row in rows:
         assert row["password"] == asterisk_config.sip_password(local, row["user"])
         assert row["registrar"] == f"{local.sip_bind}:{local.sip_port}" and row["transport"] == "udp"
+        assert row["tls_registrar"] is None
     assert [r["consultant"] for r in rows] == ["", "biurko1", ""]
