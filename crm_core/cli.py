@@ -48,7 +48,9 @@ def _register_users(subparsers: Any) -> None:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--name", help="full name (default: the username)")
-    add.add_argument("--extension", help="softphone extension the ACD rings, e.g. 1004")
+    add.add_argument("--extension", help="the extension the ACD rings: a browser softphone "
+                     "(softphone_extensions, e.g. 1004) or a desk SIP phone (desk_phone_extensions, "
+                     "e.g. 2004)")
     how = add.add_mutually_exclusive_group()
     how.add_argument("--password", help="the password (visible in the shell history: prefer "
                      "the prompt or --generate)")
