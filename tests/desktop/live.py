@@ -115,6 +115,21 @@ async def desk(settings: Settings, tmp_path: Path, crm_template: Path) -> AsyncI
         live.db.dispose()
 
 
+@pytest.fixture
+async def desk_app(settings: Settings, tmp_path: Path, crm_template: Path
+                   ) -> AsyncIterator[tuple[LiveDesk, web.Application]]:
+    """The live desk and its aiohttp application (for its router, its login guard)."""
+    live, runner = await start_desk(settings, tmp_path, crm_template)
+    try:
+        yield live, runner.app
+    finally:
+        await runner.cleanup()
+        await live.board.stop()
+        await live.hub.close()
+        await live.center.bus.close()
+        live.db.dispose()
+
+
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as pw:

@@ -6,23 +6,19 @@ who handled the call."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from agent_desktop.security import csrf_for
 from ckm import events as domain
-from ckm.settings import Settings
 from crm_core.services import cases, interactions, users
 from cti import commands as cmd
 from cti import events as ev
 from cti.config import Caller
-from tests.desktop.live import LiveDesk, start_desk
+from tests.desktop.live import LiveDesk
 
 ANONYMOUS = "anonymous"
 # role → the demo account that has it (department staff have no desk at all)
@@ -94,20 +90,6 @@ STATIC_FILE = {"/static/desk": "/desk.css", "/static/vendor/sip.js": "/api/index
 TARGET_PASSWORD = "cel-macierzy-uprawnien"
 
 
-@pytest.fixture
-async def served(settings: Settings, tmp_path: Path, crm_template: Path
-                 ) -> AsyncIterator[tuple[LiveDesk, web.Application]]:
-    live, runner = await start_desk(settings, tmp_path, crm_template)
-    try:
-        yield live, runner.app
-    finally:
-        await runner.cleanup()
-        await live.board.stop()
-        await live.hub.close()
-        await live.center.bus.close()
-        live.db.dispose()
-
-
 def _url_of(canonical: str) -> str:
     if canonical in STATIC_FILE:
         return canonical + STATIC_FILE[canonical]
@@ -175,8 +157,8 @@ def _granted(status: int | str, text: str) -> bool:
 
 
 async def test_every_route_for_every_role(
-        served: tuple[LiveDesk, web.Application]) -> None:
-    live, app = served
+        desk_app: tuple[LiveDesk, web.Application]) -> None:
+    live, app = desk_app
     users.create_user(live.db, username="matrix_target", full_name="Cel", role="consultant",
                       password=TARGET_PASSWORD)
     routes: set[tuple[str, str]] = set()
@@ -242,8 +224,8 @@ async def _post(http: aiohttp.ClientSession, live: LiveDesk, username: str, path
 
 
 async def test_wrap_up_and_cases_only_by_the_agent_who_handled_the_call(
-        served: tuple[LiveDesk, web.Application]) -> None:
-    live, _ = served
+        desk_app: tuple[LiveDesk, web.Application]) -> None:
+    live, _ = desk_app
     # An older call, known to the CRM only: konsultant2 handled it.
     interactions.record_event(live.db, domain.CallStarted(
         "call-crm", now(), "+48600100300", "Jan", "19115", "PJSIP/trunk-1"))
