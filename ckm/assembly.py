@@ -68,6 +68,10 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
     started = loop.time()
     for name in library.names():
         await prompts.prepare_async(library.current(name))
+    if acd:
+        from pbx import queue_prompts
+
+        await asyncio.to_thread(prompts.prepare_refs, queue_prompts.all_refs())
     log.info("%d IVR prompts ready in %.1f s", len(prompts.catalog), loop.time() - started)
     render_tasks: set[asyncio.Task[int]] = set()
 

@@ -113,10 +113,33 @@ class CallDispositioned(DomainEvent):
     notes: str
 
 
+@dataclass(frozen=True)
+class CallbackRequested(DomainEvent):
+    """A resident asked to be called back (while waiting, or scheduled by a consultant);
+    `call_id` is the call they asked from (or the callback's own id when scheduled)."""
+
+    kind: ClassVar[str] = "callback_requested"
+    queue: str
+    number: str
+
+
+@dataclass(frozen=True)
+class CallbackAttempted(DomainEvent):
+    """The ACD dialled the resident for a consultant: reached or not; `final` when no
+    attempt follows (reached, or the queue's attempts are used up)."""
+
+    kind: ClassVar[str] = "callback_attempted"
+    agent: str
+    reached: bool
+    attempt: int
+    final: bool
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.kind: cls
     for cls in (CallStarted, CallAnswered, DtmfReceived, PromptPlayed, IvrStep, CallQueued,
-                CallOffered, AgentConnected, CallTransferred, CallEnded, CallDispositioned)
+                CallOffered, AgentConnected, CallTransferred, CallEnded, CallDispositioned,
+                CallbackRequested, CallbackAttempted)
 }
 
 

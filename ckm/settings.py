@@ -45,6 +45,9 @@ class Settings:
     softphone_extensions: str = "1001-1020"
     # Desk SIP phones (hardware or desktop) of consultants, same forms; UDP on sip_bind:sip_port.
     desk_phone_extensions: str = "2001-2020"
+    # Where the ACD's outbound calls (callbacks, transfers to outside numbers) are dialled:
+    # [ckm-outbound] sends them to the first trunk; with no trunk it refuses them, loudly.
+    outbound_context: str = "ckm-outbound"
     rtp_start: int = 10000
     rtp_end: int = 10999
     # --- ARI

@@ -359,6 +359,8 @@ class Acd(AgentDesk, CallControl):
                                            entry.context, e.at, callback=True,
                                            priority=entry.priority)
         self._cmds.append(cmd.BridgeCall(e.call_id, agent_id, config.record))
+        self._notes.append(nt.CallbackAttempted(e.at, e.call_id, entry.queue, agent_id, True,
+                                                entry.attempts + 1, True))
         self._notes.append(nt.CallConnected(e.at, e.call_id, entry.queue, agent_id,
                                             self._waited(entry, e.at), True))
 
@@ -375,6 +377,10 @@ class Acd(AgentDesk, CallControl):
             self._set_agent(transition(agent, Action.END_CALL, at, to=self._idle_target(agent),
                                        reason=agent.pending_pause or ""))
         attempts = entry.attempts + 1
+        for agent_id in sorted(entry.offered_to):
+            self._notes.append(nt.CallbackAttempted(at, entry.call_id, entry.queue, agent_id,
+                                                    False, attempts,
+                                                    attempts >= config.callback_attempts))
         if attempts >= config.callback_attempts:
             self._remove(entry)
             self._notes.append(nt.CallLeftQueue(at, entry.call_id, entry.queue,

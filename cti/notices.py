@@ -106,3 +106,15 @@ class WrapUpDone(Notice):
     call_id: str | None
     disposition: str  # "" when the timer ran out first
     notes: str
+
+
+@dataclass(frozen=True)
+class CallbackAttempted(Notice):
+    """The resident was dialled for `agent`: reached, or not (`final`: no retry follows)."""
+
+    call_id: str
+    queue: str
+    agent: str
+    reached: bool
+    attempt: int
+    final: bool

@@ -275,7 +275,7 @@ class Switchboard:
             for d in _domain_events(n):
                 self.bus.publish(d)
         if self.hub is None:
-            if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self._call_alive(n.call_id):
+            if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self.holds(n.call_id):
                 self.histories.pop(n.call_id, None)
             return
         hub = self.hub
@@ -320,6 +320,11 @@ class Switchboard:
             hub.publish("call_ended", {"call_id": n.call_id, "queue": n.queue, "agent": n.agent,
                                        "by": n.by, "talk_s": round(n.talk_s, 1), "at": at},
                         agents=[n.agent])
+        elif isinstance(n, nt.CallbackAttempted):
+            hub.publish("callback_attempted", {
+                "call_id": n.call_id, "queue": n.queue, "agent": n.agent,
+                "reached": n.reached, "attempt": n.attempt, "final": n.final, "at": at},
+                agents=[n.agent])
         elif isinstance(n, nt.CallLeftQueue):
             hub.publish("call_left_queue", {"call_id": n.call_id, "queue": n.queue,
                                             "reason": n.reason, "waited_s": round(n.waited_s, 1),
@@ -328,11 +333,12 @@ class Switchboard:
             hub.publish("wrap_up_done", {"agent": n.agent, "call_id": n.call_id,
                                          "disposition": n.disposition, "at": at},
                         agents=[n.agent])
-        if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self._call_alive(n.call_id):
+        if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self.holds(n.call_id):
             self.histories.pop(n.call_id, None)
             self._pending_pops.pop(n.call_id, None)
 
-    def _call_alive(self, call_id: str) -> bool:
+    def holds(self, call_id: str) -> bool:
+        """Whether the ACD still has the call: waiting, being called back, or connected."""
         return call_id in self.acd.entries or call_id in self.acd.calls
 
     def _prefetch_history(self, call_id: str, number: str) -> None:
@@ -355,7 +361,7 @@ class Switchboard:
         except Exception:
             log.exception("caller history for %s failed; screen-pop without it", call_id)
             found = {"error": "history unavailable"}
-        if not self._call_alive(call_id):
+        if not self.holds(call_id):
             self.histories.pop(call_id, None)
             return
         self.histories[call_id] = found
@@ -516,6 +522,11 @@ def _domain_events(n: nt.Notice) -> list[domain.DomainEvent]:
         return [domain.AgentConnected(n.call_id, n.at, n.queue, n.agent, n.waited_s)]
     if isinstance(n, nt.CallTransferred):
         return [domain.CallTransferred(n.call_id, n.at, f"{n.kind}:{n.target}")]
+    if isinstance(n, nt.CallQueued) and n.callback:
+        return [domain.CallbackRequested(n.call_id, n.at, n.queue, n.caller.number)]
+    if isinstance(n, nt.CallbackAttempted):
+        return [domain.CallbackAttempted(n.call_id, n.at, n.agent, n.reached, n.attempt,
+                                         n.final)]
     if isinstance(n, nt.WrapUpDone) and n.call_id is not None and n.disposition:
         return [domain.CallDispositioned(n.call_id, n.at, n.agent, n.disposition, n.notes)]
     return []

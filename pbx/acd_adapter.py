@@ -33,9 +33,10 @@ from cti import commands as cc
 from cti import events as ce
 from cti.acd import AcdError
 from cti.config import CallContext, Caller, SkillRequirement
-from ivr.commands import PromptRef
+from cti.floor import valid_number
 from pbx import ari_events as ev
 from pbx import call_session as cs
+from pbx import queue_prompts
 from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
 from pbx.prompts import PromptStage
 
@@ -49,6 +50,10 @@ LEG_ROLES = ("agent", "resident", "consult", "supervisor", "snoop")
 
 class AcdFeed(Protocol):
     def feed(self, event: ce.AcdEvent) -> Any: ...
+
+    def holds(self, call_id: str) -> bool:
+        """Whether the ACD still has the call (waiting, being called back, or connected)."""
+        ...
 
 
 @dataclass
@@ -74,24 +79,18 @@ class CallPlace:
     consult_leg: str = ""
     offering_callback: bool = False
     on_hold: bool = False
+    language: str = queue_prompts.DEFAULT_LANGUAGE
+    caller_number: str = ""
+    # Digits of a callback number typed by a caller whose own number is withheld (None: not
+    # typing one); `tries` counts the numbers refused.
+    entering_number: str | None = None
+    tries: int = 0
+    playback: str = ""  # the queue prompt playing now (a key cuts it short)
 
 
 def _clean_name(name: str) -> str:
     # Quotes and angle brackets would end the caller-id name early in Asterisk's parser.
     return "".join(ch for ch in name if ch not in '"<>\\').strip()[:60]
-
-
-PROMPTS_PL = {
-    "position": "Jesteś {position} w kolejce.",
-    "wait": "Przewidywany czas oczekiwania to około {minutes} min.",
-    "callback_offer": "Jeśli wolisz, oddzwonimy do ciebie. Naciśnij jeden, aby zamówić "
-                      "oddzwonienie, albo pozostań na linii.",
-    "callback_ok": "Dziękujemy. Oddzwonimy najszybciej, jak to możliwe. Do usłyszenia.",
-    "full": "Wszyscy konsultanci są teraz zajęci, a kolejka jest pełna. Prosimy zadzwonić "
-            "za kilka minut.",
-    "no_agents": "W tej chwili nie ma dostępnego konsultanta. Prosimy zadzwonić później "
-                 "lub zgłosić sprawę na stronie dziewiętnaście sto piętnaście.",
-}
 
 
 class AcdAdapter:
@@ -164,20 +163,25 @@ class AcdAdapter:
             except Exception:
                 log.exception("acd %s: %s crashed", call_id, type(command).__name__)
 
-    def _feed(self, event: ce.AcdEvent) -> None:
+    def _feed(self, event: ce.AcdEvent) -> bool:
+        """Hand `event` to the ACD; False when it refused it (the reason is logged)."""
         if self.acd is None:
             log.error("no ACD attached; dropping %s", type(event).__name__)
-            return
+            return False
         try:
             self.acd.feed(event)
         except AcdError as exc:
             # A race the ACD already settled (a hang-up reported twice, a late answer).
             log.info("acd refused %s: %s", type(event).__name__, exc)
+            return False
+        return True
 
     # --- CallRouter (from the controller) --------------------------------------------------
     async def enqueue(self, call: cs.EnqueueCall) -> None:
         req = call.request
         place = self.places.setdefault(call.channel_id, CallPlace(caller_channel=call.channel_id))
+        place.language = queue_prompts.language_of(req.language)
+        place.caller_number = call.caller_number
         if call.channel_id in self._waiting_in_snapshot():
             # Re-adopted after a restart: the ACD kept its place; find its holding bridge.
             await self._adopt_holding(place)
@@ -201,21 +205,61 @@ class AcdAdapter:
 
     async def caller_gone(self, channel_id: str) -> None:
         self._feed(ce.CallerHungUp(at=self.clock(), call_id=channel_id))
+        if self.acd is not None and self.acd.holds(channel_id):
+            # A caller who asked to be called back hung up: their place in line stays, and
+            # what the ACD does with it later (ring a consultant, dial the resident) must run.
+            await self._release_caller(channel_id)
+            return
         await self._forget(channel_id)
 
     async def digit(self, channel_id: str, digit: str) -> bool:
         """A key from a caller waiting in a queue; True when the ACD side used it."""
         place = self.places.get(channel_id)
-        if place is None or not place.offering_callback:
+        if place is None:
+            return False
+        if place.entering_number is not None:
+            await self._hush(place)
+            await self._number_digit(place, channel_id, digit)
+            return True
+        if not place.offering_callback:
             return False
         place.offering_callback = False
+        await self._hush(place)
         if digit != "1":
             return True
-        self._feed(ce.CallbackRequested(at=self.clock(), call_id=channel_id, number=""))
-        await self._say(channel_id, "callback_ok", {})
-        await asyncio.sleep(0.2)
-        await self.ari.hangup(channel_id)
+        if not valid_number(place.caller_number):
+            # A withheld number cannot be called back: ask for one instead of promising a
+            # callback that would never be made.
+            place.entering_number = ""
+            await self._say(place, "callback_need_number")
+            return True
+        await self._take_callback(place, channel_id, "")
         return True
+
+    async def _number_digit(self, place: CallPlace, channel_id: str, digit: str) -> None:
+        typed = place.entering_number or ""
+        if digit == "*":
+            place.entering_number = None
+            await self._say(place, "callback_stay")
+        elif digit != "#":
+            place.entering_number = (typed + digit)[:16]
+        elif valid_number(typed) and len(typed) >= 9:
+            place.entering_number = None
+            await self._take_callback(place, channel_id, typed)
+        else:
+            place.tries += 1
+            place.entering_number = "" if place.tries < 2 else None
+            await self._say(place, "callback_bad_number")
+            await self._say(place, "callback_need_number" if place.tries < 2
+                            else "callback_stay")
+
+    async def _take_callback(self, place: CallPlace, channel_id: str, number: str) -> None:
+        if not self._feed(ce.CallbackRequested(at=self.clock(), call_id=channel_id,
+                                               number=number)):
+            await self._say(place, "callback_stay")
+            return
+        await self._say(place, "callback_ok", wait=True)
+        await self.ari.hangup(channel_id)
 
     # --- ARI events about our legs ----------------------------------------------------------
     async def on_event(self, event: ev.AriEvent) -> None:
@@ -306,17 +350,15 @@ class AcdAdapter:
                 place.holding_bridge = bridge
                 self.holding_members.setdefault(bridge, set()).add(place.caller_channel)
             case cc.AnnouncePosition(position=pos, estimated_wait_s=wait):
-                await self._say(place.caller_channel, "position", {"position": str(pos)})
+                await self._say(place, "position", pos, wait=bool(wait))
                 if wait:
-                    await self._say(place.caller_channel, "wait",
-                                    {"minutes": str(max(1, round(wait / 60)))})
+                    await self._say(place, "wait", max(1, round(wait / 60)))
             case cc.OfferCallback():
                 place.offering_callback = True
-                await self._say(place.caller_channel, "callback_offer", {})
+                await self._say(place, "callback_offer")
             case cc.RejectFromQueue(reason=reason):
                 await self._leave_bridges(place)
-                await self._say(place.caller_channel, "full" if reason == "full" else "no_agents",
-                                {}, wait=True)
+                await self._say(place, "full" if reason == "full" else "no_agents", wait=True)
                 await self.ari.hangup(place.caller_channel)
             case cc.RingAgent():
                 await self._ring(place, command)
@@ -371,7 +413,7 @@ class AcdAdapter:
                 await self._leave_bridges(place)
                 # The caller leaves our hands: the dialplan dials out and the call ends there.
                 await self.ari.request("POST", f"/channels/{place.caller_channel}/continue",
-                                       {"context": "ckm-outbound", "extension": number,
+                                       {"context": self.settings.outbound_context, "extension": number,
                                         "priority": 1})
             case cc.StartConsult(agent=agent, target_endpoint=target):
                 leg_id = new_id("consult")
@@ -464,7 +506,7 @@ class AcdAdapter:
 
     # --- helpers -------------------------------------------------------------------------
     def _outbound(self, number: str) -> str:
-        return f"Local/{number}@ckm-outbound"
+        return f"Local/{number}@{self.settings.outbound_context}"
 
     async def _originate(self, endpoint: str, channel_id: str, app_args: str, number: str,
                          name: str, timeout: int = 30) -> None:
@@ -526,18 +568,36 @@ class AcdAdapter:
             del self.holding_members[bridge]
             await self.ari.destroy_bridge(bridge)
 
-    async def _say(self, channel: str, key: str, values: dict[str, str], *,
+    async def _say(self, place: CallPlace, key: str, value: int | None = None, *,
                    wait: bool = False) -> None:
-        text = PROMPTS_PL[key].format(**values)
-        uri = await self.prompts.ensure(PromptRef(f"acd.{key}", text, "pl", "zlw/pl"))
-        if uri is None:
+        """Play a queue prompt (and its number) in the caller's language over the music."""
+        refs = (queue_prompts.with_number(key, value, place.language) if value is not None
+                else [queue_prompts.sentence(key, place.language)])
+        uris = [uri for uri in [self.prompts.media_for(ref) for ref in refs] if uri]
+        if len(uris) != len(refs):
+            # Rendered at start-up (assembly); missing means the TTS failed there: say nothing
+            # rather than render on the call's path.
+            log.error("queue prompt %s (%s) is not rendered; not played", key, place.language)
             return
-        playback = new_id("acd-pb")
+        playback = place.playback = new_id("acd-pb")
         done = self.ari.expect("PlaybackFinished", playback) if wait else None
-        await self.ari.play(channel, uri, playback)
+        await self.ari.play(place.caller_channel, uris, playback)
         if done is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done, 20)
+
+    async def _hush(self, place: CallPlace) -> None:
+        """A caller who presses a key during a prompt has heard enough of it."""
+        if place.playback:
+            playback, place.playback = place.playback, ""
+            with contextlib.suppress(AriError):
+                await self.ari.stop_playback(playback)
+
+    async def _release_caller(self, call_id: str) -> None:
+        """The caller's channel is gone but the call lives on in the ACD (a callback)."""
+        place = self.places.pop(call_id, None)
+        if place is not None and place.holding_bridge:
+            await self._release_holding(place.holding_bridge, place.caller_channel)
 
     async def _forget(self, call_id: str) -> None:
         self._forgotten.add(call_id)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from ckm.settings import Settings
@@ -41,6 +42,20 @@ class PromptStage:
 
     async def prepare_async(self, script: Script) -> int:
         return await asyncio.to_thread(self.prepare, script)
+
+    def prepare_refs(self, refs: Iterable[PromptRef]) -> int:
+        """Render and stage prompts that belong to no script (the queue's own, in
+        `pbx.queue_prompts`); blocking: run it in a thread. Returns how many."""
+        count = 0
+        for ref in refs:
+            if ref.file or self.catalog.get(ref) is not None:
+                count += 1
+                continue
+            rendered = self.renderer.render(ref.text, ref.voice)
+            self.catalog.add(ref.text, ref.voice, rendered)
+            self._stage(rendered)
+            count += 1
+        return count
 
     def media_for(self, ref: PromptRef) -> str | None:
         """The ARI media URI for `ref`, or None when it has not been rendered yet."""

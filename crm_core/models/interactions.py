@@ -48,6 +48,12 @@ class Interaction(Base):
     notes: Mapped[str | None] = mapped_column(sa.Text)
     recording_ref: Mapped[str | None] = mapped_column(sa.String(255))
     transcript: Mapped[str | None] = mapped_column(sa.Text)
+    # A callback asked for on this call (migration 0002): pending | reached | failed.
+    callback_number: Mapped[str | None] = mapped_column(sa.String(32))
+    callback_status: Mapped[str | None] = mapped_column(sa.String(12))
+    callback_attempts: Mapped[int | None]
+    callback_requested_at: Mapped[datetime | None]
+    callback_done_at: Mapped[datetime | None]
 
     resident: Mapped[Resident | None] = relationship()
     ivr_steps: Mapped[list[IvrPathStep]] = relationship(

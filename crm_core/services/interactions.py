@@ -218,6 +218,20 @@ class CallEventBatch:
                 call.notes = event.notes[:MAX_NOTES] or call.notes
                 call.agent_username = call.agent_username or event.agent[:64]
                 call.wrapped_up_at = event.at
+            case ev.CallbackRequested():
+                call.queue = call.queue or event.queue[:40]
+                call.callback_number = event.number[:32]
+                call.callback_status = "pending"
+                call.callback_attempts = 0
+                call.callback_requested_at = event.at
+            case ev.CallbackAttempted():
+                call.callback_attempts = max(call.callback_attempts or 0, event.attempt)
+                if event.reached:
+                    call.callback_status = "reached"
+                elif event.final:
+                    call.callback_status = "failed"
+                if event.final:
+                    call.callback_done_at = event.at
             case _:
                 # DTMF digits, prompts and offers are carried by IvrStep / AgentConnected;
                 # the interaction row exists, which is all they add.
@@ -268,6 +282,9 @@ class InteractionView:
     recording_ref: str | None
     transcript: str | None
     ivr_path: tuple[IvrStepView, ...]
+    callback_number: str | None = None
+    callback_status: str | None = None  # pending | reached | failed
+    callback_attempts: int | None = None
 
 
 def _view(i: Interaction) -> InteractionView:
@@ -293,6 +310,9 @@ def _view(i: Interaction) -> InteractionView:
             IvrStepView(s.seq, s.at, s.node, s.input_kind, s.input_value, s.confidence, s.next_node)
             for s in i.ivr_steps
         ),
+        callback_number=i.callback_number,
+        callback_status=i.callback_status,
+        callback_attempts=i.callback_attempts,
     )
 
 

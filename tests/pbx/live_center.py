@@ -62,6 +62,7 @@ async def live_center(settings: Settings, data_dir: Path, *, web_port: int | Non
     recorder = Recorder()
     bus.subscribe("test", recorder)
     center = await assemble(local, bus, speech=False)
+    center.services["test.recorder"] = recorder
     center.controller = Controller(
         local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
         prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),

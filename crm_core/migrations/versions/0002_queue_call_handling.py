@@ -1,13 +1,18 @@
-"""queue call-handling settings: wrap-up, ring timeout, auto-pause, recording, callbacks
+"""queue call-handling settings (wrap-up, ring timeout, auto-pause, recording, callbacks)
+and the callback's outcome on the interaction
 
-Until now these lived only in the ACD's defaults, so every queue ran a 10 s wrap-up whatever
-the center wanted; they are per-queue columns now, read by cti.crm_link.queue_config.
+Until now the queue settings lived only in the ACD's defaults, so every queue ran a 10 s
+wrap-up whatever the center wanted; they are per-queue columns now, read by
+cti.crm_link.queue_config. A callback asked for on a call is recorded on that call's
+interaction: the number, how many times it was dialled and how it ended.
 
 Revision ID: 0002
 Revises: 0001
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -27,13 +32,28 @@ COLUMNS = (
 )
 
 
+CALLBACK_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("callback_number", sa.String(length=32)),
+    ("callback_status", sa.String(length=12)),  # pending | reached | failed
+    ("callback_attempts", sa.Integer()),
+    ("callback_requested_at", sa.DateTime(timezone=True)),
+    ("callback_done_at", sa.DateTime(timezone=True)),
+)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("queues") as batch:
         for name, kind, default in COLUMNS:
             batch.add_column(sa.Column(name, kind, nullable=False, server_default=default))
+    with op.batch_alter_table("interactions") as batch:
+        for name, column_type in CALLBACK_COLUMNS:
+            batch.add_column(sa.Column(name, column_type, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("interactions") as batch:
+        for name, _ in CALLBACK_COLUMNS:
+            batch.drop_column(name)
     with op.batch_alter_table("queues") as batch:
         for name, _, _ in COLUMNS:
             batch.drop_column(name)
