@@ -26,6 +26,9 @@ from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.services import contact_center, users
 
 ADMIN_ROLES = frozenset({"admin"})
+# The CTI hub (cti.hub.CtiHub) when the center has one: a user whose sessions end loses their
+# open CTI socket too.
+CTI_HUB: web.AppKey[Any] = web.AppKey("desk_cti_hub")
 SKILL_NAME = re.compile(r"^[a-z0-9_]{1,40}$")
 DONE = ("saved", "password", "disabled", "enabled")  # ?done= … the page may announce
 
@@ -43,6 +46,13 @@ async def _form(request: web.Request) -> dict[str, str]:
 
 def _db(request: web.Request) -> Any:
     return desk_of(request).crm.db
+
+
+async def _end_live(request: web.Request, username: str) -> None:
+    """The user's sessions were just ended in the CRM; close their live CTI sockets as well."""
+    hub = request.app.get(CTI_HUB)
+    if hub is not None:
+        await hub.disconnect_user(username)
 
 
 def _back(username: str, done: str) -> web.HTTPSeeOther:
@@ -138,9 +148,12 @@ async def _profile(request: web.Request, username: str, form: dict[str, str]
     if me.username == username and role not in (None, "admin"):
         raise ValidationError({"role": "adm_self"})
     extension = form.get("extension", "")
+    before = await off_loop(users.get_user, _db(request), username)
     await off_loop(users.update_user, _db(request), username,
                    full_name=form.get("full_name") or None, role=role,
                    extension=extension or None, clear_extension=not extension)
+    if role is not None and role != before.role:
+        await _end_live(request, username)
     raise _back(username, "saved")
 
 
@@ -151,6 +164,8 @@ async def _active(request: web.Request, username: str, form: dict[str, str]
     if me.username == username and not active:
         raise ValidationError({"active": "adm_self"})
     await off_loop(users.set_active, _db(request), username, active)
+    if not active:
+        await _end_live(request, username)
     raise _back(username, "enabled" if active else "disabled")
 
 
@@ -159,6 +174,7 @@ async def _password(request: web.Request, username: str, form: dict[str, str]
     password = form.get("password", "")
     generated = "" if password else users.generate_password()
     await off_loop(users.set_password, _db(request), username, password or generated)
+    await _end_live(request, username)
     if generated:
         return await _user_page(request, username, generated=generated)
     raise _back(username, "password")

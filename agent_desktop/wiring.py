@@ -159,6 +159,7 @@ def setup(app: web.Application, center: Any) -> Desk:
         start()
     app[DESK] = desk
     login_guard.install(app)  # login throttle; password checks in their own small pool
+    app[admin.CTI_HUB] = center.services.get("cti.hub")
     app[security.SESSION_LOOKUP] = crm.session_user
     app.middlewares.append(security.guard_cti_socket)
     app.on_response_prepare.append(security.add_security_headers(

@@ -188,6 +188,14 @@ class CtiHub:
             return await _reject(ws, "unknown or expired credentials")
         return principal
 
+    async def disconnect_user(self, user: str) -> int:
+        """Close every socket of `user` (their sessions ended: a new password, disabled, a new
+        role); a page that reconnects must authenticate again. Returns how many closed."""
+        mine = [conn for conn in self.connections if conn.principal.user == user]
+        for conn in mine:
+            await conn.ws.close(code=4401, message=b"session ended")
+        return len(mine)
+
     async def close(self) -> None:
         for conn in list(self.connections):
             await conn.ws.close(code=1001, message=b"server shutdown")

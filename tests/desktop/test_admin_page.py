@@ -94,6 +94,8 @@ async def test_a_new_password_or_disabling_logs_the_open_browser_out(
         await admin.fill("#password", "nowe-haslo-konsultanta")
         await admin.click("#password-submit")
         assert "sesje użytkownika zakończone" in (await admin.text_content("#admin-done") or "")
+        # Its CTI socket is closed by the server, and a new one is refused.
+        await page.wait_for_selector("#cti-state.warn")
         # The consultant's open page: its API calls get 401, the next page the login form.
         status = await page.evaluate("async () => (await fetch('/desk/api/callbacks')).status")
         assert status == 401
