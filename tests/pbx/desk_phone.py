@@ -1,6 +1,7 @@
 """A consultant's desk phone for live tests: Debian's `baresip`, a real SIP user agent.
 
-It registers over UDP to Asterisk's PJSIP transport with the extension's derived password,
+It registers over UDP (or TLS, checking the server against a CA) to Asterisk's PJSIP transport
+with the extension's derived password,
 answers every call by itself (`answermode=auto`), sends a WAV file as its microphone and keeps
 what it hears (the `sndfile` module writes the decoded audio of each call to a WAV file). It
 runs as its own process with its own config folder; `stop()` ends it (TERM, then KILL).
@@ -18,6 +19,7 @@ import wave
 from pathlib import Path
 
 from ckm.settings import Settings
+from pbx import asterisk_config, provision
 from pbx.ari_client import AriClient, AriError
 from pbx.asterisk_config import registrar, sip_password
 
@@ -66,11 +68,13 @@ def tone_share(samples: array.array[int], rate: int, hz: float) -> float:
 
 
 class DeskPhone:
-    def __init__(self, settings: Settings, extension: str, folder: Path, speaks: Path) -> None:
+    def __init__(self, settings: Settings, extension: str, folder: Path, speaks: Path, *,
+                 tls_ca: Path | None = None) -> None:
         self.settings = settings
         self.extension = extension
         self.folder = folder
         self.speaks = speaks
+        self.tls_ca = tls_ca  # register over TLS (sip_tls_port), trusting this CA
         self.heard_dir = folder / "heard"
         self.log = folder / "baresip.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -97,10 +101,14 @@ class DeskPhone:
             "audio_alert aubridge,desk-phone",
             f"snd_path {self.heard_dir}",
         ]
+        where, transport = registrar(self.settings), "udp"
+        if self.tls_ca is not None:
+            where, transport = f"{self.settings.sip_bind}:{self.settings.sip_tls_port}", "tls"
+            lines.append(f"sip_cafile {self.tls_ca}")
         (self.folder / "config").write_text("\n".join(lines) + "\n")
         password = sip_password(self.settings, self.extension)
         (self.folder / "accounts").write_text(
-            f"<sip:{self.extension}@{registrar(self.settings)};transport=udp>;auth_pass={password}"
+            f"<sip:{self.extension}@{where};transport={transport}>;auth_pass={password}"
             ";answermode=auto;audio_codecs=PCMU,PCMA;regint=60\n")
 
     def start(self) -> None:
@@ -108,15 +116,20 @@ class DeskPhone:
         assert binary is not None, "baresip is missing: run scripts/system-deps.sh (make test does)"
         self.write_config()
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([binary, "-f", str(self.folder)], stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            # -v: the log names the transport each request came over.
+            self.proc = subprocess.Popen([binary, "-v", "-f", str(self.folder)],
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT)
 
-    def log_tail(self, lines: int = 30) -> str:
+    def log_lines(self) -> list[str]:
         if not self.log.exists():
-            return ""
+            return []
         # The menu module redraws a status line with carriage returns; keep the real lines.
         text = self.log.read_bytes().decode(errors="replace").replace("\r", "\n")
-        return "\n".join([line for line in text.splitlines() if "audio=" not in line][-lines:])
+        return [line for line in text.splitlines() if "audio=" not in line]
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_lines()[-lines:])
 
     async def registered(self, ari: AriClient, timeout: float = 15.0) -> None:
         """Wait until Asterisk has the phone's contact (ARI says the endpoint is online)."""
@@ -149,3 +162,19 @@ class DeskPhone:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+
+
+def install_pjsip_conf(sandbox: provision.Sandbox, settings: Settings, scratch: Path) -> str:
+    """pjsip.conf (and the TLS key copies) for `settings` into the running sandbox, res_pjsip
+    reloaded; the transports Asterisk then has. pjsip.conf names no Stasis app, so rendering it
+    from the center's settings plus a certificate changes nothing else of the center's."""
+    etc = sandbox.root / "etc/asterisk"
+    asterisk_config.install_tls_files(settings, etc)
+    asterisk_config.render(settings, scratch, sandbox.module_dir())
+    target = etc / "pjsip.conf"
+    tmp = target.with_name("pjsip.conf.ckm-tmp")
+    tmp.write_text((scratch / "pjsip.conf").read_text())
+    tmp.chmod(0o640)
+    tmp.replace(target)
+    sandbox.cli("module reload res_pjsip.so")
+    return sandbox.cli("pjsip show transports")

@@ -6,27 +6,34 @@ the resident hears the phone's 400 Hz tone.
 
 Everything is real: Asterisk (sandbox), the controller and the ACD with queues from a seeded
 CRM, the pbx adapter, baresip as its own process speaking SIP over UDP and RTP.
+
+Where a certificate is configured, desk phones may register over TLS instead: the second test
+adds the TLS transport to the shared sandbox's pjsip.conf (rendered from the center's own
+settings plus a lab certificate; pjsip.conf names no Stasis app) and renders it back after.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ckm import events as domain
+from ckm import tls
 from ckm.settings import Settings
 from crm_core.services import users
 from cti import protocol
 from cti.ports import Principal, Role
+from pbx import provision
 from pbx.ari_client import AriClient, new_id
 from pbx.asterisk_config import desk_phone_users
 from pbx.caller import CallPlan, place_call, stage_audio
 
 from .audio_taps import heard_samples, until
-from .desk_phone import DeskPhone, read_wav, tone, tone_share
+from .desk_phone import DeskPhone, install_pjsip_conf, read_wav, tone, tone_share
 from .live_center import live_center
 
 pytestmark = pytest.mark.asterisk
@@ -113,3 +120,53 @@ async def test_a_desk_sip_phone_is_rung_by_the_acd_answers_and_audio_flows_both_
             if ch["id"].startswith("obs-"):
                 await ari.hangup(ch["id"])
         await ari.stop()
+
+
+async def test_with_a_certificate_a_desk_phone_registers_and_is_called_over_tls(
+        asterisk: Any, center_settings: Settings, settings: Settings, tmp_path: Path) -> None:
+    assert isinstance(asterisk, provision.Sandbox), "the TLS test provisions the sandbox's SIP"
+    made = tls.make_lab_certificates(tmp_path / "tls")
+    with_tls = replace(center_settings, tls_cert=made.cert, tls_key=made.key)
+    extension = desk_phone_users(settings)[-2]
+    phone = DeskPhone(settings, extension, tmp_path / "baresip",
+                      speaks=tone(tmp_path / "phone.wav", PHONE_HZ, 30), tls_ca=made.ca)
+    for scratch in ("ast-tls", "ast-back"):
+        (tmp_path / scratch).mkdir()
+    ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, OBSERVER)
+    await ari.start()
+    assert await ari.wait_connected(5)
+    try:
+        transports = install_pjsip_conf(asterisk, with_tls, tmp_path / "ast-tls")
+        bind = f"{settings.sip_bind}:{settings.sip_tls_port}"
+        assert any("transport-tls" in line and " tls " in line and bind in line
+                   for line in transports.splitlines()), transports
+        method = [line for line in asterisk.cli("pjsip show transport transport-tls").splitlines()
+                  if line.strip().startswith("method")]
+        assert method and method[0].split(":", 1)[1].strip() == "tlsv1_2", (
+            f"Asterisk kept an earlier transport-tls ({method}): PJSIP does not reload a "
+            "transport's bind or TLS method, and keeps a removed one until it restarts — restart "
+            "Asterisk once (ckm asterisk down; ckm asterisk up)")
+        phone.start()
+        await phone.registered(ari)
+        assert any("{0/TLS/v4} 200 OK" in line for line in phone.log_lines()), phone.log_tail()
+
+        # Asterisk calls the phone the way it registered: the INVITE comes over TLS.
+        leg = new_id("desk-tls")
+        answered = ari.expect("StasisStart", leg)
+        await ari.originate(f"PJSIP/{extension}", channel_id=leg, app=OBSERVER,
+                            caller_id='"Test TLS" <19115>', timeout=10)
+        await asyncio.wait_for(answered, 10)
+        assert any("sipsess connect via TLS" in line for line in phone.log_lines()), phone.log_tail()
+        clip = stage_audio(settings, tone(tmp_path / "resident.wav", RESIDENT_HZ, 3))
+        await ari.play(leg, clip, new_id("tone"))
+        await asyncio.sleep(3.5)
+        await ari.hangup(leg)
+        phone.stop()
+        heard, rate = read_wav(phone.heard())
+        share = tone_share(heard, rate, RESIDENT_HZ)
+        assert share > 0.5, f"the phone heard {share:.0%} of the 1 kHz tone over the TLS call"
+    finally:
+        phone.stop()
+        restored = install_pjsip_conf(asterisk, center_settings, tmp_path / "ast-back")
+        await ari.stop()
+    assert ("transport-tls" in restored) == center_settings.tls, restored
