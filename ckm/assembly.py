@@ -152,7 +152,8 @@ async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
     if db is not None:
         from cti.crm_link import CrmDirectory, CrmHistory, CrmSessions
 
-        directory, history, auth = CrmDirectory(db), CrmHistory(db), CrmSessions(db)
+        directory, history, auth = CrmDirectory(db), CrmHistory(db), CrmSessions(
+            db, settings.session_idle_minutes)
     board = Switchboard(Acd(), directory=directory, history=history, bus=center.bus,
                         snapshot_path=snapshot_path(settings),
                         state_log_path=state_log_path(settings))

@@ -121,15 +121,21 @@ class CrmHistory:
 
 
 class CrmSessions:
-    """`ports.Authenticator`: a web session cookie (or the same token sent by a script)."""
+    """`ports.Authenticator`: a web session cookie (or the same token sent by a script); a
+    session idle longer than `idle_minutes` (the setting session_idle_minutes) is over."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, idle_minutes: int = 30) -> None:
         self.db = db
+        self.idle_minutes = idle_minutes
 
     async def authenticate(self, credential: str) -> Principal | None:
+        from datetime import timedelta
+
         from crm_core.services import users
 
-        view = await _off_loop(users.session_user, self.db, credential)
+        idle = timedelta(minutes=self.idle_minutes)
+        view = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: users.session_user(self.db, credential, idle=idle))
         if view is None or not view.is_active:
             return None
         try:

@@ -45,7 +45,8 @@ def setup(app: web.Application, center: Any) -> Switchboard:
     if db is not None:
         from cti.crm_link import CrmDirectory, CrmHistory, CrmSessions
 
-        directory, history, auth = CrmDirectory(db), CrmHistory(db), CrmSessions(db)
+        directory, history, auth = CrmDirectory(db), CrmHistory(db), CrmSessions(
+            db, center.settings.session_idle_minutes)
     else:
         log.warning("no CRM database: the ACD has no queues and the CTI hub admits nobody")
     board = Switchboard(Acd(), directory=directory, history=history, bus=center.bus,
