@@ -156,7 +156,8 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
     desk_of(request).chart.sl_threshold_s.update(
         {q["name"]: float(q["sl_threshold_s"]) for q in ref["queues"]})
     return render(request, "wallboard.html", user, ref=ref,
-                  has_phone=user.extension in desk_of(request).softphones)
+                  has_phone=user.extension in desk_of(request).softphones,
+                  desk_phone=user.extension in desk_of(request).desk_phones)
 
 
 @requires(IVR_ROLES)

@@ -3,7 +3,7 @@
 import {
   $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t, warsawTime,
 } from "./common.js";
-import { attachPhone } from "./phone_ui.js";
+import { attachDeskPhone, attachPhone } from "./phone_ui.js";
 
 const ref = JSON.parse($("ref").textContent);
 const thresholds = Object.fromEntries(ref.queues.map((q) => [q.name, q.sl_threshold_s]));
@@ -148,6 +148,7 @@ attachPhone({
   },
   onEnded: () => phoneButtons(),
 });
+attachDeskPhone({ notice });
 if ($("btn-answer")) {
   $("btn-answer").addEventListener("click", () => { phone?.answer(); phoneButtons(); });
   $("btn-hangup").addEventListener("click", () => { phone?.hangup(); phoneButtons(); });

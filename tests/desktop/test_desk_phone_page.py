@@ -41,3 +41,18 @@ async def test_a_desk_phone_consultant_sees_the_phones_sip_account_and_no_softph
     assert await page.query_selector("#btn-desk-phone") is None
     assert await page.evaluate(FETCH_STATUS, "/desk/api/deskphone") == 404
     assert await page.evaluate(FETCH_STATUS, "/desk/api/softphone") == 200
+
+
+async def test_a_supervisor_with_a_desk_phone_sees_its_account_on_the_wallboard(
+        desk: LiveDesk, page: Page) -> None:
+    settings = desk.center.settings
+    extension = desk_phone_users(settings)[1]
+    users.update_user(desk.db, "kierownik", extension=extension)
+    await login(page, desk.url, "kierownik")
+    assert page.url == desk.url + "/wallboard"
+    assert await page.text_content("#desk-phone") == f"telefon biurkowy {extension}"
+    assert await page.query_selector("#btn-phone") is None
+    await page.click("#btn-desk-phone")
+    await page.wait_for_selector("#desk-phone-account", state="visible")
+    assert await page.text_content("#desk-phone-password") == sip_password(settings, extension)
+    await shot(page, "wallboard-desk-phone-account")
