@@ -372,8 +372,10 @@ class Acd(AgentDesk, CallControl):
 
     def _resident_unreachable(self, entry: QueueEntry, at: datetime) -> None:
         config = self.queues[entry.queue]
-        for agent_id in entry.offered_to:
+        for agent_id in sorted(entry.offered_to):
             agent = self.agents[agent_id]
+            # The consultant answered and waited for the resident: their leg goes too.
+            self._cmds.append(cmd.HangupAgentLeg(entry.call_id, agent_id))
             self._set_agent(transition(agent, Action.END_CALL, at, to=self._idle_target(agent),
                                        reason=agent.pending_pause or ""))
         attempts = entry.attempts + 1

@@ -341,6 +341,12 @@ class Switchboard:
         """Whether the ACD still has the call: waiting, being called back, or connected."""
         return call_id in self.acd.entries or call_id in self.acd.calls
 
+    def needs_channel(self) -> list[str]:
+        """Calls that live on their caller's channel: waiting callers and connected inbound
+        calls (a callback waits without one, and its resident's leg has its own id)."""
+        return ([e.call_id for e in self.acd.entries.values() if not e.callback]
+                + [c.call_id for c in self.acd.calls.values() if not c.callback])
+
     def _prefetch_history(self, call_id: str, number: str) -> None:
         if self.history is None or call_id in self.histories:
             return

@@ -55,6 +55,10 @@ class AcdFeed(Protocol):
         """Whether the ACD still has the call (waiting, being called back, or connected)."""
         ...
 
+    def needs_channel(self) -> list[str]:
+        """Calls the ACD holds that live on their caller's channel (not callbacks)."""
+        ...
+
 
 @dataclass
 class Leg:
@@ -117,7 +121,24 @@ class AcdAdapter:
         self.acd = acd
 
     async def _on_connected(self) -> None:
+        await self.reconcile()
         await self.sweep_bridges()
+
+    async def reconcile(self) -> list[str]:
+        """End the calls the ACD holds whose caller's channel Asterisk no longer has: a
+        resident who hung up while no controller listened (a restart, a dropped socket) is
+        no ghost in the line. Callbacks need no channel and stay. Returns the ids ended."""
+        if self.acd is None:
+            return []
+        alive = {str(ch.get("id", "")) for ch in await self.ari.channels()}
+        gone = [call_id for call_id in self.acd.needs_channel() if call_id not in alive]
+        for call_id in gone:
+            self._feed(ce.CallerHungUp(at=self.clock(), call_id=call_id))
+            await self._forget(call_id)
+        if gone:
+            log.warning("acd: %d callers hung up while the controller was away; their places "
+                        "are closed as abandoned: %s", len(gone), ", ".join(gone[:5]))
+        return gone
 
     async def sweep_bridges(self) -> int:
         """Destroy our bridges that have been empty for over `stale_bridge_s`; returns how many."""

@@ -187,8 +187,15 @@ async def test_a_withheld_number_is_asked_for_and_a_resident_who_never_answers_i
     attempts = [e for e in recorder.of(domain.CallbackAttempted) if e.call_id == call_id]
     assert [(a.attempt, a.reached, a.final) for a in attempts] == [(1, False, False),
                                                                    (2, False, True)]
-    # The consultant is free again, not stuck on a callback nobody answers.
+    # The consultant is free again, not stuck on a callback nobody answers, and their phone
+    # was hung up after each attempt.
     assert board.acd.agents["konsultant1"].status.value == "available"
+    ari = phone
+
+    async def no_agent_leg() -> bool:
+        return not [ch for ch in await ari.channels() if ch["id"].startswith(call_id)]
+
+    await until("the consultant's legs to be hung up", no_agent_leg, 10)
     db = c.services["crm.db"]
 
     async def recorded() -> Any:
