@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     phones = sub.add_parser("phones", help="consultants' desk SIP phones (provisioning)")
     phones_sub = phones.add_subparsers(dest="phones_command", metavar="ACTION", required=True)
     p = phones_sub.add_parser("list", help="every desk phone: SIP user, password, registrar, "
-                              "and the CRM user whose extension it is")
+                              "the CRM user whose extension it is, and whether it is registered")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(handler=_phones)
 
@@ -114,6 +114,26 @@ def _extension_holders(settings: Settings) -> dict[str, str]:
         return {}
 
 
+def _registered(settings: Settings) -> dict[str, bool] | None:
+    """Which PJSIP endpoints have a registered phone (ARI: state "online"); None when ARI
+    does not answer (Asterisk down): the list still prints, "?" for each."""
+    from pbx.ari_client import AriClient, AriError, AriUnavailable
+
+    async def fetch() -> dict[str, bool]:
+        client = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
+                           settings.ari_app)
+        try:
+            found = await client.request("GET", "/endpoints/PJSIP", timeout=3)
+        finally:
+            await client.stop()
+        return {e["resource"]: e.get("state") == "online" for e in found or []}
+
+    try:
+        return asyncio.run(fetch())
+    except (AriError, AriUnavailable):
+        return None
+
+
 def _phones(args: argparse.Namespace, settings: Settings) -> int:
     from ckm.settings import SettingsError
     from pbx.asterisk_config import desk_phones, registrar, tls_registrar
@@ -124,10 +144,13 @@ def _phones(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ckm phones list: {exc}", file=sys.stderr)
         return 2
     holders = _extension_holders(settings)
+    online = _registered(settings)
     rows = [{"extension": p.user, "user": p.user, "password": p.password,
              "registrar": registrar(settings), "transport": "udp",
              "tls_registrar": tls_registrar(settings),
-             "consultant": holders.get(p.user, "")} for p in phones]
+             "consultant": holders.get(p.user, ""),
+             "registered": None if online is None else online.get(p.user, False)}
+            for p in phones]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -136,7 +159,9 @@ def _phones(args: argparse.Namespace, settings: Settings) -> int:
     if tls_registrar(settings):
         print(f"or over TLS: <user>@{tls_registrar(settings)};transport=tls (the server presents "
               f"tls_cert {settings.tls_cert}; give the phone its CA)")
-    print(f"{'user':<10} {'password':<26} {'registrar':<22} consultant")
+    print(f"{'user':<10} {'password':<26} {'registrar':<22} {'registered':<11} consultant")
     for row in rows:
-        print(f"{row['user']:<10} {row['password']:<26} {row['registrar']:<22} {row['consultant'] or '-'}")
+        state = "?" if row["registered"] is None else "yes" if row["registered"] else "no"
+        print(f"{row['user']:<10} {row['password']:<26} {row['registrar']:<22} {state:<11} "
+              f"{row['consultant'] or '-'}")
     return 0

@@ -229,4 +229,5 @@ def test_ckm_phones_list_prints_each_desk_phones_credentials_and_its_consultant(
         assert row["password"] == asterisk_config.sip_password(local, row["user"])
         assert row["registrar"] == f"{local.sip_bind}:{local.sip_port}" and row["transport"] == "udp"
         assert row["tls_registrar"] is None
+        assert row["registered"] is None  # this install's ARI password is not Asterisk's
     assert [r["consultant"] for r in rows] == ["", "biurko1", ""]

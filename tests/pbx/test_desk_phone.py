@@ -15,6 +15,9 @@ settings plus a lab certificate; pjsip.conf names no Stasis app) and renders it 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,11 @@ async def test_a_desk_sip_phone_is_rung_by_the_acd_answers_and_audio_flows_both_
             users.update_user(c.services["crm.db"], "konsultant1", extension=extension)
             phone.start()
             await phone.registered(ari)
+            listed = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "ckm.cli", "phones", "list", "--json"],
+                capture_output=True, text=True, timeout=60, check=True)
+            row = next(r for r in json.loads(listed.stdout) if r["user"] == extension)
+            assert row["registered"] is True, "ckm phones list does not see the phone registered"
 
             # The consultant logs in (ready at once) as the desk does: the CTI command.
             board = c.services["cti.switchboard"]
