@@ -13,6 +13,7 @@ to undo it). Disabling an account, a new password or a new role end the user's s
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -24,6 +25,8 @@ from agent_desktop.pages import desk_of, render
 from agent_desktop.security import User, requires
 from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.services import contact_center, users
+
+log = logging.getLogger(__name__)
 
 ADMIN_ROLES = frozenset({"admin"})
 # The CTI hub (cti.hub.CtiHub) when the center has one: a user whose sessions end loses their
@@ -53,6 +56,21 @@ async def _end_live(request: web.Request, username: str) -> None:
     hub = request.app.get(CTI_HUB)
     if hub is not None:
         await hub.disconnect_user(username)
+
+
+def _leave_queues(request: web.Request, username: str, by: str) -> None:
+    """A disabled agent is logged out of the ACD so no call rings them any more; one on a call
+    finishes it (the ACD refuses to log out an agent on a call) and cannot log in again."""
+    from cti import events as ev
+    from cti.floor import AcdError
+
+    board = desk_of(request).switchboard
+    if board is None or username not in board.acd.agents:
+        return
+    try:
+        board.feed(ev.AgentLoggedOut(board.now(), username, by=by))
+    except AcdError as exc:
+        log.warning("disabled %s stays in the ACD until their call ends: %s", username, exc)
 
 
 def _back(username: str, done: str) -> web.HTTPSeeOther:
@@ -166,6 +184,7 @@ async def _active(request: web.Request, username: str, form: dict[str, str]
     await off_loop(users.set_active, _db(request), username, active)
     if not active:
         await _end_live(request, username)
+        _leave_queues(request, username, me.username)
     raise _back(username, "enabled" if active else "disabled")
 
 

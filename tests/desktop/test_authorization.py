@@ -277,3 +277,33 @@ async def test_wrap_up_and_cases_only_by_the_agent_who_handled_the_call(
         assert status == 200, answer
     assert interactions.get_call(live.db, "call-crm").notes == "moje"
     assert interactions.get_call(live.db, "call-live").disposition_code == "case_created"
+
+
+async def test_disabling_an_agent_ends_their_socket_and_takes_them_off_the_queues(
+        desk_app: tuple[LiveDesk, web.Application]) -> None:
+    live, _ = desk_app
+    assert live.board.directory is not None
+    seat = await live.board.directory.seat("konsultant2")
+    assert seat is not None
+    live.board.feed(ev.AgentLoggedIn(now(), seat.profile, seat.endpoint))
+    assert live.board.acd.agents["konsultant2"].status.value == "available"
+    agent_token = users.open_session(live.db, users.get_user(live.db, "konsultant2").id)
+    admin_token = users.open_session(live.db, users.get_user(live.db, "admin").id)
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"{live.url}/cti/ws?csrf={csrf_for(agent_token)}",
+            headers={"Cookie": f"ckm_session={agent_token}"}) as ws:
+        first = await ws.receive(timeout=5)
+        assert json.loads(first.data)["type"] == "snapshot"
+        async with http.post(f"{live.url}/admin/users/konsultant2/active",
+                             data={"active": "0"}, allow_redirects=False,
+                             headers={"Cookie": f"ckm_session={admin_token}",
+                                      "X-CSRF-Token": csrf_for(admin_token)}) as r:
+            assert r.status == 303
+        while True:  # events may come first; then the server closes it
+            msg = await ws.receive(timeout=5)
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                break
+        assert ws.close_code == 4401
+    agent = live.board.acd.agents["konsultant2"]
+    assert agent.status.value == "offline"
+    assert users.session_user(live.db, agent_token) is None
