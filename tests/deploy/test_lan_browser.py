@@ -36,6 +36,7 @@ from pbx import asterisk_config, provision
 from pbx.caller import CallPlan, place_call
 from pbx.controller import Controller
 from pbx.crm_lookup import CrmLookup
+from portal.config import PortalConfig
 from tests.desktop.live import CHROMIUM, CHROMIUM_FLAGS, login, seeded_crm, shot
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
@@ -128,6 +129,9 @@ async def lan_center(asterisk: Any, center_settings: Settings, settings: Setting
         assert "Bound to 127.0.0.1:8088" in status or center_settings.asterisk_http_host != "127.0.0.1"
         bus = EventBus()
         center = await assemble(local, bus, speech=False)
+        # The portal's web call dials this session's own entry ([inbound-web] routes it here).
+        center.services["portal.config"] = PortalConfig.from_settings(
+            local, webcall_number=f"19115-{local.ari_app}")
         center.controller = Controller(
             local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
             prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
@@ -172,7 +176,7 @@ def _wrapper(tmp: Path, ns: Namespace) -> Path:
     return script
 
 
-async def test_consultant_on_the_lan_over_https_registers_over_wss_and_hears_the_caller(
+async def test_lan_workstation_https_softphone_over_wss_answers_with_audio_and_portal_webcall(
         lan_center: tuple[str, Center, Path], namespace: Namespace, settings: Settings,
         tmp_path: Path) -> None:
     base, center, cert = lan_center
@@ -214,7 +218,7 @@ async def test_consultant_on_the_lan_over_https_registers_over_wss_and_hears_the
 
             plan = CallPlan.from_args(number="19115", caller_id="+48600100201",
                                       name="Ewa Lanowa", dtmf="w6,0,w2,0,w2,0,w2,0,w2,0,w2,0",
-                                      say=[], hangup_after=60, wait_answer=10)
+                                      say=[], hangup_after=150, wait_answer=10)
             call = asyncio.create_task(place_call(settings, plan))
             try:
                 await page.wait_for_selector("#call-phase.phase-ringing", timeout=40000)
@@ -222,9 +226,13 @@ async def test_consultant_on_the_lan_over_https_registers_over_wss_and_hears_the
                 await page.keyboard.press("Alt+a")
                 await page.wait_for_selector("#call-phase.phase-connected", timeout=10000)
                 await page.wait_for_selector("#media-state:text-is('connected')", timeout=15000)
+                # Into *this* call's bridge (the one with our softphone's channel): other
+                # sessions on the sandbox may have calls of their own.
                 ari = center.services["pbx.ari"]
+                ours = {c["id"] for c in await ari.channels()
+                        if c["name"].startswith(f"PJSIP/{EXTENSION}-")}
                 bridge = next(b["id"] for b in await ari.bridges()
-                              if b["id"].startswith("ckm-call-"))
+                              if b["id"].startswith("ckm-call-") and ours & set(b["channels"]))
                 await ari.request("POST", f"/bridges/{bridge}/play", {"media": "tone:440/3000"})
                 packets = 0
                 for _ in range(40):
@@ -241,5 +249,28 @@ async def test_consultant_on_the_lan_over_https_registers_over_wss_and_hears_the
                 if not call.done():
                     call.cancel()
                 await asyncio.gather(call, return_exceptions=True)
+
+            # A resident's "call 19115 from your browser" on the same LAN page: over wss:// too,
+            # and the IVR's greeting is heard (packets and audio energy).
+            resident = await browser.new_page()
+            await resident.goto(f"{base}/portal/call")
+            assert await resident.evaluate("window.isSecureContext") is True
+            config = await resident.evaluate(
+                "fetch('/portal/call/config.json').then((r) => r.json())")
+            assert config["ws_url"] == creds["ws"], config
+            try:
+                await resident.click("#call-start")
+                await resident.wait_for_selector("#call-status[data-state='established']",
+                                                 timeout=30000)
+                await resident.wait_for_function(
+                    "() => Number(document.getElementById('call-packets').textContent) > 50"
+                    " && Number(document.getElementById('call-packets').dataset.energy) > 0",
+                    timeout=20000)
+            finally:
+                await shot(resident, "lan-https-webcall")
+            heard = int(await resident.text_content("#call-packets") or "0")
+            print(f"portal web call over HTTPS/WSS: {heard} packets of the IVR greeting")
+            await resident.click("#call-end")
+            await resident.wait_for_selector("#call-status[data-state='ended']", timeout=10000)
         finally:
             await browser.close()
