@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import aiohttp
+import pytest
 import sqlalchemy as sa
 from aiohttp import web
 
-from agent_desktop.login_guard import LOGIN_GUARD
+from agent_desktop.login_guard import LOGIN_GUARD, Busy, LoginGuard
 from agent_desktop.security import csrf_for
 from crm_core.models import WebSession
 from crm_core.services import users
@@ -151,3 +154,32 @@ async def test_idle_sessions_end_and_active_ones_extend(desk_app: Served) -> Non
             assert r.status == 401
     with live.db.reading() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(WebSession)) == 0
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_the_guard_stays_bounded_and_turns_logins_away_when_full() -> None:
+    clock = [1000.0]
+    guard = LoginGuard(max_keys=100, concurrency=1, max_waiting=2, clock=lambda: clock[0])
+    try:
+        for n in range(1000):  # a spray of usernames and addresses
+            guard.failed(f"u{n}", f"10.0.{n // 250}.{n % 250}")
+        assert len(guard._counters) <= 100
+        release = threading.Event()
+        running = asyncio.create_task(guard.check(release.wait, 5.0))
+        await until(lambda: guard.running == 1)
+        queued = [asyncio.create_task(guard.check(lambda: "next")) for _ in range(2)]
+        await until(lambda: guard.waiting == 2)
+        with pytest.raises(Busy):
+            await guard.check(lambda: "one too many")
+        release.set()
+        assert await running is True
+        assert await asyncio.gather(*queued) == ["next", "next"]
+        assert guard.peak == 1 and guard.waiting == 0
+    finally:
+        guard.close()
