@@ -120,6 +120,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "disposition": ("Wynik rozmowy", "Disposition"),
     "notes": ("Notatki", "Notes"),
     "finish_wrapup": ("Zakończ obsługę", "Finish wrap-up"),
+    "wrapup_time_over": ("Czas na zakończenie minął — jesteś gotowy na kolejną rozmowę. "
+                         "Notatki zapiszesz nadal przyciskiem „Zakończ obsługę”.",
+                         "Wrap-up time is over — you can take the next call. Your notes are "
+                         "still saved with “Finish wrap-up”."),
+    "wrapup_saved_early": ("Zapisano obsługę poprzedniej rozmowy przed nową.",
+                           "The previous call's wrap-up was saved before the new one."),
+    "callback_call": ("Oddzwonienie", "Callback"),
+    "callback_unreached": ("Mieszkaniec nie odebrał oddzwonienia.",
+                           "The resident did not answer the callback."),
     "callbacks": ("Oddzwonienia", "Callbacks"),
     "schedule_callback": ("Umów oddzwonienie", "Schedule callback"),
     "name": ("Imię i nazwisko", "Name"),

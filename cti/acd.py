@@ -71,6 +71,7 @@ class Acd(AgentDesk, CallControl):
             ev.AgentPaused: self._on_paused,
             ev.AgentReady: self._on_ready,
             ev.WrapUpCompleted: self._on_wrapup_completed,
+            ev.WrapUpExtended: self._on_wrapup_extended,
             ev.HoldRequested: self._on_hold,
             ev.UnholdRequested: self._on_unhold,
             ev.HangupRequested: self._on_hangup_requested,

@@ -7,7 +7,7 @@ puts the call back in line.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cti import commands as cmd
 from cti import events as ev
@@ -96,6 +96,16 @@ class AgentDesk(Floor):
             raise AcdError(f"disposition {e.disposition!r} is not one of "
                            f"{', '.join(sorted(codes))}")
         self._end_wrapup(agent, e.at, e.disposition, e.notes)
+
+    def _on_wrapup_extended(self, e: ev.WrapUpExtended) -> None:
+        agent = self._agent(e.agent)
+        if agent.status is not AgentStatus.WRAP_UP or agent.wrapup_until is None:
+            raise AcdError(f"agent {e.agent} is not in wrap-up ({agent.status.value})")
+        if not 0 < e.seconds <= 3600:
+            raise AcdError(f"wrap-up extension: expected 1 to 3600 seconds, got {e.seconds:g}")
+        self._set_agent(evolve(agent, wrapup_until=agent.wrapup_until
+                               + timedelta(seconds=e.seconds)),
+                        reason=f"wrap-up extended by {e.by}" if e.by else "wrap-up extended")
 
     def _end_wrapup(self, agent: Agent, at: datetime, disposition: str, notes: str) -> None:
         new = transition(agent, Action.END_WRAPUP, at, to=self._idle_target(agent),

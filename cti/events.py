@@ -164,6 +164,15 @@ class WrapUpCompleted(AcdEvent):
 
 
 @dataclass(frozen=True)
+class WrapUpExtended(AcdEvent):
+    """A supervisor gives a consultant more wrap-up time (`by` names them)."""
+
+    agent: str
+    seconds: float
+    by: str = ""
+
+
+@dataclass(frozen=True)
 class HoldRequested(AcdEvent):
     call_id: str
     agent: str

@@ -20,6 +20,7 @@ Client → server (``id`` is optional and echoed in the reply):
   supervisors: {"type": "snoop", "call_id": str, "mode": "listen"|"whisper"|"barge"}
                {"type": "force_pause", "agent": str, "reason": str}
                {"type": "force_logout", "agent": str}
+               {"type": "extend_wrapup", "agent": str, "seconds": int}
 
 Server → client:
   {"type": "snapshot", "seq": int, "user": str, "role": str, "data": {...}}   first, always
@@ -170,7 +171,13 @@ class ForceLogout(ClientMessage):
     agent: str
 
 
-SUPERVISOR_ONLY = (SnoopCall, ForcePause, ForceLogout)
+@dataclass(frozen=True)
+class ExtendWrapUp(ClientMessage):
+    agent: str
+    seconds: int
+
+
+SUPERVISOR_ONLY = (SnoopCall, ForcePause, ForceLogout, ExtendWrapUp)
 STATES = ("available", "paused", "offline")
 MAX_FRAME = 16_384
 
@@ -204,6 +211,12 @@ class _Fields:
         if value not in options:
             raise self.fail(f"field {name!r}: expected one of {', '.join(options)}, "
                             f"got {value!r}")
+        return value
+
+    def integer(self, name: str) -> int:
+        value = self.data.get(name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(f"field {name!r}: expected a whole number, got {value!r}")
         return value
 
     def flag(self, name: str) -> bool:
@@ -272,6 +285,7 @@ _BUILDERS: dict[str, Callable[[_Fields], ClientMessage]] = {
                                  SnoopMode(f.choice("mode", tuple(m.value for m in SnoopMode)))),
     "force_pause": lambda f: ForcePause(f.msg_id, f.text("agent"), f.text("reason")),
     "force_logout": lambda f: ForceLogout(f.msg_id, f.text("agent")),
+    "extend_wrapup": lambda f: ExtendWrapUp(f.msg_id, f.text("agent"), f.integer("seconds")),
 }
 
 

@@ -482,6 +482,8 @@ class Switchboard:
             return ev.AgentPaused(at, m.agent, m.reason, by=me)
         if isinstance(m, protocol.ForceLogout):
             return ev.AgentLoggedOut(at, m.agent, by=me)
+        if isinstance(m, protocol.ExtendWrapUp):
+            return ev.WrapUpExtended(at, m.agent, float(m.seconds), by=me)
         raise Refused(f"{type(m).__name__} is not a command")
 
     async def _check_pause_reason(self, reason: str) -> None:

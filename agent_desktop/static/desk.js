@@ -44,8 +44,8 @@ function showState(state, reason, since) {
   const badge = $("agent-state");
   badge.textContent = stateLabel(state, reason);
   badge.className = `badge state-${state}`;
-  $("btn-wrapup").disabled = state !== "wrap_up";
   if (state === "wrap_up" && desk.call) setPhase("wrap_up");
+  updateWrapup();
   tick();
 }
 
@@ -84,18 +84,28 @@ function setPhase(phase) {
   $("btn-transfer").disabled = !live;
   $("btn-hold").textContent = phase === "held" ? t.unhold : t.hold;
   updateAnswer();
+  updateWrapup();
+}
+
+// The wrap-up timer ends the consultant's wrap-up *state*, not the work: the call's pop and
+// its form stay until the consultant saves them, however long the notes take.
+function updateWrapup() {
+  $("btn-wrapup").disabled = !(desk.state === "wrap_up" || desk.call?.phase === "wrap_up");
 }
 
 function updateAnswer() {
   $("btn-answer").disabled = !(desk.phone && desk.phone.ringing);
 }
 
-function renderPop(callId, queue, pop) {
-  desk.call = { call_id: callId, queue, phase: "ringing", pop };
+function renderPop(callId, queue, pop, callback = false) {
+  if (desk.call && desk.call.phase === "wrap_up" && desk.call.call_id !== callId) {
+    saveDraft(desk.call.call_id);
+  }
+  desk.call = { call_id: callId, queue, phase: "ringing", pop, callback };
   const resident = pop.history && pop.history.resident;
   setText("pop-name", pop.name || (resident && resident.name) || t.unknown_caller);
   setText("pop-number", pop.number);
-  setText("pop-queue", queue);
+  setText("pop-queue", callback ? `${queue} · ${t.callback_call}` : queue);
   setText("pop-path", pop.ivr_path.join(" → "));
   setText("pop-category", pop.category);
   setText("pop-transcript", pop.transcript);
@@ -105,6 +115,7 @@ function renderPop(callId, queue, pop) {
     updateRouting();
   }
   $("screen-pop").classList.add("active");
+  $("screen-pop").classList.toggle("callback", callback);
   setPhase("ringing");
 }
 
@@ -145,6 +156,7 @@ function clearPop() {
   $("pop-history").replaceChildren();
   $("pop-cases").replaceChildren();
   $("screen-pop").classList.remove("active");
+  $("screen-pop").classList.remove("callback");
   showConsult(null);
   const badge = $("call-phase");
   badge.textContent = t.no_call;
@@ -171,8 +183,8 @@ function onSnapshot(frame) {
     renderPop(ringing.call_id, ringing.queue, normalisePop(ringing));
   } else if (data.agent && data.agent.state === "wrap_up" && desk.call) {
     setPhase("wrap_up");
-  } else if (!(data.agent && data.agent.state === "wrap_up")) {
-    clearPop();
+  } else if (!(data.agent && data.agent.state === "wrap_up") && desk.call?.phase !== "wrap_up") {
+    clearPop(); // a call whose wrap-up is still open keeps its pop across a reconnect
   }
 }
 
@@ -183,8 +195,14 @@ function onEvent(name, data) {
       break;
     case "call_offered":
       if (data.agent === me) {
-        renderPop(data.call_id, data.queue, normalisePop(data));
+        renderPop(data.call_id, data.queue, normalisePop(data), Boolean(data.callback));
         if (data.callback) loadCallbacks();
+      }
+      break;
+    case "callback_attempted":
+      if (data.agent === me && !data.reached && desk.call && desk.call.call_id === data.call_id) {
+        notice(t.callback_unreached, true);
+        clearPop();
       }
       break;
     case "screen_pop_history":
@@ -224,7 +242,9 @@ function onEvent(name, data) {
       }
       break;
     case "wrap_up_done":
-      if (data.agent === me) clearPop();
+      if (data.agent !== me) break;
+      if (data.disposition || !desk.call || desk.call.call_id !== data.call_id) clearPop();
+      else notice(t.wrapup_time_over); // the timer ran out: the work is still open
       break;
     default:
       break;
@@ -462,15 +482,34 @@ $("wrapup-form").addEventListener("submit", async (event) => {
   const disposition = $("wrapup-disposition").value;
   const notes = $("wrapup-notes").value;
   const callId = desk.call ? desk.call.call_id : null;
-  // The CTI command frees the agent for the next call at once; the CRM write follows.
-  const ok = await send("complete_wrapup", { disposition, notes });
-  if (!ok) return;
-  $("wrapup-notes").value = "";
+  // While the agent is in wrap-up, the CTI command frees them for the next call at once; after
+  // the timer has done that, only the CRM write is left — and it must still happen.
+  if (desk.state === "wrap_up") {
+    const ok = await send("complete_wrapup", { disposition, notes });
+    if (!ok) return;
+  }
   if (!callId) return;
   const saved = await api("/desk/api/wrapup", { call_id: callId, disposition, notes });
-  if (saved.ok) notice(`${t.wrapup}: ${disposition}`);
-  else notice(`${t.wrapup}: ${Object.values(saved.errors || {}).join("; ")}`, true);
+  if (saved.ok) {
+    $("wrapup-notes").value = "";
+    notice(`${t.wrapup}: ${disposition}`);
+    if (desk.call && desk.call.call_id === callId) clearPop();
+  } else {
+    notice(`${t.wrapup}: ${Object.values(saved.errors || {}).join("; ")}`, true);
+  }
 });
+
+// A new call arrives while the previous one's wrap-up is still open (its timer ran out): keep
+// what was typed by saving it with the chosen disposition before the form serves the new call.
+function saveDraft(callId) {
+  const disposition = $("wrapup-disposition").value;
+  const notes = $("wrapup-notes").value;
+  if (!disposition) return;
+  $("wrapup-notes").value = "";
+  api("/desk/api/wrapup", { call_id: callId, disposition, notes }).then((saved) => {
+    if (saved.ok) notice(t.wrapup_saved_early);
+  });
+}
 
 async function loadCallbacks() {
   const data = await api("/desk/api/callbacks");

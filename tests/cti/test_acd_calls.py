@@ -252,3 +252,22 @@ def test_a_scheduled_callback_needs_a_real_number() -> None:
     with pytest.raises(AcdError, match="expected a phone number"):
         d.feed(ev.CallbackScheduled(d.t, "cb1", "q", Caller("call me maybe")))
     assert d.acd.entries == {}
+
+
+def test_a_supervisor_extends_wrap_up_and_only_while_it_lasts() -> None:
+    d = Drill(QueueConfig("q", wrapup_s=30))
+    d.login("anna", "q")
+    connected(d)
+    d.feed(ev.HangupRequested(d.t, "c1", "anna"))
+    until = d.acd.agents["anna"].wrapup_until
+    assert until is not None
+    d.feed(ev.WrapUpExtended(d.t, "anna", 60, by="kierownik"))
+    assert d.acd.agents["anna"].wrapup_until == until + timedelta(seconds=60)
+    with pytest.raises(AcdError, match="1 to 3600"):
+        d.feed(ev.WrapUpExtended(d.t, "anna", 0, by="kierownik"))
+    d.advance(89)
+    assert d.status("anna") == "wrap_up"
+    d.advance(2)
+    assert d.status("anna") == "available"
+    with pytest.raises(AcdError, match="not in wrap-up"):
+        d.feed(ev.WrapUpExtended(d.t, "anna", 60, by="kierownik"))

@@ -26,6 +26,7 @@ from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.errors import NotFound
 from crm_core.services import cases, interactions, residents
+from cti import events as ce
 from pbx.caller import CallPlan, place_call
 from pbx.controller import Controller
 from pbx.crm_lookup import CrmLookup
@@ -141,3 +142,53 @@ async def test_softphone_call_screen_pop_audio_case_and_wrap_up(
     assert view is not None, "the CRM has no interaction for the call"
     assert (view.agent_username, view.disposition_code) == ("konsultant3", "case_created")
     assert view.notes == "Przyjęto zgłoszenie dziury"
+
+
+async def test_notes_typed_long_after_the_hang_up_are_kept(
+        center: tuple[Center, str], settings: Settings, page: Page) -> None:
+    """A consultant answers in the softphone, the resident hangs up, the consultant types notes
+    for half a minute — longer than the queue's wrap-up time. The timer frees them for the next
+    call, but the pop stays and the notes and disposition still reach the CRM."""
+    c, base = center
+    db: Database = c.services["crm.db"]
+    board = c.services["cti.switchboard"]
+    board.feed(ce.QueueConfigured(board.now(), replace(board.acd.queues["ogolna"], wrapup_s=8.0)))
+    await login(page, base, "konsultant3")
+    await page.click("#btn-phone")
+    await page.wait_for_selector("#sip-state:text-is('registered')", timeout=15000)
+    await page.click("#btn-agent-login")
+    await page.wait_for_selector("#agent-state.state-available")
+    plan = CallPlan.from_args(number="19115", caller_id="+48600100299", name="Piotr Zieliński",
+                              dtmf="w6,0,w2,0,w2,0,w2,0,w2,0,w2,0", say=[],
+                              hangup_after=90, wait_answer=10)
+    call = asyncio.create_task(place_call(settings, plan))
+    try:
+        await page.wait_for_selector("#btn-answer:not([disabled])", timeout=40000)
+        await page.keyboard.press("Alt+a")
+        await page.wait_for_selector("#call-phase.phase-connected", timeout=10000)
+        ari = c.services["pbx.ari"]
+        bridge = next(b["id"] for b in await ari.bridges() if b["id"].startswith("ckm-call-"))
+        call_id = bridge.removeprefix("ckm-call-")
+        await ari.hangup(call_id)  # the resident hangs up
+        await page.wait_for_selector("#agent-state.state-wrap_up", timeout=10000)
+        await page.select_option("#wrapup-disposition", "info_given")
+        await page.fill("#wrapup-notes", "Pytał o odbiór gabarytów; ")
+        # The consultant goes on typing for half a minute (the wait is the behaviour).
+        await asyncio.sleep(30)
+        await page.type("#wrapup-notes", "termin podany.")
+        # The timer has ended the wrap-up state, not the work.
+        await page.wait_for_selector("#agent-state.state-available")
+        assert "active" in (await page.get_attribute("#screen-pop", "class") or "")
+        assert await page.is_enabled("#btn-wrapup")
+        assert await page.text_content("#pop-name") == "Piotr Zieliński"
+        await shot(page, "e2e-late-wrap-up")
+        await page.click("#btn-wrapup")
+        await page.wait_for_selector("#notice:has-text('info_given')", timeout=10000)
+        assert "error" not in (await page.get_attribute("#notice", "class") or "")
+        await page.wait_for_selector("#call-phase:text-is('Brak połączenia')")
+    finally:
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+    view = interactions.get_call(db, call_id)
+    assert (view.agent_username, view.disposition_code) == ("konsultant3", "info_given")
+    assert view.notes == "Pytał o odbiór gabarytów; termin podany."
