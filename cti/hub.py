@@ -12,6 +12,11 @@ Rules:
   slow to keep up is closed (4408) and resynchronises from a snapshot when it reconnects.
 - Malformed frames get an error frame; the connection stays. Commands go to the `HubOperator`,
   which refuses with a reason or acks.
+- A command is activity: at most every `recheck_every_s` it has the credential authenticated
+  again, in the background (the command does not wait): that extends a web session, and a
+  session that has ended meanwhile (a new password, a disabled account, idle too long, also
+  from another process) closes the socket with 4401. A database that cannot answer keeps the
+  connection: the desk must not drop for that.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class Connection:
     ws: web.WebSocketResponse
     outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     dropped: bool = False
+    credential: str | None = None
+    checked_at: float = 0.0  # loop time the credential was last authenticated
 
     def wants(self, agents: frozenset[str], supervisors: bool) -> bool:
         if self.principal.role.sees_everything:
@@ -60,13 +67,16 @@ class Connection:
 
 class CtiHub:
     def __init__(self, authenticator: Authenticator, operator: HubOperator, *,
-                 auth_timeout_s: float = 5.0, max_backlog: int = 2000) -> None:
+                 auth_timeout_s: float = 5.0, max_backlog: int = 2000,
+                 recheck_every_s: float = 60.0) -> None:
         self.authenticator = authenticator
         self.operator = operator
         self.auth_timeout_s = auth_timeout_s
         self.max_backlog = max_backlog
+        self.recheck_every_s = recheck_every_s
         self.seq = 0
         self.connections: set[Connection] = set()
+        self._rechecks: set[asyncio.Task[None]] = set()
 
     def mount(self, app: web.Application, path: str = MOUNT_PATH) -> None:
         app.router.add_get(path, self.handle)
@@ -100,10 +110,12 @@ class CtiHub:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=protocol.MAX_FRAME * 2)
         await ws.prepare(request)
-        principal = await self._authenticate(request, ws)
-        if principal is None:
+        found = await self._authenticate(request, ws)
+        if found is None:
             return ws
-        conn = Connection(principal, ws)
+        principal, credential = found
+        conn = Connection(principal, ws, credential=credential,
+                          checked_at=asyncio.get_running_loop().time())
         # Snapshot and registration happen with no await in between, so no delta falls in a gap.
         snapshot = self.operator.snapshot_for(principal)
         conn.outbox.put_nowait(protocol.snapshot_frame(self.seq, principal.user,
@@ -155,6 +167,7 @@ class CtiHub:
                 message.id, f"{conn.principal.role.value} may not do this; "
                             "a supervisor or admin may"))
             return
+        self._recheck(conn)
         try:
             await self.operator.execute(conn.principal, message)
         except Refused as exc:
@@ -166,8 +179,29 @@ class CtiHub:
             return
         self._enqueue(conn, protocol.ack_frame(message.id))
 
-    async def _authenticate(self, request: web.Request,
-                            ws: web.WebSocketResponse) -> Principal | None:
+    def _recheck(self, conn: Connection) -> None:
+        loop = asyncio.get_running_loop()
+        if conn.credential is None or loop.time() - conn.checked_at < self.recheck_every_s:
+            return
+        conn.checked_at = loop.time()
+        task = loop.create_task(self._still_valid(conn, conn.credential))
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
+    async def _still_valid(self, conn: Connection, credential: str) -> None:
+        try:
+            principal = await self.authenticator.authenticate(credential)
+        except Exception:  # the CRM is down: keep the desk connected
+            log.warning("cti: could not re-check %s's session; keeping the socket",
+                        conn.principal.user, exc_info=True)
+            return
+        if principal != conn.principal:
+            log.info("cti: %s's session has ended; closing their socket", conn.principal.user)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await conn.ws.close(code=4401, message=b"session ended")
+
+    async def _authenticate(self, request: web.Request, ws: web.WebSocketResponse
+                            ) -> tuple[Principal, str] | None:
         credential = _credential(request)
         if credential is None:
             try:
@@ -186,7 +220,7 @@ class CtiHub:
         principal = await self.authenticator.authenticate(credential)
         if principal is None:
             return await _reject(ws, "unknown or expired credentials")
-        return principal
+        return principal, credential
 
     async def disconnect_user(self, user: str) -> int:
         """Close every socket of `user` (their sessions ended: a new password, disabled, a new
@@ -214,8 +248,8 @@ def _credential(request: web.Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
-async def _reject(ws: web.WebSocketResponse, reason: str) -> Principal | None:
-    """Tell the client why, close with 4401; returns no principal."""
+async def _reject(ws: web.WebSocketResponse, reason: str) -> tuple[Principal, str] | None:
+    """Tell the client why, close with 4401; returns nothing authenticated (None)."""
     with contextlib.suppress(ConnectionError, RuntimeError):  # it may have gone already
         await ws.send_str(protocol.error_frame(None, f"unauthenticated: {reason}"))
         await ws.close(code=4401, message=b"unauthenticated")

@@ -4,12 +4,13 @@ the real server, with the real login form."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -183,3 +184,44 @@ async def test_the_guard_stays_bounded_and_turns_logins_away_when_full() -> None
         assert guard.peak == 1 and guard.waiting == 0
     finally:
         guard.close()
+
+
+async def test_cti_commands_keep_the_session_alive_and_an_ended_one_closes_the_socket(
+        desk_app: Served) -> None:
+    live, _ = desk_app
+    live.hub.recheck_every_s = 0.0  # re-check at every command (default: once a minute)
+    user = users.get_user(live.db, "konsultant1")
+    token = users.open_session(live.db, user.id)
+    cookie = {"Cookie": f"ckm_session={token}"}
+
+    def last_seen_ago() -> timedelta:
+        with live.db.reading() as session:
+            row = session.get(WebSession, users._token_hash(token))
+            assert row is not None
+            return datetime.now(UTC) - row.last_seen_at
+
+    def backdate(minutes: float) -> None:
+        with live.db.writing() as session:
+            row = session.get(WebSession, users._token_hash(token))
+            assert row is not None
+            row.last_seen_at -= timedelta(minutes=minutes)
+
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"{live.url}/cti/ws?csrf={csrf_for(token)}", headers=cookie) as ws:
+        assert json.loads((await ws.receive(timeout=5)).data)["type"] == "snapshot"
+        # Taking calls over the socket only, with no page load for 29 minutes: still active.
+        backdate(29)
+        await ws.send_str(json.dumps({"type": "set_state", "id": "a", "state": "available"}))
+        await until(lambda: last_seen_ago() < timedelta(minutes=1))
+        backdate(29)
+        async with http.get(live.url + "/desk", headers=cookie, allow_redirects=False) as r:
+            assert r.status == 200
+        # The password changed elsewhere (`ckm users passwd` in another process): the next
+        # command closes the socket.
+        users.set_password(live.db, "konsultant1", "haslo-zmienione-gdzie-indziej")
+        await ws.send_str(json.dumps({"type": "set_state", "id": "b", "state": "available"}))
+        while True:
+            msg = await ws.receive(timeout=5)
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                break
+        assert ws.close_code == 4401
