@@ -15,6 +15,7 @@ from aiohttp import web
 
 from agent_desktop import i18n, login_guard, security
 from agent_desktop.security import DESK_ROLES, IVR_ROLES, WALLBOARD_ROLES, User, requires
+from ckm import edge
 
 LOGIN_CSRF_COOKIE = "ckm_login_csrf"
 HOME_BY_ROLE = {"consultant": "/desk", "supervisor": "/wallboard", "ivr_author": "/ivr",
@@ -90,7 +91,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not username:
         return login_page(request, error=True, nxt=nxt, username=username, status=401)
     guard = request.app[login_guard.LOGIN_GUARD]
-    address = request.remote or "unknown"
+    address = edge.client_address(request)  # behind a trusted proxy: the forwarded client
     wait = guard.retry_after(username, address)
     if wait > 0:  # locked: answered without checking the password at all
         return login_page(request, error=True, nxt=nxt, username=username, status=429,
