@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages ckm needs on the host (as root), only those that are missing.
 # debootstrap builds the Asterisk sandbox; espeak-ng + sox render and convert prompts;
-# chromium runs the browser tests; baresip (a real SIP user agent) is the desk phone in tests.
+# chromium runs the browser tests; baresip (a real SIP user agent) is the desk phone in tests;
+# ip (iproute2) makes the network namespace of the LAN browser test.
 set -e
 need=""
-for pair in debootstrap:debootstrap espeak-ng:espeak-ng sox:sox chromium:chromium baresip:baresip-core; do
+for pair in debootstrap:debootstrap espeak-ng:espeak-ng sox:sox chromium:chromium baresip:baresip-core ip:iproute2; do
     cmd=${pair%%:*}; pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || need="$need $pkg"
 done
