@@ -111,6 +111,8 @@ async def create_user(request: web.Request) -> web.StreamResponse:
                        extension=form.get("extension") or None)
     except CrmError as exc:
         return await _users_page(request, errors=_errors(exc), values=form)
+    log.info("admin %s: created %s (%s)", (await _admin(request)).username, form["username"],
+             form.get("role"))
     if generated:
         return await _user_page(request, form["username"], generated=generated)
     raise _back(form["username"], "saved")
@@ -149,12 +151,19 @@ def _action(handler: Any) -> Any:
     async def run(request: web.Request) -> web.StreamResponse:
         username = request.match_info["username"]
         form = await _form(request)
+        me = await _admin(request)
+        what = handler.__name__.strip("_")
         try:
-            return await handler(request, username, form)  # type: ignore[no-any-return]
+            response = await handler(request, username, form)
+        except web.HTTPSeeOther:
+            log.info("admin %s: %s of %s done", me.username, what, username)  # the audit trail
+            raise
         except NotFound as exc:
             raise web.HTTPNotFound(text=str(exc)) from None
         except CrmError as exc:
             return await _user_page(request, username, errors=_errors(exc))
+        log.info("admin %s: %s of %s done", me.username, what, username)
+        return response  # type: ignore[no-any-return]
 
     return run
 
