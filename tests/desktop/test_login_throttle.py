@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -225,3 +228,28 @@ async def test_cti_commands_keep_the_session_alive_and_an_ended_one_closes_the_s
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
                 break
         assert ws.close_code == 4401
+
+
+async def test_ckm_users_passwd_from_another_process_logs_the_browser_out(
+        desk_app: Served, tmp_path: Path) -> None:
+    live, _ = desk_app
+    async with client() as http:
+        assert (await log_in(http, live.url, "konsultant2", PASSWORD))[0] == 303
+        async with http.get(live.url + "/desk", allow_redirects=False) as r:
+            assert r.status == 200
+        env = {**os.environ, "CKM_DATA_DIR": str(tmp_path / "cli"),
+               "CKM_CONFIG": str(tmp_path / "none.toml"),
+               "CKM_DATABASE_URL": str(live.db.engine.url)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ckm.cli", "users", "passwd", "konsultant2",
+            "--password", "inne-haslo-z-konsoli", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert "1 session(s) ended" in out.decode()
+        async with http.get(live.url + "/desk", allow_redirects=False) as r:
+            assert r.status == 303 and r.headers["Location"] == "/login?next=/desk"
+        async with http.get(live.url + "/desk/api/callbacks") as r:
+            assert r.status == 401
+        assert (await log_in(http, live.url, "konsultant2", PASSWORD))[0] == 401
+        assert (await log_in(http, live.url, "konsultant2", "inne-haslo-z-konsoli"))[0] == 303
