@@ -125,6 +125,16 @@ def _fill_chart(chart: TodayChart, db: Any) -> None:
         log.info("today's chart: %d queued calls since midnight from the CRM", counted)
 
 
+def _account_warnings(db: Any) -> None:
+    from crm_core.seed import account_warnings
+
+    try:
+        for warning in account_warnings(db):
+            log.warning("accounts: %s", warning)
+    except SQLAlchemyError as exc:
+        log.warning("accounts could not be checked (%s)", exc)
+
+
 def setup(app: web.Application, center: Any) -> Desk:
     db = _database(center)
     crm = Crm(db, idle=timedelta(minutes=center.settings.session_idle_minutes))
@@ -143,6 +153,7 @@ def setup(app: web.Application, center: Any) -> Desk:
         if center.bus is not None:
             center.bus.subscribe("desktop.today", chart.on_event)
         _fill_chart(chart, db)
+        _account_warnings(db)
         restored = book.restore_active()
         if restored:
             log.info("IVR versions published from the editor are live again: %s",

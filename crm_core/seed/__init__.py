@@ -169,6 +169,22 @@ def _demo_accounts_left(session: Session) -> list[str]:
         User.username.in_(names), User.is_active).order_by(User.username)))
 
 
+def account_warnings(db: Database) -> list[str]:
+    """What an operator should hear at start-up: no admin to manage accounts, demo accounts
+    (public password unless changed) still active."""
+    with db.reading() as session:
+        admins = session.scalar(sa.select(sa.func.count()).select_from(User).where(
+            User.role == "admin", User.is_active))
+        demo = _demo_accounts_left(session)
+    found = []
+    if not admins:
+        found.append("no active admin account: create one with `ckm users add NAME --role admin`")
+    if demo:
+        found.append(f"demo accounts active ({', '.join(demo)}): fine for `make run`; in "
+                     "production `ckm users disable` each")
+    return found
+
+
 def seed(db: Database, *, demo: bool = False, at: datetime | None = None) -> SeedReport:
     """Put the reference data (and with `demo`, the demo accounts) in place; safe to run any
     number of times."""

@@ -197,3 +197,14 @@ def test_ckm_users_add_passwd_disable_enable_list(
         assert "user 'nobody' not found" in capsys.readouterr().err
     finally:
         db.dispose()
+
+
+def test_start_up_warns_of_no_admin_and_of_live_demo_accounts(db: Database) -> None:
+    from crm_core.seed import account_warnings
+
+    seed(db)
+    assert [w.split(":")[0] for w in account_warnings(db)] == ["no active admin account"]
+    users.create_user(db, username="szef", full_name="Szef", role="admin", password=GOOD)
+    assert account_warnings(db) == []
+    seed(db, demo=True)
+    assert ["demo accounts active" in w and "kierownik" in w for w in account_warnings(db)] == [True]
