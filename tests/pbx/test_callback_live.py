@@ -3,7 +3,8 @@
 The resident calls 19115, presses 0 (a consultant), waits in `ogolna` past its callback
 threshold, hears the offer, presses 1 and hangs up. Later a consultant becomes ready: they are
 rung first (their screen-pop says it is a callback); when they answer, the resident's phone —
-a scripted phone in [ckm-test-residents], reached the way a trunk would be — rings, answers
+a scripted phone in [ckm-test-phones], dialled through [ckm-test-residents] the way
+[ckm-outbound] dials a trunk — rings, answers
 and is bridged with the consultant, and each hears the other. The CRM records the outcome.
 A resident who does not answer is retried per the queue's settings and the callback is then
 closed as failed; a withheld number is asked for a number instead of being silently dropped.
@@ -141,9 +142,9 @@ async def test_a_callback_rings_the_consultant_then_dials_and_bridges_the_reside
 
     bridge = await until("the consultant and the resident to be bridged", bridged, 30)
     resident_leg = next(ch for ch in bridge["channels"] if ch.startswith("resident-cb-"))
-    # The resident's phone is a real dialled channel in [ckm-test-residents], answered.
+    # The resident's phone is a real call dialled out through [ckm-test-residents], answered.
     dialled = [ch for ch in await ari.channels()
-               if ch["dialplan"]["context"] == "ckm-test-residents" and ch["state"] == "Up"]
+               if ch["dialplan"]["context"] == "ckm-test-phones" and ch["state"] == "Up"]
     assert dialled and "48600100200" in dialled[0]["name"], dialled
     # The resident hears the consultant (the scripted consultant beeps every two seconds).
     heard = await heard_samples(ari, settings, resident_leg, 4.5)
