@@ -6,9 +6,10 @@ certificate from `ckm tls self-signed`'s maker, Asterisk's TLS listener serves /
 address, the softphone registers over wss://, and a resident's call through the IVR and queue
 is answered in the browser with inbound audio.
 
-Asterisk's TLS listener is global to the shared sandbox: the test adds it (the plain
-127.0.0.1:8088 server, and with it ARI and every other session's sockets, stays as it is) and
-renders http.conf from the center's own settings again at the end, whatever happens.
+Asterisk's TLS listener is global to the shared sandbox: the test adds it through
+http_local.conf (the plain 127.0.0.1:8088 server, and with it ARI and every other session's
+sockets, stays as it is; the center's rendered configuration is not changed) and removes it
+at the end, whatever happens.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ SUBNET = 100 + os.getpid() % 100
 HOST_IP = f"10.77.{SUBNET}.1"
 NS_IP = f"10.77.{SUBNET}.2"
 EXTENSION = "1019"  # the consultant's softphone here; no demo user has it
+TEST_CERT, TEST_KEY = "ckm-lan-test.pem", "ckm-lan-test.key"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -59,10 +61,21 @@ class Namespace:
     ns_ip: str
 
 
+def _remove_leftovers() -> None:
+    """Namespaces of test runs that were killed before their cleanup (their pid is gone)."""
+    for line in _ip("netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        pid = name.removeprefix("ckmlan")
+        if name.startswith("ckmlan") and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _ip("netns", "del", name, check=False)
+            _ip("link", "del", f"ckl{pid}h", check=False)
+
+
 @pytest.fixture
 def namespace() -> Iterator[Namespace]:
     name, host_if, ns_if = f"ckmlan{os.getpid()}", f"ckl{os.getpid()}h", f"ckl{os.getpid()}n"
-    _ip("netns", "del", name, check=False)  # a leftover of a killed run
+    _remove_leftovers()
+    _ip("netns", "del", name, check=False)
     _ip("link", "del", host_if, check=False)
     try:
         _ip("netns", "add", name)
@@ -87,16 +100,35 @@ def free_port_on(host: str) -> int:
         return port
 
 
-def _install_http_conf(sandbox: provision.Sandbox, settings: Settings, scratch: Path) -> str:
-    """http.conf (and the TLS key copies) for `settings` into the running sandbox; reloaded."""
+def _tls_listener(sandbox: provision.Sandbox, tmp: Path, cert: Path, key: Path,
+                  host: str, port: int) -> str:
+    """Asterisk's TLS listener on host:port through http_local.conf, the file the rendered
+    http.conf includes and ckm never renders: another session re-rendering the shared
+    sandbox's configuration (and reloading it) mid-test leaves the listener in place. The
+    certificate copies have this test's own names, apart from the center's."""
     etc = sandbox.root / "etc/asterisk"
-    asterisk_config.install_tls_files(settings, etc)
-    asterisk_config.render(settings, scratch, sandbox.module_dir())
-    target = etc / "http.conf"
-    tmp = target.with_name("http.conf.ckm-tmp")
-    tmp.write_text((scratch / "http.conf").read_text())
-    tmp.chmod(0o640)
-    tmp.replace(target)
+    if "#tryinclude http_local.conf" not in (etc / "http.conf").read_text():
+        # A sandbox provisioned before the include existed: the center's own http.conf again.
+        asterisk_config.render(sandbox.settings, tmp, sandbox.module_dir())
+        (etc / "http.conf").write_text((tmp / "http.conf").read_text())
+    keys = etc / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    (keys / TEST_CERT).write_bytes(cert.read_bytes())
+    (keys / TEST_KEY).touch(mode=0o600)
+    (keys / TEST_KEY).write_bytes(key.read_bytes())
+    (etc / "http_local.conf").write_text(
+        f"; written by ckm's LAN browser test, removed at its end\n"
+        f"tlsenable = yes\ntlsbindaddr = {host}:{port}\n"
+        f"tlscertfile = /etc/asterisk/keys/{TEST_CERT}\n"
+        f"tlsprivatekey = /etc/asterisk/keys/{TEST_KEY}\n")
+    sandbox.cli("module reload http")
+    return sandbox.cli("http show status")
+
+
+def _no_tls_listener(sandbox: provision.Sandbox) -> str:
+    etc = sandbox.root / "etc/asterisk"
+    for leftover in (etc / "http_local.conf", etc / "keys" / TEST_CERT, etc / "keys" / TEST_KEY):
+        leftover.unlink(missing_ok=True)
     sandbox.cli("module reload http")
     return sandbox.cli("http show status")
 
@@ -117,14 +149,12 @@ async def lan_center(asterisk: Any, center_settings: Settings, settings: Setting
     local = replace(settings, data_dir=tmp_path, database_url=f"sqlite:///{template}",
                     web_host=namespace.host_ip, tls_cert=made.cert, tls_key=made.key,
                     asterisk_tls_host=namespace.host_ip, asterisk_tls_port=tls_port)
-    tls_for_asterisk = replace(center_settings, tls_cert=made.cert, tls_key=made.key,
-                               asterisk_tls_host=namespace.host_ip, asterisk_tls_port=tls_port)
-    (tmp_path / "ast-tls").mkdir()
-    (tmp_path / "ast-back").mkdir()
+    (tmp_path / "ast").mkdir()
     runner: web.AppRunner | None = None
     center: Center | None = None
     try:
-        status = _install_http_conf(asterisk, tls_for_asterisk, tmp_path / "ast-tls")
+        status = _tls_listener(asterisk, tmp_path / "ast", made.cert, made.key,
+                               namespace.host_ip, tls_port)
         assert f"HTTPS Server Enabled and Bound to {namespace.host_ip}:{tls_port}" in status, status
         assert "Bound to 127.0.0.1:8088" in status or center_settings.asterisk_http_host != "127.0.0.1"
         bus = EventBus()
@@ -149,9 +179,8 @@ async def lan_center(asterisk: Any, center_settings: Settings, settings: Setting
             await runner.cleanup()
         if center is not None:
             await center.close()
-        # Back to the center's own http.conf (and key copies): no listener left on an
-        # address that is about to disappear.
-        restored = _install_http_conf(asterisk, center_settings, tmp_path / "ast-back")
+        # No listener left on an address that is about to disappear.
+        restored = _no_tls_listener(asterisk)
         assert namespace.host_ip not in restored, restored
 
 
