@@ -8,10 +8,12 @@ goes over the CTI websocket as commands.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from agent_desktop import security
@@ -23,6 +25,9 @@ from crm_core.services import cases, interactions
 
 MAX_BODY = 64 * 1024
 WRAP_UP_TRIES = 20  # x 0.25 s: how long a wrap-up waits for the outbox to record the call
+
+
+audit = logging.getLogger("ckm.audit")
 
 
 def bad(fields: dict[str, str], status: int = 422) -> web.Response:
@@ -328,6 +333,37 @@ async def callbacks(request: web.Request) -> web.StreamResponse:
 
 
 @requires(WALLBOARD_ROLES, api=True)
+async def recording(request: web.Request) -> web.StreamResponse:
+    """A recorded call, for supervisors: the CRM names the recording, Asterisk stores it."""
+    call_id = request.match_info["call_id"]
+    desk = desk_of(request)
+    try:
+        view = await off_loop(interactions.get_call, desk.crm.db, call_id)
+    except NotFound:
+        return bad({"call_id": f"no call {call_id!r}"}, status=404)
+    if not view.recording_ref:
+        return bad({"call_id": f"call {call_id!r} was not recorded"}, status=404)
+    s = desk.settings
+    auth = aiohttp.encode_basic_auth(s.ari_user, s.ari_password)  # type: ignore[attr-defined]
+    url = f"{s.ari_base}/recordings/stored/{view.recording_ref}/file"
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": auth}) as http, \
+                http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            if resp.status == 404:
+                return bad({"call_id": "the recording is no longer stored"}, status=404)
+            if resp.status != 200:
+                return bad({"call_id": f"Asterisk answered {resp.status}"}, status=502)
+            body = await resp.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return bad({"call_id": f"Asterisk cannot be reached: {exc}"}, status=502)
+    user = await security.current_user(request)
+    audit.info("recording of %s played by %s", call_id,
+                                        user.username if user else "?")
+    return web.Response(body=body, content_type="audio/wav",
+                        headers={"Cache-Control": "no-store"})
+
+
+@requires(WALLBOARD_ROLES, api=True)
 async def today(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, **desk_of(request).chart.view()})
 
@@ -345,3 +381,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/api/kb/{slug}", kb_article)
     app.router.add_get("/desk/api/callbacks", callbacks)
     app.router.add_get("/wallboard/api/today", today)
+    app.router.add_get("/desk/api/recordings/{call_id}", recording)

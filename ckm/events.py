@@ -114,6 +114,14 @@ class CallDispositioned(DomainEvent):
 
 
 @dataclass(frozen=True)
+class CallRecorded(DomainEvent):
+    """The call's bridge is being recorded; `ref` names the recording (ARI stored recording)."""
+
+    kind: ClassVar[str] = "call_recorded"
+    ref: str
+
+
+@dataclass(frozen=True)
 class CallbackRequested(DomainEvent):
     """A resident asked to be called back (while waiting, or scheduled by a consultant);
     `call_id` is the call they asked from (or the callback's own id when scheduled)."""
@@ -139,7 +147,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.kind: cls
     for cls in (CallStarted, CallAnswered, DtmfReceived, PromptPlayed, IvrStep, CallQueued,
                 CallOffered, AgentConnected, CallTransferred, CallEnded, CallDispositioned,
-                CallbackRequested, CallbackAttempted)
+                CallRecorded, CallbackRequested, CallbackAttempted)
 }
 
 

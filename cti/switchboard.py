@@ -274,6 +274,10 @@ class Switchboard:
         if self.bus is not None:
             for d in _domain_events(n):
                 self.bus.publish(d)
+            queue = self.acd.queues.get(n.queue) if isinstance(n, nt.CallConnected) else None
+            if isinstance(n, nt.CallConnected) and queue is not None and queue.record:
+                # The pbx adapter records the call bridge under the call's id (BridgeCall).
+                self.bus.publish(domain.CallRecorded(n.call_id, n.at, n.call_id))
         if self.hub is None:
             if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self.holds(n.call_id):
                 self.histories.pop(n.call_id, None)

@@ -547,7 +547,13 @@ class AcdAdapter:
         await self.ari.request("POST", f"/bridges/{bridge}/moh", {"mohClass": moh or "default"})
 
     async def _bridge(self, bridge: str, channels: list[str]) -> None:
-        await self.ari.create_bridge(bridge, "mixing", bridge)
+        try:
+            await self.ari.create_bridge(bridge, "mixing", bridge)
+        except AriError as exc:
+            # Ours already: a caller transferred back into a queue meets the next consultant
+            # in the bridge of their first call (emptied when they went back in line).
+            if exc.status != 409:
+                raise
         try:
             for chan in channels:
                 await self._add(bridge, chan)

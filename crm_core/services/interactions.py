@@ -218,6 +218,8 @@ class CallEventBatch:
                 call.notes = event.notes[:MAX_NOTES] or call.notes
                 call.agent_username = call.agent_username or event.agent[:64]
                 call.wrapped_up_at = event.at
+            case ev.CallRecorded():
+                call.recording_ref = event.ref[:255]
             case ev.CallbackRequested():
                 call.queue = call.queue or event.queue[:40]
                 call.callback_number = event.number[:32]

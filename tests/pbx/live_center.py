@@ -7,6 +7,7 @@ free port for websocket clients.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from ckm.settings import Settings
 from crm_core.db import Database, migrate
 from crm_core.seed import seed
 from cti import events as ce
+from pbx.ari_client import AriClient, AriError, new_id
 from pbx.controller import Controller
 from pbx.crm_lookup import CrmLookup
 
@@ -94,3 +96,45 @@ def set_wrapup(center: Center, queue: str, seconds: float) -> None:
     switchboard = center.services["cti.switchboard"]
     config = switchboard.acd.queues[queue]
     switchboard.feed(ce.QueueConfigured(switchboard.now(), replace(config, wrapup_s=seconds)))
+
+
+RESIDENT_APP = "ckm-observer-resident"
+# Legs of the calls placed by `call_into_queue`: the only channels a test may clean up (other
+# sessions and a running center have their own calls on the same Asterisk).
+PLACED: set[str] = set()
+
+
+async def resident_phone(settings: Settings) -> AriClient:
+    """An ARI app that owns the resident's half of test calls: it can press keys, speak (play
+    into the call), listen and hang up, as a resident's phone would."""
+    ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, RESIDENT_APP)
+    await ari.start()
+    assert await ari.wait_connected(5), ari.last_error
+    return ari
+
+
+async def call_into_queue(center: Center, phone: AriClient, settings: Settings,
+                          caller_id: str) -> tuple[str, str]:
+    """Call 19115 and press 0 until the IVR hands the call to the ACD. Returns the resident's
+    leg (owned by `phone`) and the call's id (the center's leg)."""
+    board = center.services["cti.switchboard"]
+    recorder = center.services["test.recorder"]
+    caller, call_id = new_id("resident"), new_id("resident-in")
+    PLACED.update((caller, call_id))
+    answered = phone.expect("StasisStart", caller)
+    await phone.originate("Local/19115@inbound", channel_id=caller, other_channel_id=call_id,
+                          app=phone.app, caller_id=caller_id, timeout=10,
+                          variables={"_CKM_ROUTE_APP": settings.ari_app})
+    await asyncio.wait_for(answered, 10)
+    # The greeting, then the 112 notice; a 0 pressed in a menu reaches a consultant.
+    for _ in range(30):
+        if call_id in board.acd.entries or call_id in board.acd.calls:
+            return caller, call_id
+        try:
+            await phone.send_dtmf(caller, "0")
+        except AriError as exc:
+            steps = [(e.kind, getattr(e, "node", ""), getattr(e, "input_value", ""))
+                     for e in recorder.events if e.call_id == call_id]
+            raise AssertionError(f"the call ended before it was queued: {exc}; {steps}") from None
+        await asyncio.sleep(1.5)
+    raise AssertionError("the call never reached the queue")

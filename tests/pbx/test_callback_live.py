@@ -26,15 +26,14 @@ from ckm.assembly import Center
 from ckm.settings import Settings
 from crm_core.services import interactions
 from cti import events as ce
-from pbx.ari_client import AriClient, AriError, new_id
+from pbx.ari_client import AriClient
 
 from .audio_taps import heard_samples, until
-from .live_center import Recorder, live_center, log_in
+from .live_center import Recorder, call_into_queue, live_center, log_in, resident_phone
 
 pytestmark = pytest.mark.asterisk
 
 SCRIPTED_AGENT = "Local/answer@ckm-test-agents"
-RESIDENT_APP = "ckm-observer-callback"
 
 
 @pytest_asyncio.fixture
@@ -54,10 +53,7 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
 
 @pytest_asyncio.fixture
 async def phone(settings: Settings) -> AsyncIterator[AriClient]:
-    """The resident's side of their calls: this app owns the caller's half of each call."""
-    ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, RESIDENT_APP)
-    await ari.start()
-    assert await ari.wait_connected(5), ari.last_error
+    ari = await resident_phone(settings)
     try:
         yield ari
     finally:
@@ -69,17 +65,7 @@ async def call_and_ask_for_callback(c: Center, phone: AriClient, settings: Setti
     """Call 19115, press 0, wait for the callback offer, press 1 (and type a number when the
     center asks for one); returns the call's id in the ACD."""
     adapter = c.services["pbx.router"]
-    board = c.services["cti.switchboard"]
-    caller, call_id = new_id("resident"), new_id("resident-in")
-    answered = phone.expect("StasisStart", caller)
-    await phone.originate("Local/19115@inbound", channel_id=caller, other_channel_id=call_id,
-                          app=RESIDENT_APP, caller_id=caller_id, timeout=10,
-                          variables={"_CKM_ROUTE_APP": settings.ari_app})
-    await asyncio.wait_for(answered, 10)
-    # The greeting, then the 112 notice; a 0 pressed in a menu reaches a consultant.
-    recorder = c.services["test.recorder"]
-    await until("the call to reach the queue",
-                lambda: _zero_until_queued(phone, caller, board, call_id, recorder), 40)
+    caller, call_id = await call_into_queue(c, phone, settings, caller_id)
     await until("the callback offer", _async(lambda: adapter.places[call_id].offering_callback), 15)
     await phone.send_dtmf(caller, "1")
     if typed_number:
@@ -101,20 +87,6 @@ def _async(check: Any) -> Any:
         except KeyError:
             return False
     return probe
-
-
-async def _zero_until_queued(phone: AriClient, caller: str, board: Any, call_id: str,
-                             recorder: Recorder) -> bool:
-    if call_id in board.acd.entries:
-        return True
-    try:
-        await phone.send_dtmf(caller, "0")
-    except AriError as exc:
-        steps = [(e.kind, getattr(e, "node", ""), getattr(e, "input_value", ""),
-                  getattr(e, "reason", "")) for e in recorder.events if e.call_id == call_id]
-        raise AssertionError(f"the call ended before it was queued: {exc}; {steps}") from None
-    await asyncio.sleep(1.5)
-    return call_id in board.acd.entries
 
 
 async def test_a_callback_rings_the_consultant_then_dials_and_bridges_the_resident(

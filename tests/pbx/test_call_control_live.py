@@ -1,0 +1,218 @@
+"""A consultant's call control on the real Asterisk, checked by what each side hears.
+
+The resident's phone is an ARI app of the test (it owns the caller's half of the call and
+"speaks" a steady 1 kHz tone into it); consultants are the scripted phones of
+[ckm-test-agents] (they answer and beep every two seconds); the outside world is
+[ckm-test-residents]. What a party hears is recorded through a snoop on their leg.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import math
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from ckm.assembly import Center
+from ckm.settings import Settings
+from crm_core.services import interactions
+from cti import events as ce
+from pbx.ari_client import AriClient, new_id
+
+from .audio_taps import heard_samples, until
+from .live_center import PLACED, Recorder, call_into_queue, live_center, log_in, resident_phone
+
+pytestmark = pytest.mark.asterisk
+
+SCRIPTED_AGENT = "Local/answer@ckm-test-agents"
+
+
+def rms(samples: array.array[int]) -> float:
+    return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
+
+
+@pytest_asyncio.fixture
+async def center(asterisk: Any, settings: Settings, tmp_path: Path
+                 ) -> AsyncIterator[tuple[Center, Recorder]]:
+    local = replace(settings, outbound_context="ckm-test-residents")
+    async with live_center(local, tmp_path) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def phone(settings: Settings) -> AsyncIterator[AriClient]:
+    ari = await resident_phone(settings)
+    try:
+        yield ari
+    finally:
+        for ch in await ari.channels():
+            if ch["id"] in PLACED:
+                await ari.hangup(ch["id"])
+        await ari.stop()
+
+
+async def connected_call(c: Center, phone: AriClient, settings: Settings,
+                         agent: str = "konsultant1") -> tuple[str, str, str]:
+    """A resident in a call with `agent`; returns (resident leg, call id, agent leg)."""
+    board = c.services["cti.switchboard"]
+    await log_in(c, agent, SCRIPTED_AGENT)
+    caller, call_id = await call_into_queue(c, phone, settings, '"Ewa Lis" <48600100400>')
+
+    async def bridged() -> Any:
+        for b in await phone.bridges():
+            if b["id"] == f"ckm-call-{call_id}" and len(b["channels"]) == 2:
+                return b
+        return None
+
+    bridge = await until("the resident and the consultant to be bridged", bridged, 30)
+    assert board.acd.calls[call_id].agent == agent
+    agent_leg = next(ch for ch in bridge["channels"] if ch != call_id)
+    # The resident speaks: a steady tone into the call for as long as the test runs.
+    await phone.play(caller, "tone:1000", new_id("voice"))
+    return caller, call_id, agent_leg
+
+
+async def test_hold_plays_music_to_the_resident_and_mutes_them_then_unhold(
+        center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
+    c, _ = center
+    board = c.services["cti.switchboard"]
+    _, call_id, agent_leg = await connected_call(c, phone, settings)
+    talking = rms(await heard_samples(phone, settings, agent_leg, 2.5))
+    assert talking > 1000, f"the consultant does not hear the resident ({talking:.0f})"
+
+    board.feed(ce.HoldRequested(board.now(), call_id, "konsultant1"))
+    await until("the hold", lambda: _true(board.acd.calls[call_id].held))
+    held_agent = rms(await heard_samples(phone, settings, agent_leg, 2.5))
+    held_resident = rms(await heard_samples(phone, settings, call_id, 2.5))
+    assert held_agent < talking / 10, f"on hold the consultant still hears the resident " \
+                                      f"({held_agent:.0f} vs {talking:.0f})"
+    assert held_resident > 300, "on hold the resident hears no music"
+
+    board.feed(ce.UnholdRequested(board.now(), call_id, "konsultant1"))
+    await until("the unhold", lambda: _true(not board.acd.calls[call_id].held))
+    back = rms(await heard_samples(phone, settings, agent_leg, 2.5))
+    assert back > talking / 2, "after unhold the consultant does not hear the resident again"
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_blind_transfer_to_a_queue_reaches_a_consultant_there(
+        center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
+    c, _ = center
+    board = c.services["cti.switchboard"]
+    _, call_id, first_leg = await connected_call(c, phone, settings)
+    await log_in(c, "konsultant2", SCRIPTED_AGENT)  # a member of czystosc
+    board.feed(ce.TransferRequested(board.now(), call_id, "konsultant1", ce.TargetKind.QUEUE,
+                                    "czystosc"))
+
+    async def with_second() -> Any:
+        call = board.acd.calls.get(call_id)
+        return call is not None and call.agent == "konsultant2"
+
+    await until("the consultant of czystosc to take the call", with_second, 30)
+
+    async def bridged_again() -> Any:
+        for b in await phone.bridges():
+            if (b["id"] == f"ckm-call-{call_id}" and len(b["channels"]) == 2
+                    and first_leg not in b["channels"]):
+                return b
+        return None
+
+    bridge = await until("the resident bridged with the second consultant", bridged_again, 20)
+    second_leg = next(ch for ch in bridge["channels"] if ch != call_id)
+    assert rms(await heard_samples(phone, settings, second_leg, 2.5)) > 1000
+    assert first_leg not in {ch["id"] for ch in await phone.channels()}
+
+
+async def test_attended_transfer_to_a_colleague_joins_them_with_the_resident(
+        center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
+    c, _ = center
+    board = c.services["cti.switchboard"]
+    _, call_id, first_leg = await connected_call(c, phone, settings)
+    await log_in(c, "konsultant3", SCRIPTED_AGENT)
+    board.feed(ce.TransferRequested(board.now(), call_id, "konsultant1", ce.TargetKind.AGENT,
+                                    "konsultant3", attended=True))
+
+    async def consulting() -> Any:
+        call = board.acd.calls[call_id]
+        return call.consult is not None and call.consult.answered
+
+    await until("the colleague to answer the consultation", consulting, 20)
+    # While they talk, the resident is on hold with music and not heard by either.
+    assert rms(await heard_samples(phone, settings, call_id, 2.0)) > 300
+    board.feed(ce.TransferCompleted(board.now(), call_id, "konsultant1"))
+
+    async def joined() -> Any:
+        for b in await phone.bridges():
+            if (b["id"] == f"ckm-call-{call_id}" and len(b["channels"]) == 2
+                    and first_leg not in b["channels"]):
+                return b
+        return None
+
+    bridge = await until("the resident and the colleague joined", joined, 20)
+    colleague = next(ch for ch in bridge["channels"] if ch != call_id)
+    assert rms(await heard_samples(phone, settings, colleague, 2.5)) > 1000, (
+        "the colleague does not hear the resident")
+    assert rms(await heard_samples(phone, settings, call_id, 2.5)) > 300, (
+        "the resident does not hear the colleague")
+
+
+async def test_transfer_to_an_outside_number_dials_it(
+        center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
+    c, _ = center
+    board = c.services["cti.switchboard"]
+    _, call_id, _ = await connected_call(c, phone, settings)
+    board.feed(ce.TransferRequested(board.now(), call_id, "konsultant1",
+                                    ce.TargetKind.EXTERNAL, "48221234567"))
+
+    async def dialled() -> Any:
+        return [ch for ch in await phone.channels()
+                if ch["dialplan"]["context"] == "ckm-test-phones" and ch["state"] == "Up"
+                and "48221234567" in ch["name"]]
+
+    await until("the outside number to answer", dialled, 20)
+    # The resident now hears the outside party (the scripted phone beeps).
+    assert max(abs(s) for s in await heard_samples(phone, settings, call_id, 4.5)) > 1000
+    assert call_id not in board.acd.calls
+
+
+async def test_a_recorded_queue_stores_the_call_and_a_supervisor_can_play_it(
+        center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
+    c, _ = center
+    board = c.services["cti.switchboard"]
+    board.feed(ce.QueueConfigured(board.now(), replace(board.acd.queues["ogolna"], record=True)))
+    caller, call_id, _ = await connected_call(c, phone, settings)
+    await asyncio.sleep(3)  # the resident talks for a while (the wait is the behaviour)
+    await phone.hangup(caller)
+    await until("the call to end", lambda: _true(call_id not in board.acd.calls), 10)
+    db = c.services["crm.db"]
+
+    async def recorded() -> Any:
+        await c.bus.drain()
+        view = await asyncio.to_thread(interactions.get_call, db, call_id)
+        return view if view.recording_ref else None
+
+    view = await until("the CRM to name the recording", recorded, 15)
+    assert view.recording_ref == call_id
+    auth = aiohttp.encode_basic_auth(settings.ari_user, settings.ari_password)  # type: ignore[attr-defined]
+    async with aiohttp.ClientSession(headers={"Authorization": auth}) as http, http.get(
+            f"{settings.ari_base}/recordings/stored/{view.recording_ref}/file") as resp:
+        assert resp.status == 200, await resp.text()
+        data = await resp.read()
+    await phone.request("DELETE", f"/recordings/stored/{view.recording_ref}", gone_ok=True)
+    import io
+    import wave
+
+    with wave.open(io.BytesIO(data)) as wav:
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    assert len(samples) > 2 * 8000, "the recording is shorter than two seconds"
+    assert rms(samples) > 1000, "the recording is silent"
