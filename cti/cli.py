@@ -40,6 +40,20 @@ def register(subparsers: Any) -> None:
     history.set_defaults(handler=_history)
     bench = sub.add_parser("bench", help="routing decisions/s and hub fan-out latency")
     bench.set_defaults(handler=_bench)
+    queue = sub.add_parser("queue", help="show or change how a queue's calls are handled "
+                                         "(read by the ACD when ckm run starts)")
+    queue.add_argument("name")
+    queue.add_argument("--wrapup", type=int, dest="wrapup_s", help="wrap-up seconds")
+    queue.add_argument("--ring-timeout", type=int, dest="ring_timeout_s",
+                       help="seconds a consultant's phone rings")
+    queue.add_argument("--autopause", type=int, dest="autopause_after",
+                       help="unanswered offers in a row before a consultant is paused (0: never)")
+    queue.add_argument("--callback-attempts", type=int, dest="callback_attempts")
+    queue.add_argument("--callback-retry", type=int, dest="callback_retry_s",
+                       help="seconds between callback attempts")
+    queue.add_argument("--record", action=argparse.BooleanOptionalAction, default=None,
+                       help="record the calls of this queue")
+    queue.set_defaults(handler=_queue)
 
 
 def _state(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,3 +106,33 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from bench import acd_bench
 
     return acd_bench.main([])
+
+
+def _queue(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.db import Database
+    from crm_core.errors import ValidationError
+    from crm_core.services import contact_center as cc
+
+    db = Database(settings.db_url)
+    try:
+        fields = {k: getattr(args, k) for k in cc.HANDLING_LIMITS}
+        try:
+            if any(v is not None for v in fields.values()) or args.record is not None:
+                view = cc.configure_queue(db, args.name, record_calls=args.record, **fields)
+                print(f"queue {args.name} changed; the ACD reads it when ckm run starts")
+            else:
+                view = cc.get_queue(db, args.name)
+        except ValidationError as exc:
+            for name, reason in exc.fields.items():
+                print(f"ckm acd queue: {name}: {reason}")
+            return 2
+        except Exception as exc:  # NotFound and the like: say what, not a traceback
+            print(f"ckm acd queue: {exc}")
+            return 2
+        print(f"{view.name} ({view.display_name}): wrap-up {view.wrapup_s} s, ring "
+              f"{view.ring_timeout_s} s, auto-pause after {view.autopause_after or 'never'}, "
+              f"callbacks {view.callback_attempts}× every {view.callback_retry_s} s, "
+              f"recording {'on' if view.record_calls else 'off'}")
+        return 0
+    finally:
+        db.dispose()

@@ -336,6 +336,39 @@ def create_queue(
     return get_queue(db, name)
 
 
+HANDLING_LIMITS = {
+    "wrapup_s": (0, 3600), "ring_timeout_s": (1, 300), "autopause_after": (0, 100),
+    "callback_attempts": (1, 10), "callback_retry_s": (0, 86_400),
+}
+
+
+def configure_queue(db: Database, name: str, *, record_calls: bool | None = None,
+                    **handling: int | None) -> QueueView:
+    """Change how a queue's calls are handled (wrap-up, ring timeout, auto-pause, callback
+    attempts and retry, recording); values out of range are refused with their field named."""
+    errors: dict[str, str] = {}
+    for field_name, value in handling.items():
+        if field_name not in HANDLING_LIMITS:
+            errors[field_name] = f"unknown setting (known: {', '.join(HANDLING_LIMITS)})"
+        elif value is not None:
+            low, high = HANDLING_LIMITS[field_name]
+            if not low <= value <= high:
+                errors[field_name] = f"expected {low} to {high}, got {value}"
+    with db.writing() as session:
+        queue = session.scalars(sa.select(Queue).where(Queue.name == name)).one_or_none()
+        if queue is None:
+            errors["queue"] = f"no queue {name!r}"
+        if errors:
+            raise ValidationError(errors)
+        assert queue is not None
+        for field_name, value in handling.items():
+            if value is not None:
+                setattr(queue, field_name, value)
+        if record_calls is not None:
+            queue.record_calls = record_calls
+    return get_queue(db, name)
+
+
 def set_queue_member(db: Database, queue: str, username: str, penalty: int = 0) -> None:
     with db.writing() as session:
         queue_id = session.scalar(sa.select(Queue.id).where(Queue.name == queue))

@@ -55,3 +55,33 @@ async def test_agent_state_history_is_kept_on_disk_and_shown(
     assert cli._history(args, settings) == 0
     states = [line.split()[1] for line in capsys.readouterr().out.splitlines()]
     assert states == ["available", "reserved", "on_call", "wrap_up"]
+
+
+def test_acd_queue_changes_call_handling_that_the_acd_then_reads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from ckm.cli import main
+    from crm_core.db import Database, migrate
+    from crm_core.seed import seed
+    from cti.crm_link import CrmDirectory
+
+    settings = Settings(data_dir=tmp_path)
+    migrate(settings.db_url)
+    db = Database(settings.db_url)
+    seed(db)
+    env = {"CKM_DATA_DIR": str(tmp_path), "CKM_ARI_PASSWORD": "x"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        assert main(["acd", "queue", "ogolna", "--wrapup", "90", "--ring-timeout", "20",
+                     "--autopause", "0", "--record", "--callback-attempts", "2"]) == 0
+        assert main(["acd", "queue", "ogolna", "--wrapup", "99999"]) == 2
+    out = capsys.readouterr().out
+    assert "wrap-up 90 s, ring 20 s, auto-pause after never" in out
+    assert "wrapup_s: expected 0 to 3600, got 99999" in out
+    configs = {q.name: q for q in asyncio.run(CrmDirectory(db).queues())}
+    db.dispose()
+    ogolna = configs["ogolna"]
+    assert (ogolna.wrapup_s, ogolna.ring_timeout_s, ogolna.autopause_after, ogolna.record,
+            ogolna.callback_attempts) == (90, 20, 0, True, 2)
