@@ -177,6 +177,7 @@ def main(settings: Settings, callers: int, rate: float) -> int:
 
 # --- the child: a whole controller with the benchmark queue and its 60 agents ----------------
 async def serve_center(settings: Settings) -> None:
+    from bench import flows
     from ckm import events as domain
     from ckm.assembly import assemble
     from ckm.bus import EventBus
@@ -196,7 +197,8 @@ async def serve_center(settings: Settings) -> None:
             connected[event.call_id] = connected.get(event.call_id, 0) + 1
 
     bus.subscribe("bench", count)
-    center = await assemble(settings, bus, crm=False, speech=False)
+    center = await assemble(settings, bus, crm=False, speech=False,
+                            extra_scripts=flows.SCRIPT_DIRS)
     board = center.services["cti.switchboard"]
     board.feed(ce.QueueConfigured(board.now(), QueueConfig(name="bench", wrapup_s=0.0)))
     for i, endpoint in enumerate(AGENT_EXTENSIONS):

@@ -19,6 +19,9 @@ def register(sub: Any) -> None:
     acd.add_argument("-n", "--callers", type=int, default=200)
     acd.add_argument("-r", "--rate", type=float, default=8.0, help="callers per second")
     acd.set_defaults(handler=_acd)
+    routing = bench_sub.add_parser("acd-routing",
+                                   help="routing decisions/s and hub fan-out latency")
+    routing.set_defaults(handler=_acd_routing)
     center = bench_sub.add_parser("acd-center", help=argparse.SUPPRESS)
     center.set_defaults(handler=_acd_center)
 
@@ -42,3 +45,9 @@ def _acd_center(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(acd_calls.serve_center(settings))
     return 0
+
+
+def _acd_routing(args: argparse.Namespace, settings: Settings) -> int:
+    from bench import acd_bench
+
+    return acd_bench.main([])

@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ckm.bus import EventBus
-from ckm.settings import ROOT, Settings
+from ckm.settings import Settings
 
 log = logging.getLogger("ckm.assembly")
 
-BENCH_SCRIPTS = ROOT / "bench" / "scripts"
+# Extra IVR script folders, each with the queues its scripts may name besides the center's.
+ScriptDirs = Iterable[tuple[Path, tuple[str, ...]]]
 
 
 @dataclass
@@ -51,7 +54,10 @@ class Center:
 
 
 async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
-                   acd: bool = True, speech: bool = True) -> Center:
+                   acd: bool = True, speech: bool = True,
+                   extra_scripts: ScriptDirs = ()) -> Center:
+    """The center `ckm run` serves: the IVR scripts of `ivr/scripts` only. Benchmarks and the
+    tests that need their flows pass `extra_scripts` (e.g. `bench.flows.SCRIPT_DIRS`)."""
     from pbx.ari_client import AriClient
     from pbx.prompts import PromptStage
     from pbx.script_library import ScriptLibrary
@@ -59,8 +65,8 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
     center = Center(settings=settings, bus=bus)
     library = ScriptLibrary()
     library.load_dir()
-    # The benchmarks' own flows; "bench" is the ACD benchmark's queue.
-    library.load_dir(BENCH_SCRIPTS, extra_queues=("bench",))
+    for folder, queues in extra_scripts:
+        library.load_dir(folder, extra_queues=queues)
     prompts = PromptStage(settings)
     center.services["ivr.library"] = library
     center.services["ivr.prompts"] = prompts

@@ -1,5 +1,6 @@
 """ACD sub-commands of `ckm`: `ckm acd state` (who waits where, from the persisted snapshot),
-`ckm acd history AGENT` (the agent's state changes) and `ckm acd bench` (the benchmark)."""
+`ckm acd history AGENT` (the agent's state changes) and `ckm acd queue NAME` (how a queue's
+calls are handled). The routing benchmark is `ckm bench acd-routing` (bench/cli.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def state_log_path(settings: Settings) -> Path:
 
 
 def register(subparsers: Any) -> None:
-    acd = subparsers.add_parser("acd", help="ACD: persisted queue state, benchmark")
+    acd = subparsers.add_parser("acd", help="ACD: persisted queue state, queue handling")
     sub = acd.add_subparsers(dest="acd_command", metavar="ACTION", required=True)
     state = sub.add_parser("state", help="queues, waiting callers and agents from the snapshot")
     state.add_argument("--file", type=Path, default=None, help="snapshot file (default: "
@@ -38,8 +39,6 @@ def register(subparsers: Any) -> None:
     history.add_argument("--file", type=Path, default=None)
     history.add_argument("--last", type=int, default=50, help="how many (default 50)")
     history.set_defaults(handler=_history)
-    bench = sub.add_parser("bench", help="routing decisions/s and hub fan-out latency")
-    bench.set_defaults(handler=_bench)
     queue = sub.add_parser("queue", help="show or change how a queue's calls are handled "
                                          "(read by the ACD when ckm run starts)")
     queue.add_argument("name")
@@ -100,12 +99,6 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
         call = f"  call {row['call_id']}" if row.get("call_id") else ""
         print(f"{row['at']}  {row['state']:<10} {row.get('reason', '')}{call}")
     return 0 if rows else 1
-
-
-def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from bench import acd_bench
-
-    return acd_bench.main([])
 
 
 def _queue(args: argparse.Namespace, settings: Settings) -> int:

@@ -132,8 +132,8 @@ class Controller:
 
     def script_for(self, args: tuple[str, ...]) -> tuple[str, bool]:
         """(script name, persist recovery vars) for a call entering Stasis with `args`."""
-        if args and args[0] in ("bench", "bench-queue"):
-            return args[0], False
+        if args and args[0] in ("bench", "bench-queue") and args[0] in self.library.names():
+            return args[0], False  # benchmark flows: loaded only by benchmarks and their tests
         return self.settings.ivr_script, True
 
     def health(self) -> dict[str, object]:

@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from ckm.settings import ROOT, Settings, load
+from bench import flows
+from ckm.settings import Settings, load
 from pbx import provision
 from pbx.prompts import PromptStage
 from pbx.script_library import ScriptLibrary
@@ -52,7 +53,8 @@ def asterisk(center_settings: Settings) -> Iterator[provision.Sandbox | provisio
 def library() -> ScriptLibrary:
     scripts = ScriptLibrary()
     scripts.load_dir()
-    scripts.load_dir(ROOT / "bench" / "scripts", extra_queues=("bench",))
+    for folder, queues in flows.SCRIPT_DIRS:  # the benchmark flows some live tests drive
+        scripts.load_dir(folder, extra_queues=queues)
     return scripts
 
 
