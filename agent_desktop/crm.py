@@ -112,9 +112,9 @@ class Crm:
         return case_card(view)
 
     async def change_status(self, case_id: int, status: str, comment: str | None,
-                            actor: cases.Actor) -> dict[str, Any]:
+                            actor: cases.Actor, *, public: bool = False) -> dict[str, Any]:
         view = await off_loop(cases.transition_case, self.db, case_id, status, by=actor,
-                              comment=comment)
+                              comment=comment, public=public)
         return case_card(view)
 
     async def kb_search(self, query: str, lang: str) -> list[dict[str, Any]]:

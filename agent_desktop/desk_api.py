@@ -198,7 +198,8 @@ async def find_case(request: web.Request) -> web.StreamResponse:
 
 @requires(DESK_ROLES, api=True)
 async def change_status(request: web.Request) -> web.StreamResponse:
-    """Move a case along its lifecycle; the residents' tracking page and Open311 show it."""
+    """Move a case along its lifecycle; the residents' tracking page and Open311 show it (the
+    comment only when marked public)."""
     user = await security.current_user(request)
     assert user is not None
     raw_id = request.match_info["case_id"]
@@ -212,9 +213,14 @@ async def change_status(request: web.Request) -> web.StreamResponse:
         return bad_field(exc)
     if not status:
         return bad({"status": "choose the new status"})
+    # Internal unless the consultant ticks "visible to the resident": only then does the
+    # comment reach the tracking page and Open311 status_notes.
+    public = data.get("public", False)
+    if not isinstance(public, bool):
+        return bad({"public": "expected true or false"})
     try:
         card = await desk_of(request).crm.change_status(
-            int(raw_id), status, comment, cases.Actor(user.username, user.id))
+            int(raw_id), status, comment, cases.Actor(user.username, user.id), public=public)
     except CrmError as exc:
         return bad(error_fields(exc), status=404 if isinstance(exc, NotFound) else 422)
     return web.json_response({"ok": True, "case": card})

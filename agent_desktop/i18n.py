@@ -106,6 +106,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "change_status": ("Zmień status", "Change status"),
     "new_status": ("Nowy status", "New status"),
     "status_changed": ("Zmieniono status", "Status changed"),
+    "comment_public": ("Widoczny dla mieszkańca (publiczny)", "Visible to the resident (public)"),
+    "comment_public_warning": (
+        "Komentarz publiczny zobaczy mieszkaniec na stronie zgłoszenia i każdy w otwartych danych "
+        "Open311 — nie wpisuj w nim danych osobowych. Bez zaznaczenia komentarz jest wewnętrzny.",
+        "A public comment is shown to the resident on the tracking page and to anyone in the Open311 "
+        "open data — keep personal details out of it. Unticked, the comment is internal.",
+    ),
+    "comment_is_public": ("publiczny", "public"),
+    "comment_is_internal": ("wewnętrzny", "internal"),
     "final_status": ("Status końcowy — bez dalszych zmian", "Final status — no further changes"),
     "reported": ("Zgłoszono", "Reported"),
     "channel": ("Kanał", "Channel"),
@@ -155,6 +164,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "alarm_sl": ("poziom obsługi poniżej celu", "service level below target"),
     "alarm_wait": ("czekający dłużej niż próg", "caller waiting past the threshold"),
     "alarm_noagents": ("czekają, brak wolnych konsultantów", "callers waiting, no agent free"),
+    "alarm_system": ("Centrala telefoniczna nie odpowiada — połączenia mogą nie docierać",
+                     "The phone system is not answering — calls may not get through"),
     # IVR editor
     "scripts": ("Scenariusze", "Scripts"),
     "versions": ("Wersje", "Versions"),

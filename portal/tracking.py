@@ -99,13 +99,14 @@ def _load(session: sa.Connection, stmt: sa.Select[*tuple[Any, ...]]) -> list[Pub
     if not rows:
         return []
     history: dict[int, list[PublicChange]] = {}
-    for case_id, status, at, note in session.execute(
+    for case_id, status, at, note, public in session.execute(
         sa.select(CaseStatusChange.case_id, CaseStatusChange.to_status, CaseStatusChange.at,
-                  CaseStatusChange.comment)
+                  CaseStatusChange.comment, CaseStatusChange.public)
         .where(CaseStatusChange.case_id.in_([r[0] for r in rows]))
         .order_by(CaseStatusChange.case_id, CaseStatusChange.id)
     ):
-        history.setdefault(case_id, []).append(PublicChange(status, at, note))
+        # A staff comment not marked public is an internal remark: the change shows, its text not.
+        history.setdefault(case_id, []).append(PublicChange(status, at, note if public else None))
     return [
         PublicCase(
             id=r[0], number=r[1], status=r[2], service_code=r[3], service_name=r[4], description=r[5],

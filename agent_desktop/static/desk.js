@@ -407,7 +407,7 @@ function renderCase(c) {
     const when = warsawTime(h.at);
     history.append(el("li", {}, el("span", { class: "muted", text: when }), " ",
       el("strong", { text: t[`st_${h.to_status}`] || h.to_status }), ` · ${h.by}`,
-      h.comment ? ` — ${h.comment}` : ""));
+      h.comment ? ` — (${h.public ? t.comment_is_public : t.comment_is_internal}) ${h.comment}` : ""));
   }
   $("status-case-id").value = String(c.id);
   const next = $("status-next");
@@ -442,12 +442,13 @@ $("status-form").addEventListener("submit", async (event) => {
   const id = $("status-case-id").value;
   const status = $("status-next").value;
   const data = await api(`/desk/api/cases/${encodeURIComponent(id)}/status`,
-    { status, comment: $("status-comment").value });
+    { status, comment: $("status-comment").value, public: $("status-public").checked });
   if (!data.ok) {
     setText("status-errors", fieldErrors(data));
     return;
   }
   $("status-comment").value = "";
+  $("status-public").checked = false;  // each comment is internal unless ticked again
   renderCase(data.case);
   notice(`${t.status_changed}: ${data.case.number} → ${t[`st_${status}`] || status}`);
 });

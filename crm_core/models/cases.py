@@ -86,6 +86,9 @@ class CaseStatusChange(Base):
     # Who, in words, when not a user: "portal", "open311:<key owner>", "department:ZDM".
     by_label: Mapped[str] = mapped_column(sa.String(80))
     comment: Mapped[str | None] = mapped_column(sa.Text)
+    # Shown to the resident (tracking page) and in open data (Open311 status_notes) only when
+    # true: consultants also write internal remarks here (migration 0003).
+    public: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     case: Mapped[Case] = relationship(back_populates="history")
 

@@ -109,6 +109,7 @@ class StatusChangeView:
     at: datetime
     by: str
     comment: str | None
+    public: bool = False  # the comment is shown to the resident and in open data
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,8 @@ def _view(session: Session, case: Case) -> CaseView:
         created_at=case.created_at,
         updated_at=case.updated_at,
         history=tuple(
-            StatusChangeView(h.from_status, h.to_status, h.at, h.by_label, h.comment) for h in case.history
+            StatusChangeView(h.from_status, h.to_status, h.at, h.by_label, h.comment, h.public)
+            for h in case.history
         ),
         interaction_ids=tuple(links),
         subcategory_name=case.subcategory.name if case.subcategory else None,
@@ -439,11 +441,13 @@ def transition_case(
     *,
     by: Actor,
     comment: str | None = None,
+    public: bool = False,
     department: str | None = None,
     at: datetime | None = None,
 ) -> CaseView:
     """Move a case along its lifecycle, recording who, when and why. Forwarding may name the
-    department (by code); otherwise the routed one is kept."""
+    department (by code); otherwise the routed one is kept. The comment reaches the resident
+    (tracking page) and open data (Open311 status_notes) only when `public`."""
     now = at or utcnow()
     try:
         wanted = CaseStatus(to_status)
@@ -465,7 +469,7 @@ def transition_case(
             case.department = dept
         if wanted == S.FORWARDED and case.department is None:
             raise ValidationError({"department": "no department to forward to; name one"})
-        _set_status(case, current, wanted, by, comment, now)
+        _set_status(case, current, wanted, by, comment, now, public=public)
         session.flush()
         return _view(session, case)
 
@@ -477,6 +481,8 @@ def _set_status(
     by: Actor,
     comment: str | None,
     now: datetime,
+    *,
+    public: bool = False,
 ) -> None:
     case.status = wanted.value
     case.updated_at = now
@@ -488,6 +494,7 @@ def _set_status(
             by_user_id=by.user_id,
             by_label=by.label[:80],
             comment=comment,
+            public=public and comment is not None,
         )
     )
 
@@ -508,7 +515,8 @@ def mark_duplicate(
         if S.CLOSED not in TRANSITIONS[current]:
             raise TransitionError(current.value, S.CLOSED.value, tuple(TRANSITIONS[current]))
         case.duplicate_of_id = original.id
-        _set_status(case, current, S.CLOSED, by, f"duplikat zgłoszenia {original.number}", now)
+        # The resident may read why their report was closed: the note names only the other number.
+        _set_status(case, current, S.CLOSED, by, f"duplikat zgłoszenia {original.number}", now, public=True)
         session.flush()
         return _view(session, case)
 

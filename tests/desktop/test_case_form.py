@@ -123,8 +123,8 @@ async def test_consultant_finds_a_case_and_moves_it_along_its_lifecycle(desk: Li
     assert refused[0] == 422 and "cannot go from 'forwarded'" in refused[1]["errors"]["status"]
     stored = cases.get_case(desk.db, case.id)
     assert stored.status == "forwarded"
-    assert [(h.to_status, h.by, h.comment) for h in stored.history][-1] == (
-        "forwarded", "konsultant1", "Przekazano do ZDM <b>pilne</b>")
+    assert [(h.to_status, h.by, h.comment, h.public) for h in stored.history][-1] == (
+        "forwarded", "konsultant1", "Przekazano do ZDM <b>pilne</b>", False)  # internal unless ticked
 
     # Closing is final: the card says so and offers no more moves.
     await page.select_option("#status-next", "closed")

@@ -69,6 +69,8 @@ def test_resident_reports_with_a_photo_and_sees_the_status_change(
             expect(desk.locator("#card-description")).to_contain_text("40 cm")
             desk.select_option("#status-next", "in_progress")
             desk.fill("#status-comment", "Zlecono naprawę ZDM")
+            expect(desk.locator("#status-public-warning")).to_contain_text("otwartych danych")
+            desk.check("#status-public")  # meant for the resident: shown on the tracking page
             desk.click("#btn-status")
             expect(desk.locator("#card-status")).to_have_text("W realizacji")
             assert get_case_by_number(crm_pg, number).history[-1].by == "konsultant1"

@@ -198,7 +198,8 @@ async def test_filters_status_service_code_dates_and_pages(
     with crm.reading() as session:
         case_id = session.scalar(sa.select(Case.id).where(Case.number == number))
     assert case_id is not None
-    transition_case(crm, case_id, "closed", by=Actor("konsultant"), comment="Załatwione przez ZDM")
+    transition_case(crm, case_id, "closed", by=Actor("konsultant"), comment="Załatwione przez ZDM",
+                    public=True)
 
     async def ids_for(query: str) -> list[str]:
         response = await client.get(f"/open311/v2/requests.json?{query}")

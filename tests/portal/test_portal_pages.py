@@ -142,7 +142,8 @@ async def test_tracking_by_number_and_code_and_status_changes(client: Client, cr
     with crm.reading() as session:
         case_id = session.scalar(sa.select(Case.id).where(Case.number == number.group(1)))
     assert case_id is not None
-    transition_case(crm, case_id, "in_progress", by=Actor("konsultant1"), comment="Ekipa BGO w drodze")
+    transition_case(crm, case_id, "in_progress", by=Actor("konsultant1"), comment="Ekipa BGO w drodze",
+                    public=True)
 
     csrf_token = await csrf(client, "/portal/track")
     wrong = await client.post("/portal/track", data={"csrf": csrf_token, "number": number.group(1),
