@@ -73,8 +73,10 @@ def build_web(center: Center) -> web.Application:
         body: dict[str, Any] = {"status": "ok"}
         if center.controller is not None:
             body.update(center.controller.health())
-            if body.get("ari") != "connected":
+            if body.get("ari") != "connected" or body.get("ari_health") == "unresponsive":
                 body["status"] = "degraded"
+                body["problem"] = body.get("ari_problem") or (
+                    f"ARI is not connected: {body.get('ari_error') or 'connecting'}")
         return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
     app.router.add_get("/healthz", healthz)

@@ -129,6 +129,10 @@ class AriClient:
         info = await self.request("GET", "/asterisk/info")
         return info if isinstance(info, dict) else {}
 
+    async def ping(self, timeout: float = 1.0) -> None:
+        """One request Asterisk must answer itself (the health probe's round trip)."""
+        await self.request("GET", "/asterisk/ping", timeout=timeout)
+
     async def channels(self) -> list[dict[str, Any]]:
         found = await self.request("GET", "/channels")
         return found if isinstance(found, list) else []

@@ -59,8 +59,13 @@ def _asterisk(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"asterisk {status.mode}: {status.version or 'running'} ({status.detail})")
                 print(f"ARI: {settings.ari_base} (user {settings.ari_user}, app {settings.ari_app})")
             case "down":
-                target.down()
-                print(f"asterisk {target.status().mode}: stopped")
+                if isinstance(target, provision.Sandbox):
+                    how = target.down(say=lambda m: print(f"ckm: {m}", flush=True))
+                    escalated = {"sigterm": " (after SIGTERM)", "sigkill": " (killed)"}
+                    print(f"asterisk sandbox: stopped{escalated.get(how, '')}")
+                else:
+                    target.down()
+                    print(f"asterisk {target.status().mode}: stopped")
             case "status":
                 status = target.status()
                 state = "running" if status.running else "not running"

@@ -27,6 +27,7 @@ from ivr import lookup as ivr_lookup
 from pbx import ari_events as ev
 from pbx import call_session as cs
 from pbx.ari_client import AriClient, AriError, AriUnavailable
+from pbx.ari_health import AriHealth, AriProbe
 from pbx.prompts import PromptStage
 from pbx.script_library import ScriptLibrary
 
@@ -114,14 +115,19 @@ class Controller:
         self.stats = ControllerStats()
         self.asterisk_version = ""
         self.replaced = False
+        # A wedged Asterisk keeps the events socket open and stops answering requests: the
+        # probe's verdict is on /healthz and the wallboard.
+        self.probe = AriProbe(self.ari.ping, AriHealth())
         self.ari.on_event(self._on_event)
         self.ari.on_connected(self._on_connected)
 
     # --- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
         await self.ari.start()
+        self.probe.start()
 
     async def stop(self) -> None:
+        await self.probe.stop()
         await self.ari.stop()
         for handle in list(self.calls.values()):
             for timer in handle.timers.values():
@@ -141,6 +147,10 @@ class Controller:
             "ari": "connected" if self.ari.connected.is_set() else "disconnected",
             "ari_error": self.ari.last_error,
             "ari_connects": self.ari.connects,
+            "ari_health": self.probe.health.state,
+            "ari_rtt_ms": (round(self.probe.health.last_rtt_s * 1000, 1)
+                           if self.probe.health.last_rtt_s is not None else None),
+            "ari_problem": self.probe.health.problem(),
             "application_replaced": self.replaced,
             "asterisk_version": self.asterisk_version,
             "calls_in_progress": len(self.calls),

@@ -10,6 +10,8 @@ into a git-ignored cache folder. Rules learnt the hard way (see FACTS):
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import shutil
@@ -19,11 +21,14 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ckm.settings import Settings
 from pbx import asterisk_config
+
+log = logging.getLogger(__name__)
 
 PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-wav")
 BUILT_MARKER = ".ckm-built"
@@ -261,19 +266,17 @@ class Sandbox:
             time.sleep(0.1)
         raise ProvisionError(f"Asterisk is up but ARI at {self.settings.ari_base} does not answer")
 
-    def down(self) -> None:
+    def down(self, say: Callable[[str], None] = log.warning) -> str:
+        """Stop the sandbox, escalating when Asterisk does not listen; returns how it stopped
+        ("" when it was not running)."""
         pid = self.pid()
+        how = ""
         if pid is not None:
-            _run(["chroot", str(self.root), "asterisk", "-rx", "core stop now"], timeout=15,
-                 check=False)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.1)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-                while _alive(pid):
-                    time.sleep(0.05)
+            how = stop_escalating(
+                pid, lambda: _run(["chroot", str(self.root), "asterisk", "-rx", "core stop now"],
+                                  timeout=10, check=False), say)
         self.unmount_all()
+        return how
 
     def status(self) -> Status:
         if not self.built:
@@ -290,6 +293,41 @@ class Sandbox:
         if not path.is_file():
             return f"(no log yet at {path})"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop_escalating(pid: int, cli_stop: Callable[[], object], say: Callable[[str], None], *,
+                    cli_wait_s: float = 10.0, term_wait_s: float = 5.0) -> str:
+    """Stop process `pid`: the CLI's stop first, then SIGTERM, then SIGKILL, saying each step
+    (a wedged Asterisk ignores its CLI and can sit on SIGTERM). Returns "cli", "sigterm" or
+    "sigkill"; raises ProvisionError if even SIGKILL does not end it."""
+    try:
+        cli_stop()
+    except ProvisionError as exc:
+        say(f"Asterisk's CLI did not answer ({exc})")
+    if _wait_gone(pid, cli_wait_s):
+        return "cli"
+    say(f"Asterisk (pid {pid}) is still running {cli_wait_s:.0f} s after 'core stop now'; "
+        "sending SIGTERM")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if _wait_gone(pid, term_wait_s):
+        return "sigterm"
+    say(f"Asterisk (pid {pid}) ignored SIGTERM for {term_wait_s:.0f} s; sending SIGKILL "
+        "(calls still up are cut)")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if not _wait_gone(pid, 10):
+        raise ProvisionError(f"Asterisk (pid {pid}) survived SIGKILL; see `ckm asterisk logs`")
+    return "sigkill"
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _alive(pid: int) -> bool:

@@ -39,8 +39,26 @@ function put(tile, key, value) {
   if (node && node.textContent !== value) node.textContent = value;
 }
 
+// The center's own health (ARI answering, the controller connected), polled: a wedged
+// Asterisk sends no events, so the wallboard asks instead of waiting to be told.
+let systemAlarm = "";
+async function pollHealth() {
+  try {
+    const r = await fetch("/healthz", { cache: "no-store" });
+    const h = await r.json();
+    systemAlarm = h.status === "ok" ? "" : `${t.alarm_system}${h.problem ? ` (${h.problem})` : ""}`;
+  } catch (err) {
+    systemAlarm = `${t.alarm_system} (${err.message || err})`;
+  }
+  renderFigures(lastFigures || { queues: [], agents: [] });
+}
+let lastFigures = null;
+setInterval(pollHealth, 5000);
+pollHealth();
+
 function renderFigures(figures) {
-  const alarms = [];
+  lastFigures = figures;
+  const alarms = systemAlarm ? [systemAlarm] : [];
   for (const q of figures.queues || []) {
     const tile = tileFor(q.queue);
     put(tile, "waiting", String(q.waiting));

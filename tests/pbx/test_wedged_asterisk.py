@@ -1,0 +1,102 @@
+"""A wedged Asterisk is noticed and can always be stopped.
+
+- The health probe tells "slow" and "unresponsive" from real round trips (pure verdict), and on
+  the real Asterisk a process that stops answering (SIGSTOP: the events socket stays open, as a
+  wedged Asterisk's does) turns /healthz's verdict to unresponsive, and back once it answers.
+- `ckm asterisk down` escalates from the CLI to SIGTERM to SIGKILL, saying each step; shown on
+  a real process that ignores its stop request and SIGTERM, as a wedged Asterisk did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ckm.settings import Settings
+from pbx import provision
+from pbx.ari_client import AriClient
+from pbx.ari_health import AriHealth, AriProbe
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_the_verdict_follows_the_round_trips() -> None:
+    health = AriHealth(slow_s=0.5, misses=3)
+    assert health.state == "unknown"
+    assert health.observe(0.01, T0) == "ok" and health.problem() == ""
+    assert health.observe(None, T0) == "ok"  # one lost answer is not a wedge
+    assert health.observe(None, T0) == "ok"
+    assert health.observe(None, T0 + timedelta(seconds=4)) == "unresponsive"
+    assert "3 requests in a row" in health.problem()
+    assert health.observe(0.02, T0) == "ok"
+    for _ in range(3):
+        health.observe(0.9, T0)
+    assert health.state == "slow" and "900 ms" in health.problem()
+
+
+@pytest.mark.asterisk
+async def test_a_frozen_asterisk_is_reported_unresponsive_then_ok_again(
+        asterisk: Any, settings: Settings) -> None:
+    if not isinstance(asterisk, provision.Sandbox):
+        pytest.fail("this test freezes the sandbox Asterisk; run the suite with the sandbox")
+    pid = asterisk.pid()
+    assert pid is not None
+    ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, "ckm-probe")
+    probe = AriProbe(ari.ping, AriHealth(misses=3), interval_s=0.2, timeout_s=0.5)
+    try:
+        assert await probe.probe_once() == "ok"
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            states = [await probe.probe_once() for _ in range(3)]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert states[-1] == "unresponsive", states
+        assert "does not answer ARI" in probe.health.problem()
+        for _ in range(50):
+            if await probe.probe_once() == "ok":
+                break
+            await asyncio.sleep(0.1)
+        assert probe.health.state == "ok"
+    finally:
+        await ari.stop()
+
+
+def test_stopping_escalates_from_the_cli_to_sigterm_to_sigkill() -> None:
+    # A process that ignores SIGTERM, like a wedged Asterisk; its "CLI" never answers.
+    stubborn = subprocess.Popen([sys.executable, "-c",
+                                 "import signal, time; signal.signal(signal.SIGTERM, "
+                                 "signal.SIG_IGN); print('up', flush=True); time.sleep(120)"],
+                                stdout=subprocess.PIPE)
+    assert stubborn.stdout is not None and stubborn.stdout.readline() == b"up\n"
+    said: list[str] = []
+    try:
+        how = provision.stop_escalating(
+            stubborn.pid, lambda: provision._run(["sleep", "5"], timeout=0.5), said.append,
+            cli_wait_s=0.5, term_wait_s=0.5)
+    finally:
+        if stubborn.poll() is None:
+            stubborn.kill()
+        stubborn.wait()
+    assert how == "sigkill"
+    assert stubborn.returncode == -signal.SIGKILL
+    assert len(said) == 3, said
+    assert said[0].startswith("Asterisk's CLI did not answer"), said
+    assert said[1].startswith(f"Asterisk (pid {stubborn.pid}) is still running"), said
+    assert said[2].startswith(f"Asterisk (pid {stubborn.pid}) ignored SIGTERM"), said
+    assert "sending SIGTERM" in said[1] and "sending SIGKILL" in said[2]
+
+
+def test_a_process_that_listens_stops_at_the_first_step() -> None:
+    quiet = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    said: list[str] = []
+    how = provision.stop_escalating(quiet.pid, lambda: quiet.terminate(), said.append,
+                                    cli_wait_s=5)
+    quiet.wait()
+    assert (how, said) == ("cli", [])
