@@ -11,6 +11,7 @@ need in `center.services`:
   ivr.prompts       pbx.prompts.PromptStage
   cti.switchboard   cti.switchboard.Switchboard
   cti.hub           cti.hub.CtiHub (mounted at /cti/ws)
+  cti.queue_log     cti.queue_log.QueueLogWriter (the ACD in Asterisk's queue_log format)
   pbx.router        pbx.acd_adapter.AcdAdapter
   pbx.ari           pbx.ari_client.AriClient (shared by the controller and the ACD adapter)
   pbx.speech        pbx.speech.SpeechStreams (callers' audio → Vosk / Whisper)
@@ -171,6 +172,7 @@ async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
     center.services["pbx.router"] = adapter
     center.services["cti.switchboard"] = board
     center.services["cti.hub"] = hub
+    queue_log = _attach_queue_log(center, board, adapter)
     try:
         log.info("ACD: %s", await board.boot())
     except Exception:
@@ -180,7 +182,31 @@ async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
     async def close() -> None:
         await board.stop()
         await hub.close()
+        if queue_log is not None:
+            queue_log.close()
 
     center.cleanups.append(close)
+
+
+def _attach_queue_log(center: Center, board: Any, adapter: Any) -> Any:
+    """The ACD's notices as Asterisk queue_log lines in `queue_log_file` (setting queue_log)."""
+    from cti.queue_log import QueueLogWriter, SwitchboardLookup
+
+    settings = center.settings
+    if not settings.queue_log:
+        return None
+
+    def agent_channel(call_id: str, agent: str) -> str:
+        place = adapter.places.get(call_id)
+        return str(place.agent_legs.get(agent, "")) if place is not None else ""
+
+    try:
+        writer = QueueLogWriter(settings.queue_log_file, SwitchboardLookup(board, agent_channel))
+    except OSError as exc:
+        log.error("queue_log off: %s", exc)
+        return None
+    board.notice_hooks.append(writer)
+    center.services["cti.queue_log"] = writer
+    return writer
 
 

@@ -88,6 +88,11 @@ class Settings:
     ivr_prompt_dir: Path | None = None  # rendered TTS prompts (8 kHz .wav + 16 kHz .sln16)
     ivr_models_dir: Path | None = None  # joined Whisper weights, installed Vosk models
     vosk_models: str = ""  # extra Vosk model dirs per language: "pl=/path,ko=/path"
+    # --- interoperability: the ACD's queue_log in Asterisk's format (cti/queue_log.py), and
+    # who may read /metrics (Prometheus): loopback always, others with this bearer token.
+    queue_log: bool = True
+    queue_log_path: Path | None = None  # None: {data_dir}/queue_log
+    metrics_token: str = ""  # empty: /metrics answers loopback clients only
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -118,6 +123,10 @@ class Settings:
         return self.ivr_models_dir or self.data_dir / "models"
 
     @property
+    def queue_log_file(self) -> Path:
+        return self.queue_log_path or self.data_dir / "queue_log"
+
+    @property
     def local_file(self) -> Path:
         return self.data_dir / "ckm.local.toml"
 
@@ -141,7 +150,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "extra":
                 continue
-            if "password" in f.name and value:
+            if ("password" in f.name or f.name.endswith("_token")) and value:
                 value = "********"
             out[f.name] = str(value)
         return out

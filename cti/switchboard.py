@@ -88,6 +88,9 @@ class Switchboard:
         self._save_scheduled = False
         self._feeding = False
         self._deferred: list[ev.AcdEvent] = []
+        # Further subscribers of the ACD's notices (the queue_log writer, metrics): called in
+        # order, after the hub and the bus; one that fails is logged, never the ACD's problem.
+        self.notice_hooks: list[Callable[[nt.Notice], None]] = []
 
     def attach(self, hub: CtiHub) -> None:
         self.hub = hub
@@ -130,6 +133,11 @@ class Switchboard:
         for notice in step.notices:
             self.figures.apply(notice, self.acd.queues)
             self._publish(notice)
+            for hook in self.notice_hooks:
+                try:
+                    hook(notice)
+                except Exception:
+                    log.exception("notice hook %r failed on %s", hook, type(notice).__name__)
         return step
 
     def now(self) -> datetime:
