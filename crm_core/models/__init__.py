@@ -21,6 +21,7 @@ from crm_core.models.contact_center import (
 )
 from crm_core.models.interactions import CHANNELS, AppliedEvent, Interaction, IvrPathStep
 from crm_core.models.knowledge import KbArticle, KbArticleVersion
+from crm_core.models.notifications import CaseNotifyPreference, Notification
 from crm_core.models.organisation import Category, Department, RoutingRule
 from crm_core.models.people import Resident, ResidentPhone, Role, User
 
@@ -32,6 +33,7 @@ __all__ = [
     "AppliedEvent",
     "Base",
     "Case",
+    "CaseNotifyPreference",
     "CaseNumberCounter",
     "CaseStatus",
     "CaseStatusChange",
@@ -43,6 +45,7 @@ __all__ = [
     "IvrScriptVersion",
     "KbArticle",
     "KbArticleVersion",
+    "Notification",
     "PauseReason",
     "Queue",
     "QueueMember",
