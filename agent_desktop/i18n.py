@@ -175,6 +175,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "validate_ok": ("Scenariusz poprawny", "Script is valid"),
     "problems": ("Błędy", "Problems"),
     "line": ("linia", "line"),
+    "root_cause": ("przyczyna", "root cause"),
+    "folded_nodes": ("węzły", "nodes"),
     "graph": ("Graf menu", "Menu graph"),
     "simulator": ("Symulator", "Simulator"),
     "sim_input": ("Klawisze lub say:tekst", "Keys or say:text"),

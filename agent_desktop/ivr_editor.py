@@ -78,8 +78,8 @@ def graph_of(script: Script) -> dict[str, Any]:
 
 def check(text: str, name: str, known_queues: Iterable[str]) -> Validation:
     report = validator.check_text(text, f"{name}.yaml", known_queues)
-    problems = [{"line": p.line, "column": p.column, "message": p.message, "hint": p.hint}
-                for p in report.problems]
+    problems = [{"line": p.line, "column": p.column, "message": p.message, "hint": p.hint,
+                 "root": p.root, "covers": list(p.covers)} for p in report.problems]
     graph = graph_of(report.script) if report.script is not None else None
     return Validation(report.ok, problems, graph, report.summary() if report.ok else "")
 

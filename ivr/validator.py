@@ -8,15 +8,15 @@ CRM owns it (the CLI defaults to the queues the CRM seeds).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from difflib import get_close_matches
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr import loader
 from ivr.model import Mark, Node, Prompt, Script
 from ivr.phrases import shared_phrases
-from ivr.problems import Problem, ScriptInvalid
+from ivr.problems import Problem, ScriptInvalid, ordered
 
 DEFAULT_QUEUES: tuple[str, ...] = (
     "ogolna", "transport", "drogi", "czystosc", "zwierzeta", "zielen", "halas", "informacja",
@@ -59,7 +59,7 @@ def check_text(text: str, file: str, known_queues: Iterable[str] = DEFAULT_QUEUE
     except ScriptInvalid as exc:
         return Report(file, None, tuple(exc.problems))
     problems = problems + check_script(script, frozenset(known_queues))
-    return Report(file, script, tuple(sorted(set(problems))))
+    return Report(file, script, tuple(ordered(problems)))
 
 
 def check_file(path: str, known_queues: Iterable[str] = DEFAULT_QUEUES) -> Report:
@@ -92,19 +92,36 @@ def edges(script: Script, node: Node) -> list[str]:
     return [t for t in out if t in script.nodes]
 
 
+@dataclass(frozen=True)
+class BrokenLink:
+    """A link to a node that does not exist: from a node's field, or the script's `start` or
+    `operator` (`source` is then "")."""
+
+    source: str
+    target: str
+    problem: Problem
+
+    @property
+    def shown(self) -> str:
+        return f"'{self.source}' → '{self.target}'" if self.source else f"start '{self.target}'"
+
+
 def check_script(script: Script, known_queues: frozenset[str]) -> list[Problem]:
     problems: list[Problem] = []
+    broken: list[BrokenLink] = []
     names = sorted(script.nodes)
 
-    def unknown(target: str, mark: Mark, what: str) -> None:
+    def unknown(target: str, mark: Mark, what: str, source: str = "") -> None:
         close = get_close_matches(target, names, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"define node '{target}' under nodes:"
-        problems.append(_p(mark, f"{what} '{target}' is not a node", hint))
+        problem = _p(mark, f"{what} '{target}' is not a node", hint)
+        problems.append(problem)
+        broken.append(BrokenLink(source, target, problem))
 
     if script.start not in script.nodes:
         unknown(script.start, script.mark_of("start"), "start")
     if script.operator not in script.nodes:
-        unknown(script.operator, script.mark_of("operator"), "operator")
+        unknown(script.operator, script.mark_of("operator"), "operator", source="(operator)")
     elif script.nodes[script.operator].type != "queue":
         problems.append(_p(script.mark_of("operator"),
                            f"operator '{script.operator}' is a {script.nodes[script.operator].type}"
@@ -122,11 +139,13 @@ def check_script(script: Script, known_queues: frozenset[str]) -> list[Problem]:
     for node in script.nodes.values():
         for field, target, mark in node.targets():
             if target not in script.nodes:
-                unknown(target, mark, f"{node.id}: {field}")
+                unknown(target, mark, f"{node.id}: {field}", source=node.id)
         problems.extend(_check_node(script, node, known_queues))
 
-    problems.extend(_check_graph(script))
-    return problems
+    graph_problems, causes = _check_graph(script, broken)
+    # A broken link other problems follow from is the root cause: listed first, marked.
+    problems = [replace(p, root=True, hint=causes[p]) if p in causes else p for p in problems]
+    return problems + graph_problems
 
 
 def _check_prompt(script: Script, node: Node, prompt: Prompt | None, slot: str) -> list[Problem]:
@@ -214,17 +233,50 @@ def _check_choices(script: Script, node: Node) -> list[Problem]:
     return out
 
 
-def _check_graph(script: Script) -> list[Problem]:
-    out: list[Problem] = []
-    graph = {node_id: edges(script, node) for node_id, node in script.nodes.items()}
+def _reach(seeds: Iterable[str], graph: dict[str, list[str]]) -> set[str]:
     reached: set[str] = set()
-    todo = [n for n in (script.start, script.operator) if n in script.nodes]
+    todo = list(seeds)
     while todo:
         current = todo.pop()
         if current not in reached:
             reached.add(current)
             todo.extend(graph[current])
-    for node_id in sorted(set(script.nodes) - reached):
+    return reached
+
+
+def _check_graph(script: Script,
+                 broken: list[BrokenLink]) -> tuple[list[Problem], dict[Problem, str]]:
+    """Reachability and ends. What only follows from a broken link (a typo in a `next`) is not
+    reported node by node: the nodes behind it fold into one line after the link, and a node
+    whose only way out is the broken link is not said to "never end". Returns the problems and
+    the broken links' problems that caused some of them, each with its (better) hint."""
+    out: list[Problem] = []
+    graph = {node_id: edges(script, node) for node_id, node in script.nodes.items()}
+    reached = _reach([n for n in (script.start, script.operator) if n in script.nodes], graph)
+    unreached = set(script.nodes) - reached
+    # Links the call can actually take and that lead nowhere: each may be the way it was meant
+    # to go on. Only those explain unreached nodes.
+    live = [link for link in broken
+            if link.source == "" or link.source in reached]
+    causes: dict[Problem, str] = {}  # root cause → its hint
+    attributed = _attribute(unreached, graph, [x for x in live if x.source != "(operator)"],
+                            lambda n: (script.nodes[n].mark.line, n), sorted(script.nodes))
+    for link, head, group in attributed:
+        causes[link.problem] = link.problem.hint
+        if link.problem.hint.startswith("define node"):
+            # Nothing leads to the head of what is cut off: most likely the link's real target.
+            causes[link.problem] = (f"did you mean '{head}'? (no other node leads to it) "
+                                    f"— or define node '{link.target}' under nodes:")
+        count = f"{len(group)} nodes are" if len(group) > 1 else f"node '{group[0]}' is"
+        shown = ", ".join(group[:8]) + (f", … ({len(group) - 8} more)" if len(group) > 8 else "")
+        out.append(replace(
+            _p(Mark(link.problem.line, link.problem.column),
+               f"{count} unreachable because {link.shown} is not a node",
+               f"fix that link first; behind it: {shown}" if len(group) > 1
+               else "fix that link first"),
+            covers=tuple(group)))
+    folded = {n for p in out for n in p.covers}
+    for node_id in sorted(unreached - folded):
         out.append(_p(script.nodes[node_id].mark, f"node '{node_id}' is never reached",
                       "lead a menu choice, next or goto to it, or remove it"))
 
@@ -232,13 +284,18 @@ def _check_graph(script: Script) -> list[Problem]:
     for src, dsts in graph.items():
         for dst in dsts:
             reverse[dst].add(src)
-    ends: set[str] = set()
-    todo = [n for n, node in script.nodes.items() if node.type in TERMINAL_TYPES]
-    while todo:
-        current = todo.pop()
-        if current not in ends:
-            ends.add(current)
-            todo.extend(reverse[current])
+    # A broken link counts as a way out: the author meant it to go somewhere, and the link is
+    # already reported. A node is stuck only if fixing every link would not help.
+    with_broken_exit = {link.source for link in broken if link.source in script.nodes}
+    backwards = {n: sorted(reverse[n]) for n in script.nodes}
+    ends = _reach([n for n, node in script.nodes.items()
+                   if node.type in TERMINAL_TYPES or n in with_broken_exit], backwards)
+    real_ends = _reach([n for n, node in script.nodes.items() if node.type in TERMINAL_TYPES],
+                       backwards)
+    excused = ends - real_ends  # would "never end" but for a broken link: that link says why
+    for link in broken:
+        if link.source in excused:
+            causes.setdefault(link.problem, link.problem.hint)
     stuck = set(script.nodes) - ends
     in_loops: set[str] = set()
     for component in _cycles(stuck, graph):
@@ -251,6 +308,42 @@ def _check_graph(script: Script) -> list[Problem]:
         out.append(_p(script.nodes[node_id].mark,
                       f"the call can never end from node '{node_id}'",
                       "every path must reach a queue or hangup node"))
+    return out, causes
+
+
+def _attribute(unreached: set[str], graph: dict[str, list[str]], links: list[BrokenLink],
+               order: Callable[[str], tuple[int, str]], names: list[str],
+               ) -> list[tuple[BrokenLink, str, list[str]]]:
+    """Which unreached nodes each broken link explains. The unreached part of the script hangs
+    from heads (unreached nodes no other node leads to). A mistyped link cut off at most one:
+    the node its missing target's name is a typo of, when that is a head; when the name is like
+    no node's, the head with most behind it (then the first in the script). Other heads are
+    left alone: a node no one leads to and no link explains is reported on its own.
+    Returns (link, its head, the nodes it explains) in the links' order, nodes in script order."""
+    if not links or not unreached:
+        return []
+    inside = {n: [d for d in graph[n] if d in unreached] for n in unreached}
+    led_to = {dst for src, dsts in inside.items() for dst in dsts if dst != src}
+    heads = sorted((n for n in unreached if n not in led_to), key=order)
+    if not heads:  # everything cut off sits in loops: the first node in the script heads them
+        heads = sorted(unreached, key=order)[:1]
+    behind = {h: _reach([h], inside) for h in heads}
+    out: list[tuple[BrokenLink, str, list[str]]] = []
+    claimed: set[str] = set()
+    for link in links:
+        free = [h for h in heads if h not in claimed]
+        if not free:
+            break
+        close = get_close_matches(link.target, names, n=1)
+        if close:  # a typo of a node that exists: it cut off that node, if anything
+            if close[0] not in free:
+                continue
+            head = close[0]
+        else:
+            head = max(free, key=lambda h: (len(behind[h]), -heads.index(h)))
+        group = behind[head] - claimed
+        claimed |= group
+        out.append((link, head, sorted(group, key=order)))
     return out
 
 

@@ -100,9 +100,16 @@ async function validate() {
   status.className = `badge ${data.ok ? "ok" : "warn"}`;
   const list = $("problems");
   list.replaceChildren(...data.problems.map((p) => {
-    const item = el("li", { class: "problem", "data-line": String(p.line) },
-      el("a", { href: "#", text: `${t.line} ${p.line}:${p.column}` }), ` ${p.message}`,
-      p.hint ? el("span", { class: "muted", text: ` — ${p.hint}` }) : null);
+    // A root cause (a link to a node that does not exist) comes first; what follows from it
+    // is one folded line whose nodes open on demand.
+    const covers = p.covers || [];
+    const kind = p.root ? " root" : covers.length ? " folded" : "";
+    const item = el("li", { class: `problem${kind}`, "data-line": String(p.line) },
+      el("a", { href: "#", text: `${t.line} ${p.line}:${p.column}` }),
+      p.root ? el("strong", { text: ` ${t.root_cause}:` }) : null, ` ${p.message}`,
+      p.hint ? el("span", { class: "muted", text: ` — ${p.hint}` }) : null,
+      covers.length > 1 ? el("details", {}, el("summary", { text: `${t.folded_nodes} (${covers.length})` }),
+        el("span", { class: "covers", text: covers.join(", ") })) : null);
     item.querySelector("a").addEventListener("click", (e) => { e.preventDefault(); goToLine(p.line); });
     return item;
   }));

@@ -47,12 +47,19 @@ async def test_break_fix_simulate_publish_and_roll_back(desk: LiveDesk, page: Pa
     lines = original.split("\n")
     bad_line = lines.index("    next: emergency") + 1
 
-    # Break it: a typo in a node name is reported at its line, as you type.
+    # Break it: a typo in a node name is reported at its line, as you type: the root cause
+    # first, then what it cuts off as one line (not one problem per node behind it).
     await edit(page, "    next: emergency", "    next: emergncy")
-    problem = page.locator(f"#problems li[data-line='{bad_line}']")
+    problem = page.locator(f"#problems li.root[data-line='{bad_line}']")
     await problem.wait_for()
     assert "emergncy" in (await problem.text_content() or "")
     assert "emergency" in (await problem.text_content() or "")  # the hint names the right one
+    assert await page.locator("#problems li").count() == 2
+    folded = page.locator(f"#problems li.folded[data-line='{bad_line}']")
+    assert "34 nodes are unreachable because 'greeting' → 'emergncy' is not a node" in (
+        await folded.text_content() or "")
+    await folded.locator("summary").click()
+    assert await folded.locator(".covers:has-text('language_menu')").is_visible()
     await page.wait_for_selector(f"#gutter .ln.err[data-line='{bad_line}']")
     assert await page.is_disabled("#btn-publish")
     await shot(page, "ivr-broken")

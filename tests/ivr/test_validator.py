@@ -52,6 +52,50 @@ def test_validate_cli_prints_every_problem_and_fails(capsys: pytest.CaptureFixtu
     assert len(out) == 2
 
 
+def test_one_typo_in_the_greeting_is_one_root_cause_and_one_folded_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`greeting: next: nowhere_node` used to give 36 problems (the typo, 34 "never reached",
+    "the call can never end from greeting"): now the typo comes first, what it cuts off is one
+    line, and the hint names the node nothing leads to any more."""
+    path = Path(__file__).parent / "broken" / "greeting_typo.yaml"
+    report = validator.check_file(str(path))
+    root, folded = report.problems
+    assert root.root and "greeting: next 'nowhere_node' is not a node" in root.message
+    assert "did you mean 'emergency'?" in root.hint
+    assert folded.message == ("34 nodes are unreachable because 'greeting' → 'nowhere_node' "
+                              "is not a node")
+    assert len(folded.covers) == 34 and folded.covers[:3] == ("emergency", "identify",
+                                                               "language_menu")
+    assert (folded.line, folded.column) == (root.line, root.column)
+    assert main(["ivr", "validate", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert [line.split(": ", 1)[1].split(";")[0] for line in captured.out.splitlines()] == [
+        "greeting: next 'nowhere_node' is not a node", folded.message]
+    assert "2 problem(s)" in captured.err
+
+
+def test_root_causes_come_first_and_a_forgotten_node_stays_on_its_own() -> None:
+    report = validator.check_file(str(Path(__file__).parent / "broken" / "cascades.yaml"))
+    roots = [p for p in report.problems if p.root]
+    assert [p.message for p in roots] == [
+        "menu: choice 'road_infoo' is not a node", "menu: choice 'city_servces' is not a node",
+        "thanks: next 'goodbyee' is not a node"]
+    assert report.problems[-1].message == "node 'forgotten' is never reached"
+    assert not any("never end" in p.message for p in report.problems)
+    # ScriptInvalid (what a publish refuses with) keeps that order.
+    with pytest.raises(ScriptInvalid) as err:
+        validator.load_valid(str(Path(__file__).parent / "broken" / "cascades.yaml"))
+    assert err.value.problems == list(report.problems)
+
+
+def test_the_editor_gets_the_root_cause_and_the_folded_nodes() -> None:
+    from agent_desktop.ivr_editor import check
+
+    text = (Path(__file__).parent / "broken" / "greeting_typo.yaml").read_text(encoding="utf-8")
+    result = check(text, "19115", validator.DEFAULT_QUEUES)
+    assert [(p["root"], len(p["covers"])) for p in result.problems] == [(True, 0), (False, 34)]
+
+
 def test_known_queues_are_a_parameter(capsys: pytest.CaptureFixture[str]) -> None:
     path = Path(__file__).parent / "broken" / "unknown_queue.yaml"
     assert main(["ivr", "validate", str(path), "--queues", "drogii,parkingi,ogolna"]) == 0
