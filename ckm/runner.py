@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ckm import edge, tls
+from ckm import edge, metrics, tls
 from ckm.assembly import Center, assemble
 from ckm.bus import EventBus
 from ckm.settings import Settings, SettingsError
@@ -80,6 +80,7 @@ def build_web(center: Center) -> web.Application:
         return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
     app.router.add_get("/healthz", healthz)
+    metrics.mount(app, center)  # /metrics: Prometheus, loopback or metrics_token
     for name in WEB_MODULES:
         try:
             module = importlib.import_module(name)

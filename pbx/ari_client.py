@@ -76,6 +76,8 @@ class AriClient:
         self.unknown_types: set[str] = set()
         # REST requests by kind ("POST bridges/addChannel"): what a call costs Asterisk in ARI.
         self.requests: Counter[str] = Counter()
+        # Told of every REST request's kind and duration (seconds), answered or not: metrics.
+        self.on_request: Callable[[str, float], None] | None = None
 
     # --- wiring ------------------------------------------------------------------------------
     def on_event(self, handler: EventHandler) -> None:
@@ -105,9 +107,11 @@ class AriClient:
                       body: Any = None, *, gone_ok: bool = False,
                       timeout: float = 10.0) -> Any:
         session = await self._session()
-        self.requests[_request_kind(method, path)] += 1
+        kind = _request_kind(method, path)
+        self.requests[kind] += 1
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         url = f"{self.base}{path}"
+        started = time.monotonic()
         try:
             async with session.request(method, url, params=query,
                                        json=body if body is not None else None,
@@ -124,6 +128,9 @@ class AriClient:
             raise AriUnavailable(f"ARI at {self.base} unreachable: {exc}") from None
         except TimeoutError:
             raise AriUnavailable(f"ARI {method} {path} got no answer in {timeout:.0f} s") from None
+        finally:
+            if self.on_request is not None:
+                self.on_request(kind, time.monotonic() - started)
 
     async def asterisk_info(self) -> dict[str, Any]:
         info = await self.request("GET", "/asterisk/info")
