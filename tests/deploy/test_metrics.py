@@ -3,6 +3,9 @@ parser), live ACD gauges and counters that move with the ACD's events, and who m
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -17,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ckm import edge, metrics
 from ckm.assembly import Center
 from ckm.bus import EventBus
-from ckm.settings import Settings
+from ckm.settings import ROOT, Settings
 from cti import events as ev
 from cti.acd import Acd
 from cti.config import AgentProfile, Caller, Membership, QueueConfig
@@ -138,3 +141,26 @@ def test_without_a_token_a_remote_client_is_refused() -> None:
                                              headers={"Authorization": "Bearer x"}), "")
     assert metrics.allowed(request.clone(remote="127.0.0.1"), "")
     assert metrics.allowed(request.clone(remote="::1"), "")
+
+
+async def test_the_grafana_dashboard_asks_only_for_metrics_ckm_exports(running: Running) -> None:
+    board, clock = running.board, running.clock
+    board.feed(ev.QueueConfigured(clock[0], QueueConfig("ogolna", wrapup_s=0)))
+    board.feed(ev.CallEnqueued(clock[0], "c1", "ogolna", Caller("+48221112233", "Jan"), 0, ()))
+    board.feed(ev.CallerHungUp(clock[0], "c1"))
+    m = metrics.attach(running.center)
+    m.on_ari_request("GET channels", 0.01)
+    m.db.labels("SELECT").observe(0.001)
+    m.unanswered.labels("timeout").inc()
+    m.answer_wait.labels("ogolna").observe(3)
+    m.answered.labels("ogolna").inc()
+    m.callbacks.labels("ogolna", "reached").inc()
+    m.outbox_pending = m.outbox_failed = 0
+    running.center.services["pbx.ari"] = type("Ari", (), {"connected": asyncio.Event()})()
+    exported = {name.split("{", 1)[0] for name in await scrape(running.url)}
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "ckm.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    asked = {name for expr in exprs for name in re.findall(r"\bckm_[a-z_]+", expr)}
+    assert asked and asked <= exported, sorted(asked - exported)
+    assert dashboard["templating"]["list"][0]["query"]["query"].startswith(
+        "label_values(ckm_queue_waiting")
