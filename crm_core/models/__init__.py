@@ -19,6 +19,7 @@ from crm_core.models.contact_center import (
     QueueMember,
     WebSession,
 )
+from crm_core.models.department_work import CaseNote, CaseWork, DepartmentMember, SlaRule
 from crm_core.models.interactions import CHANNELS, AppliedEvent, Interaction, IvrPathStep
 from crm_core.models.knowledge import KbArticle, KbArticleVersion
 from crm_core.models.notifications import CaseNotifyPreference, Notification
@@ -33,12 +34,15 @@ __all__ = [
     "AppliedEvent",
     "Base",
     "Case",
+    "CaseNote",
     "CaseNotifyPreference",
     "CaseNumberCounter",
     "CaseStatus",
     "CaseStatusChange",
+    "CaseWork",
     "Category",
     "Department",
+    "DepartmentMember",
     "DispositionCode",
     "Interaction",
     "IvrPathStep",
@@ -53,6 +57,7 @@ __all__ = [
     "ResidentPhone",
     "Role",
     "RoutingRule",
+    "SlaRule",
     "User",
     "UtcDateTime",
     "WebSession",

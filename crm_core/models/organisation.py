@@ -19,6 +19,9 @@ class Department(Base):
     email: Mapped[str | None] = mapped_column(sa.String(254))
     phone: Mapped[str | None] = mapped_column(sa.String(16))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Whether the department's staff see the resident's name, phone and e-mail on a case card
+    # (migration 0005); without it they see the report, the place and the answers only.
+    share_resident_contact: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class Category(Base):

@@ -22,11 +22,13 @@ from crm_core.models import (
     AgentSkill,
     Category,
     Department,
+    DepartmentMember,
     DispositionCode,
     PauseReason,
     Queue,
     QueueMember,
     RoutingRule,
+    SlaRule,
     User,
     utcnow,
 )
@@ -113,6 +115,27 @@ def _routing(
         )
 
 
+def _sla(session: Session, report: SeedReport, categories: dict[str, Category]) -> None:
+    rules: list[tuple[str, str | None, int]] = [(c, None, h) for c, h in ref.SLA_HOURS.items()]
+    rules += [(c, d, h) for (c, d), h in ref.SLA_DISTRICT_HOURS.items()]
+    for category, district, hours in rules:
+        key = {"category_id": categories[category].id, "district": district}
+        row = session.scalar(sa.select(SlaRule).filter_by(**key))
+        if row is None:  # an existing rule keeps the hours the center set for it
+            session.add(SlaRule(**key, working_hours=hours))
+            report.count("sla_rules")
+
+
+def _demo_members(session: Session, report: SeedReport, departments: dict[str, Department],
+                  users: dict[str, User]) -> None:
+    for username, rows in ref.DEPARTMENT_MEMBERS.items():
+        for code, head in rows:
+            key = {"user_id": users[username].id, "department_id": departments[code].id}
+            if session.scalar(sa.select(DepartmentMember).filter_by(**key)) is None:
+                session.add(DepartmentMember(**key, is_head=head))
+                report.count("department_members")
+
+
 def _users(session: Session, report: SeedReport) -> dict[str, User]:
     users: dict[str, User] = {}
     for username, full_name, role, extension in ref.USERS:
@@ -193,6 +216,7 @@ def seed(db: Database, *, demo: bool = False, at: datetime | None = None) -> See
         categories = _categories(session, report)
         departments = _departments(session, report)
         _routing(session, report, categories, departments)
+        _sla(session, report, categories)
         for code, label, requires_case in ref.DISPOSITIONS:
             _get_or_add(
                 session, report, DispositionCode, {"code": code}, label=label, requires_case=requires_case
@@ -206,6 +230,7 @@ def seed(db: Database, *, demo: bool = False, at: datetime | None = None) -> See
         if demo:
             users = _users(session, report)
             _demo_seats(session, report, queues, users)
+            _demo_members(session, report, departments, users)
             author_id = users["autor"].id
         else:
             left = _demo_accounts_left(session)

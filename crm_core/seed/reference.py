@@ -136,7 +136,31 @@ USERS: list[tuple[str, str, str, str | None]] = [
     ("autor", "Ewa Autorka Scenariuszy", "ivr_author", None),
     ("admin", "Administrator Centrum", "admin", None),
     ("zdm_pracownik", "Pracownik ZDM", "department_staff", None),
+    ("bgo_pracownik", "Pracownik BGO (odpady)", "department_staff", None),
 ]
+
+# Demo department staff: username → [(department code, is head)]
+DEPARTMENT_MEMBERS: dict[str, list[tuple[str, bool]]] = {
+    "zdm_pracownik": [("ZDM", False)],
+    "bgo_pracownik": [("BGO", False)],
+}
+
+# Deadlines (SLA): category or subcategory → working hours from forwarding (Mon–Fri 8–16,
+# Polish holidays off); a subcategory's rule overrides its category's. Reference data.
+SLA_HOURS: dict[str, int] = {
+    "transport": 40, "transport.ticket_machine": 16,
+    "roads": 40, "roads.pothole": 24, "roads.signs": 8, "roads.lighting": 24, "roads.winter": 4,
+    "waste": 40, "waste.illegal_dump": 80, "waste.bins": 16, "waste.graffiti": 80,
+    "animals": 8, "animals.injured": 2, "animals.dead": 8, "animals.wild": 4,
+    "greenery": 80, "greenery.tree": 8,
+    "noise": 8, "noise.construction": 24, "noise.abandoned_car": 80,
+    "other": 80,
+}  # fmt: skip
+# District overrides: (category, district) → working hours.
+SLA_DISTRICT_HOURS: dict[tuple[str, str], int] = {
+    ("waste.bins", "Śródmieście"): 8,  # the city centre's bins are emptied daily
+    ("roads.winter", "Śródmieście"): 2,
+}
 
 # (name, display name, skills, overflow to, overflow after s, callback allowed, priority)
 QUEUES: list[tuple[str, str, tuple[str, ...], str | None, int | None, bool, int]] = [

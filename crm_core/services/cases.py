@@ -35,7 +35,9 @@ from crm_core.models import (
     case_interactions,
     utcnow,
 )
+from crm_core.notifications import store as notifications
 from crm_core.services.routing import find_category, route
+from crm_core.services.sla import start_clock
 from crm_core.warsaw import DISTRICTS, LAT_RANGE, LON_RANGE
 
 S = CaseStatus
@@ -470,6 +472,9 @@ def transition_case(
         if wanted == S.FORWARDED and case.department is None:
             raise ValidationError({"department": "no department to forward to; name one"})
         _set_status(case, current, wanted, by, comment, now, public=public)
+        if wanted == S.FORWARDED:  # the department's deadline starts (crm_core.services.sla)
+            session.flush()
+            start_clock(session, case, now)
         session.flush()
         return _view(session, case)
 
@@ -497,6 +502,8 @@ def _set_status(
             public=public and comment is not None,
         )
     )
+    # Resident notifications of this change, in the same transaction (crm_core.notifications).
+    notifications.on_status_change(case, case.history[-1])
 
 
 def mark_duplicate(

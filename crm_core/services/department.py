@@ -1,0 +1,639 @@
+"""The department workspace: memberships, the inbox, the case card, the department's actions
+on its cases, deadlines (SLA) and escalation.
+
+Every status change goes through crm_core.services.cases (`_set_status` records the change and
+its history entry; the lifecycle table there decides what is allowed), so whatever listens to
+status changes sees the department's moves like the center's. Department staff act only on the
+cases of their departments (`Forbidden` otherwise); admins act on every department's.
+
+Deadlines and escalation: crm_core.services.sla.
+
+Public and internal text: the answer of a resolve/reject and a question to the resident are
+public comments of the status change (the tracking page and Open311 show them); a note is a
+`case_notes` row, which nothing the resident or open data reads ever selects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crm_core.db import Database
+from crm_core.errors import CrmError, NotFound, TransitionError, ValidationError
+from crm_core.models import (
+    Case,
+    CaseNote,
+    CaseStatus,
+    CaseWork,
+    Category,
+    Department,
+    DepartmentMember,
+    Interaction,
+    Resident,
+    User,
+    case_interactions,
+    utcnow,
+)
+from crm_core.services.cases import MAX_COMMENT, TRANSITIONS, Actor, _set_status
+from crm_core.services.sla import start_clock, work_of
+from crm_core.warsaw import DISTRICTS, TIMEZONE, local_date
+
+S = CaseStatus
+CENTER_DEPARTMENT = "CKM"  # where a returned case goes: the contact center re-routes it
+WORK_STATUSES = (S.FORWARDED, S.IN_PROGRESS)  # what a department acts on
+SEEN_STATUSES = (S.FORWARDED, S.IN_PROGRESS, S.RESOLVED, S.REJECTED, S.CLOSED)
+TABS = ("open", "new", "overdue", "due_today", "in_progress", "done")
+AGES = {"d1": (None, 1), "d7": (None, 7), "d30": (None, 30), "older30": (30, None)}
+COMPLIANCE_DAYS = 30
+MAX_BULK = 200
+
+
+class Forbidden(CrmError):
+    """The user may not act on this case (another department's, or not department staff)."""
+
+    code = "forbidden"
+
+
+# --- who is where ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The departments a user works for; an admin's scope is every department."""
+
+    user_id: int
+    username: str
+    role: str
+    departments: tuple[str, ...]
+    everything: bool = False
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.user(self.user_id, self.username)
+
+
+@dataclass(frozen=True)
+class Membership:
+    department: str
+    name: str
+    is_head: bool
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise NotFound("user", username)
+    return user
+
+
+def _department(session: Session, code: str, field: str = "department") -> Department:
+    dept = session.scalar(sa.select(Department).where(Department.code == code))
+    if dept is None:
+        raise ValidationError({field: f"unknown department {code!r}"})
+    return dept
+
+
+def add_member(db: Database, username: str, department: str, *, head: bool = False) -> Membership:
+    with db.writing() as session:
+        user = _user(session, username)
+        if user.role not in ("department_staff", "admin"):
+            raise ValidationError({"username": f"{username} is {user.role}; only department staff "
+                                               "(or admins) belong to departments"})
+        dept = _department(session, department)
+        row = session.get(DepartmentMember, (user.id, dept.id))
+        if row is None:
+            session.add(DepartmentMember(user_id=user.id, department_id=dept.id, is_head=head))
+        else:
+            row.is_head = head
+        return Membership(dept.code, dept.name, head)
+
+
+def remove_member(db: Database, username: str, department: str) -> bool:
+    with db.writing() as session:
+        user = _user(session, username)
+        dept = _department(session, department)
+        row = session.get(DepartmentMember, (user.id, dept.id))
+        if row is None:
+            return False
+        session.delete(row)
+        return True
+
+
+def memberships(db: Database, username: str) -> list[Membership]:
+    with db.reading() as session:
+        user = _user(session, username)
+        rows = session.execute(
+            sa.select(Department.code, Department.name, DepartmentMember.is_head)
+            .join(DepartmentMember, DepartmentMember.department_id == Department.id)
+            .where(DepartmentMember.user_id == user.id).order_by(Department.code))
+        return [Membership(c, n, h) for c, n, h in rows]
+
+
+def list_departments(db: Database) -> list[tuple[str, str]]:
+    with db.reading() as session:
+        return [(c, n) for c, n in session.execute(
+            sa.select(Department.code, Department.name).where(Department.is_active)
+            .order_by(Department.code))]
+
+
+def set_share_contact(db: Database, department: str, share: bool) -> None:
+    with db.writing() as session:
+        _department(session, department).share_resident_contact = share
+
+
+def scope_of(db: Database, user_id: int) -> Scope:
+    with db.reading() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise NotFound("user", user_id)
+        codes = tuple(session.scalars(
+            sa.select(Department.code)
+            .join(DepartmentMember, DepartmentMember.department_id == Department.id)
+            .where(DepartmentMember.user_id == user.id).order_by(Department.code)))
+        return Scope(user.id, user.username, user.role, codes, everything=user.role == "admin")
+
+
+def _scope_ids(session: Session, scope: Scope) -> list[int] | None:
+    """Department ids of the scope, None for every department."""
+    if scope.everything:
+        return None
+    if scope.role != "department_staff" or not scope.departments:
+        return []
+    return list(session.scalars(sa.select(Department.id).where(Department.code.in_(scope.departments))))
+
+
+def _check_scope(session: Session, scope: Scope, case: Case) -> None:
+    ids = _scope_ids(session, scope)
+    if case.status == S.NEW or (ids is not None and case.department_id not in ids):
+        raise Forbidden(f"case {case.number} is not a case of your department")
+
+
+# --- the inbox ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    tab: str = "open"
+    category: str | None = None
+    district: str | None = None
+    status: str | None = None
+    age: str | None = None
+    q: str | None = None
+    department: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    number: str
+    status: str
+    category: str
+    category_name: str
+    address: str | None
+    district: str | None
+    description: str
+    department: str | None
+    created_at: datetime
+    forwarded_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+    escalation_level: int
+    awaiting_resident: bool
+
+
+@dataclass(frozen=True)
+class Compliance:
+    department: str
+    on_time: int
+    done: int
+
+    @property
+    def percent(self) -> float | None:
+        return round(100.0 * self.on_time / self.done, 1) if self.done else None
+
+
+@dataclass(frozen=True)
+class Inbox:
+    rows: tuple[InboxRow, ...]
+    counts: dict[str, int]
+    compliance: tuple[Compliance, ...]
+
+
+def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    from datetime import UTC, time
+
+    day = local_date(now)
+    start = datetime.combine(day, time(0, 0), TIMEZONE).astimezone(UTC)
+    return start, datetime.combine(day + timedelta(days=1), time(0, 0), TIMEZONE).astimezone(UTC)
+
+
+def _tab_clause(tab: str, now: datetime) -> sa.ColumnElement[bool]:
+    open_ = Case.status.in_([s.value for s in WORK_STATUSES])
+    if tab == "new":
+        return Case.status == S.FORWARDED.value
+    if tab == "in_progress":
+        return Case.status == S.IN_PROGRESS.value
+    if tab == "overdue":
+        return sa.and_(open_, CaseWork.due_at < now)
+    if tab == "due_today":
+        start, end = _day_bounds(now)
+        return sa.and_(open_, CaseWork.due_at >= max(start, now), CaseWork.due_at < end)
+    if tab == "done":
+        return Case.status.in_([S.RESOLVED.value, S.REJECTED.value, S.CLOSED.value])
+    return open_
+
+
+def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = None) -> Inbox:
+    now = at or utcnow()
+    errors: dict[str, str] = {}
+    if f.tab not in TABS:
+        errors["tab"] = f"one of {', '.join(TABS)}"
+    if f.status is not None and f.status not in [s.value for s in SEEN_STATUSES]:
+        errors["status"] = f"one of {', '.join(s.value for s in SEEN_STATUSES)}"
+    if f.district is not None and f.district not in DISTRICTS:
+        errors["district"] = f"unknown Warsaw district {f.district!r}"
+    if f.age is not None and f.age not in AGES:
+        errors["age"] = f"one of {', '.join(AGES)}"
+    if f.q is not None and len(f.q) > 100:
+        errors["q"] = "at most 100 characters"
+    if errors:
+        raise ValidationError(errors)
+    with db.reading() as session:
+        ids = _scope_ids(session, scope)
+        if f.department is not None:
+            dept = _department(session, f.department)
+            if ids is not None and dept.id not in ids:
+                raise Forbidden(f"{f.department} is not your department")
+            ids = [dept.id]
+        base = (
+            sa.select(Case, CaseWork)
+            .outerjoin(CaseWork, CaseWork.case_id == Case.id)
+            .where(Case.status.in_([s.value for s in SEEN_STATUSES]))
+        )
+        if ids is not None:
+            base = base.where(Case.department_id.in_(ids))
+        if f.category:
+            cat = session.scalar(sa.select(Category).where(Category.code == f.category))
+            if cat is None:
+                raise ValidationError({"category": f"unknown category {f.category!r}"})
+            column = Case.subcategory_id if cat.parent_id is not None else Case.category_id
+            base = base.where(column == cat.id)
+        if f.district:
+            base = base.where(Case.district == f.district)
+        if f.status:
+            base = base.where(Case.status == f.status)
+        if f.age:
+            older, younger = AGES[f.age]
+            since = sa.func.coalesce(CaseWork.forwarded_at, Case.created_at)
+            if younger is not None:
+                base = base.where(since >= now - timedelta(days=younger))
+            if older is not None:
+                base = base.where(since < now - timedelta(days=older))
+        if f.q and f.q.strip():
+            pattern = f"%{f.q.strip().replace('%', '').replace('_', '')}%"
+            base = base.where(sa.or_(Case.number.ilike(pattern), Case.address.ilike(pattern),
+                                     Case.description.ilike(pattern),
+                                     Case.location_text.ilike(pattern)))
+        counts: dict[str, int] = {}
+        for tab in TABS:
+            counted = base.where(_tab_clause(tab, now)).with_only_columns(sa.func.count(Case.id))
+            counts[tab] = session.scalar(counted) or 0
+        listed = (
+            base.where(_tab_clause(f.tab, now))
+            .order_by(sa.func.coalesce(CaseWork.due_at, Case.created_at), Case.id)
+            .limit(max(1, min(f.limit, 500)))
+        )
+        found = session.execute(listed).all()
+        cats = {c.id: c for c in session.scalars(sa.select(Category).where(
+            Category.id.in_({c.subcategory_id or c.category_id for c, _ in found} or {0})))}
+        depts = {d.id: d.code for d in session.scalars(sa.select(Department).where(
+            Department.id.in_({c.department_id for c, _ in found if c.department_id} or {0})))}
+        rows = []
+        for case, work in found:
+            cat = cats[case.subcategory_id or case.category_id]
+            is_open = case.status in [s.value for s in WORK_STATUSES]
+            rows.append(InboxRow(
+                id=case.id, number=case.number, status=case.status, category=cat.code,
+                category_name=cat.name, address=case.address, district=case.district,
+                description=case.description[:160], department=depts.get(case.department_id or 0),
+                created_at=case.created_at,
+                forwarded_at=work.forwarded_at if work else None,
+                due_at=work.due_at if work else None,
+                overdue=bool(work and is_open and work.due_at < now),
+                escalation_level=work.escalation_level if work and is_open else 0,
+                awaiting_resident=bool(work and is_open and work.awaiting_resident_since)))
+        compliance = _compliance(session, ids, now)
+        return Inbox(tuple(rows), counts, compliance)
+
+
+def _compliance(session: Session, ids: list[int] | None, now: datetime) -> tuple[Compliance, ...]:
+    stmt = (
+        sa.select(Department.code, sa.func.count(CaseWork.case_id),
+                  sa.func.sum(sa.case((CaseWork.on_time.is_(True), 1), else_=0)))
+        .join(Department, Department.id == CaseWork.department_id)
+        .where(CaseWork.on_time.is_not(None),
+               CaseWork.done_at >= now - timedelta(days=COMPLIANCE_DAYS))
+        .group_by(Department.code).order_by(Department.code)
+    )
+    if ids is not None:
+        stmt = stmt.where(CaseWork.department_id.in_(ids))
+    return tuple(Compliance(code, int(on_time or 0), int(done)) for code, done, on_time
+                 in session.execute(stmt))
+
+
+def compliance(db: Database, department: str, *, at: datetime | None = None) -> Compliance:
+    now = at or utcnow()
+    with db.reading() as session:
+        dept = _department(session, department)
+        found = _compliance(session, [dept.id], now)
+        return found[0] if found else Compliance(department, 0, 0)
+
+
+# --- the case card -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    from_status: str | None
+    to_status: str
+    at: datetime
+    by: str
+    comment: str | None
+    public: bool
+
+
+@dataclass(frozen=True)
+class Note:
+    at: datetime
+    by: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str | None
+    email: str | None
+    phones: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Card:
+    id: int
+    number: str
+    status: str
+    category: str
+    category_name: str
+    description: str
+    address: str | None
+    district: str | None
+    lat: float | None
+    lon: float | None
+    location_text: str | None
+    department: str | None
+    department_name: str | None
+    created_at: datetime
+    duplicate_of: str | None
+    forwarded_at: datetime | None
+    due_at: datetime | None
+    sla_hours: int | None
+    overdue: bool
+    escalation_level: int
+    returns: int
+    awaiting_resident: bool
+    history: tuple[HistoryEntry, ...]
+    notes: tuple[Note, ...]
+    consultant_notes: tuple[str, ...]
+    contact: Contact | None  # None: the department does not see residents' contacts
+
+    @property
+    def actionable(self) -> bool:
+        return self.status in (S.FORWARDED.value, S.IN_PROGRESS.value)
+
+
+def card(db: Database, scope: Scope, case_id: int, *, at: datetime | None = None) -> Card:
+    now = at or utcnow()
+    with db.reading() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound("case", case_id)
+        _check_scope(session, scope, case)
+        work = session.get(CaseWork, case.id)
+        cat = case.subcategory or case.category
+        notes = session.scalars(sa.select(CaseNote).where(CaseNote.case_id == case.id)
+                                .order_by(CaseNote.id)).all()
+        consultant = session.scalars(
+            sa.select(Interaction.notes)
+            .join(case_interactions, case_interactions.c.interaction_id == Interaction.id)
+            .where(case_interactions.c.case_id == case.id, Interaction.notes.is_not(None))
+            .order_by(Interaction.started_at)).all()
+        contact = None
+        if case.resident_id is not None and (
+                scope.everything or (case.department and case.department.share_resident_contact)):
+            resident = session.get(Resident, case.resident_id)
+            if resident is not None:
+                contact = Contact(resident.name, resident.email,
+                                  tuple(p.number for p in resident.phones))
+        duplicate = (session.scalar(sa.select(Case.number).where(Case.id == case.duplicate_of_id))
+                     if case.duplicate_of_id else None)
+        is_open = case.status in [s.value for s in WORK_STATUSES]
+        return Card(
+            id=case.id, number=case.number, status=case.status, category=cat.code,
+            category_name=cat.name, description=case.description, address=case.address,
+            district=case.district, lat=case.lat, lon=case.lon, location_text=case.location_text,
+            department=case.department.code if case.department else None,
+            department_name=case.department.name if case.department else None,
+            created_at=case.created_at, duplicate_of=duplicate,
+            forwarded_at=work.forwarded_at if work else None,
+            due_at=work.due_at if work else None, sla_hours=work.sla_hours if work else None,
+            overdue=bool(work and is_open and work.due_at < now),
+            escalation_level=work.escalation_level if work and is_open else 0,
+            returns=work.returns if work else 0,
+            awaiting_resident=bool(work and is_open and work.awaiting_resident_since),
+            history=tuple(HistoryEntry(h.from_status, h.to_status, h.at, h.by_label, h.comment,
+                                       h.public) for h in case.history),
+            notes=tuple(Note(n.at, n.by_label, n.text) for n in notes),
+            consultant_notes=tuple(n for n in consultant if n),
+            contact=contact,
+        )
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+def _text(value: str | None, field: str, *, required: bool = True) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise ValidationError({field: "must not be empty"})
+    if len(text) > MAX_COMMENT:
+        raise ValidationError({field: f"at most {MAX_COMMENT} characters"})
+    return text
+
+
+def _locked(session: Session, scope: Scope, case_id: int) -> Case:
+    case = session.scalar(sa.select(Case).where(Case.id == case_id).with_for_update())
+    if case is None:
+        raise NotFound("case", case_id)
+    _check_scope(session, scope, case)
+    return case
+
+
+def _move(case: Case, wanted: CaseStatus, scope: Scope, comment: str | None, now: datetime,
+          *, public: bool = False) -> None:
+    current = CaseStatus(case.status)
+    if wanted not in TRANSITIONS[current] and not (wanted == current == S.FORWARDED):
+        raise TransitionError(current.value, wanted.value, tuple(TRANSITIONS[current]))
+    _set_status(case, current, wanted, scope.actor, comment, now, public=public)
+
+
+def _must_be_open(case: Case, wanted: CaseStatus) -> None:
+    if case.status not in [s.value for s in WORK_STATUSES]:
+        current = CaseStatus(case.status)
+        raise TransitionError(current.value, wanted.value, tuple(TRANSITIONS[current]))
+
+
+def accept(db: Database, scope: Scope, case_id: int, *, at: datetime | None = None) -> None:
+    """forwarded → in_progress: the department takes the case on."""
+    now = at or utcnow()
+    with db.writing() as session:
+        case = _locked(session, scope, case_id)
+        if case.status != S.FORWARDED.value:
+            current = CaseStatus(case.status)
+            raise TransitionError(current.value, S.IN_PROGRESS.value, tuple(TRANSITIONS[current]))
+        _move(case, S.IN_PROGRESS, scope, None, now)
+        work_of(session, case, now).accepted_at = now
+
+
+def _finish(db: Database, scope: Scope, case_id: int, wanted: CaseStatus, answer: str,
+            at: datetime | None) -> None:
+    now = at or utcnow()
+    text = _text(answer, "answer")
+    with db.writing() as session:
+        case = _locked(session, scope, case_id)
+        _must_be_open(case, wanted)
+        _move(case, wanted, scope, text, now, public=True)
+        work = work_of(session, case, now)
+        work.done_at = now
+        work.on_time = now <= work.due_at
+        work.awaiting_resident_since = None
+
+
+def resolve(db: Database, scope: Scope, case_id: int, answer: str, *,
+            at: datetime | None = None) -> None:
+    """→ resolved, with the answer the resident reads."""
+    _finish(db, scope, case_id, S.RESOLVED, answer, at)
+
+
+def reject(db: Database, scope: Scope, case_id: int, answer: str, *,
+           at: datetime | None = None) -> None:
+    """→ rejected, with the reason the resident reads."""
+    _finish(db, scope, case_id, S.REJECTED, answer, at)
+
+
+def return_to_center(db: Database, scope: Scope, case_id: int, reason: str, *,
+                     at: datetime | None = None) -> None:
+    """Wrong unit: the case goes back to the center (`new`, department CKM) to be re-routed;
+    the return is counted on the case."""
+    now = at or utcnow()
+    text = _text(reason, "reason")
+    with db.writing() as session:
+        case = _locked(session, scope, case_id)
+        _must_be_open(case, S.NEW)
+        if case.status == S.IN_PROGRESS.value:  # the lifecycle goes back through forwarded
+            _move(case, S.FORWARDED, scope, None, now)
+        _move(case, S.NEW, scope, f"zwrot do centrum: {text}", now)
+        work = work_of(session, case, now)
+        work.returns += 1
+        work.done_at = None
+        work.on_time = None
+        center = session.scalar(sa.select(Department).where(Department.code == CENTER_DEPARTMENT))
+        case.department = center
+
+
+def reassign(db: Database, scope: Scope, case_id: int, department: str,
+             comment: str | None = None, *, at: datetime | None = None) -> None:
+    """To another department: the case is forwarded there and its deadline starts again."""
+    now = at or utcnow()
+    text = _text(comment, "comment", required=False) or None
+    with db.writing() as session:
+        case = _locked(session, scope, case_id)
+        target = _department(session, department)
+        if not target.is_active:
+            raise ValidationError({"department": f"{department} is not active"})
+        if target.id == case.department_id:
+            raise ValidationError({"department": f"the case is already with {department}"})
+        _must_be_open(case, S.FORWARDED)
+        note = f"przekazano do {target.code}" + (f": {text}" if text else "")
+        _move(case, S.FORWARDED, scope, note, now)
+        case.department = target
+        session.flush()
+        start_clock(session, case, now)
+
+
+def add_note(db: Database, scope: Scope, case_id: int, text: str, *,
+             at: datetime | None = None) -> None:
+    """An internal note: for the center and departments only."""
+    now = at or utcnow()
+    body = _text(text, "note")
+    with db.writing() as session:
+        case = _locked(session, scope, case_id)
+        session.add(CaseNote(case_id=case.id, at=now, by_user_id=scope.user_id,
+                             by_label=scope.username[:80], text=body))
+
+
+def ask_resident(db: Database, scope: Scope, case_id: int, question: str, *,
+                 at: datetime | None = None) -> None:
+    """A question to the resident: a public status note (the status stays what it is), and
+    the case is marked as waiting for the resident's answer."""
+    now = at or utcnow()
+    text = _text(question, "question")
+    with db.writing() as session:
+        case = _locked(session, scope, case_id)
+        _must_be_open(case, CaseStatus(case.status))
+        current = CaseStatus(case.status)
+        _set_status(case, current, current, scope.actor, text, now, public=True)
+        work_of(session, case, now).awaiting_resident_since = now
+
+
+def close_duplicates(db: Database, scope: Scope, original_id: int, case_ids: list[int], *,
+                     at: datetime | None = None) -> int:
+    """Close many cases as duplicates of one, all in one transaction: all or nothing."""
+    now = at or utcnow()
+    wanted = [i for i in dict.fromkeys(case_ids) if i != original_id]
+    if not wanted:
+        raise ValidationError({"case_ids": "name at least one case besides the original"})
+    if len(wanted) > MAX_BULK:
+        raise ValidationError({"case_ids": f"at most {MAX_BULK} at once"})
+    with db.writing() as session:
+        original = _locked(session, scope, original_id)
+        if original.duplicate_of_id is not None:
+            raise ValidationError({"duplicate_of": f"{original.number} is itself a duplicate"})
+        for case_id in wanted:
+            case = _locked(session, scope, case_id)
+            _must_be_open(case, S.CLOSED)
+            case.duplicate_of_id = original.id
+            _move(case, S.CLOSED, scope, f"duplikat zgłoszenia {original.number}", now, public=True)
+            work = work_of(session, case, now)
+            work.done_at = now
+            work.on_time = None  # a duplicate is not counted for or against the department
+    return len(wanted)
+
+
+def escalation_recipients(db: Database, case_id: int) -> list[str]:
+    """Who an escalated case is for now: the department's heads (level 1), then the center's
+    supervisors too (level 2)."""
+    with db.reading() as session:
+        work = session.get(CaseWork, case_id)
+        if work is None or work.escalation_level == 0:
+            return []
+        heads = list(session.scalars(
+            sa.select(User.username).join(DepartmentMember, DepartmentMember.user_id == User.id)
+            .where(DepartmentMember.department_id == work.department_id,
+                   DepartmentMember.is_head, User.is_active).order_by(User.username)))
+        if work.escalation_level >= 2:
+            heads += list(session.scalars(sa.select(User.username).where(
+                User.role == "supervisor", User.is_active).order_by(User.username)))
+        return heads

@@ -1,0 +1,263 @@
+"""The department workspace's services on SQLite and PostgreSQL: memberships, the deadline set
+at forwarding in Warsaw working hours, the inbox and its filters, every action, the department
+boundary, escalation, compliance, and what the resident may read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crm_core.db import Database
+from crm_core.errors import NotFound, TransitionError, ValidationError
+from crm_core.services import cases, department, sla, users
+from crm_core.services.cases import Actor, NewCase
+from crm_core.services.department import Forbidden, InboxFilter
+from crm_core.warsaw import add_working_hours, working_hours_between
+from portal import tracking
+
+DESK = Actor("konsultant1")
+# Monday 4 May 2026, 10:00 Warsaw (08:00 UTC)
+AT = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+POTHOLE = NewCase("roads.pothole", "Dziura przy przejściu", address="Puławska 10",
+                  district="Mokotów", lat=52.20, lon=21.02)
+DUMP = NewCase("waste.illegal_dump", "Gruz w lesie", address="Leśna 1", district="Wawer")
+
+
+def _forwarded(db: Database, draft: NewCase = POTHOLE, at: datetime = AT) -> tuple[int, str]:
+    made = cases.create_case(db, draft, by=DESK, at=at)
+    cases.transition_case(db, made.case.id, "forwarded", by=DESK, at=at)
+    return made.case.id, made.tracking_token
+
+
+def _scope(db: Database, username: str) -> department.Scope:
+    return department.scope_of(db, users.get_user(db, username).id)
+
+
+def test_working_hours_skip_nights_weekends_and_holidays() -> None:
+    friday_3pm = datetime(2026, 5, 8, 13, 0, tzinfo=UTC)  # 15:00 Warsaw (CEST)
+    assert add_working_hours(friday_3pm, 2) == datetime(2026, 5, 11, 7, 0, tzinfo=UTC)
+    # 1 and 3 May are holidays; 30 April 2026 is a Thursday: 15:00 + 2 h → Monday 4 May 09:00
+    assert add_working_hours(datetime(2026, 4, 30, 13, 0, tzinfo=UTC), 2) == \
+        datetime(2026, 5, 4, 7, 0, tzinfo=UTC)
+    # Christmas 2026: 24–26 December are holidays, the 27th a Sunday
+    assert add_working_hours(datetime(2026, 12, 23, 14, 0, tzinfo=UTC), 2) == \
+        datetime(2026, 12, 28, 8, 0, tzinfo=UTC)
+    night = datetime(2026, 5, 4, 20, 0, tzinfo=UTC)  # 22:00 Monday: counts from Tuesday 8:00
+    assert add_working_hours(night, 8) == datetime(2026, 5, 5, 14, 0, tzinfo=UTC)
+    assert working_hours_between(friday_3pm, datetime(2026, 5, 11, 7, 0, tzinfo=UTC)) == 2.0
+
+
+def test_memberships_and_the_demo_staff(seeded: Database) -> None:
+    assert [m.department for m in department.memberships(seeded, "zdm_pracownik")] == ["ZDM"]
+    assert [m.department for m in department.memberships(seeded, "bgo_pracownik")] == ["BGO"]
+    department.add_member(seeded, "zdm_pracownik", "ZZW", head=True)
+    assert _scope(seeded, "zdm_pracownik").departments == ("ZDM", "ZZW")
+    assert department.remove_member(seeded, "zdm_pracownik", "ZZW")
+    assert not department.remove_member(seeded, "zdm_pracownik", "ZZW")
+    with pytest.raises(ValidationError):
+        department.add_member(seeded, "konsultant1", "ZDM")  # not department staff
+    with pytest.raises(ValidationError):
+        department.add_member(seeded, "zdm_pracownik", "NOPE")
+    with pytest.raises(NotFound):
+        department.add_member(seeded, "nobody", "ZDM")
+
+
+def test_forwarding_sets_the_deadline_by_category_and_district(seeded: Database) -> None:
+    case_id, _ = _forwarded(seeded)
+    card = department.card(seeded, _scope(seeded, "zdm_pracownik"), case_id, at=AT)
+    assert card.sla_hours == 24  # roads.pothole overrides roads (40)
+    assert card.due_at == add_working_hours(AT, 24) == datetime(2026, 5, 7, 8, 0, tzinfo=UTC)
+    # A district's rule overrides the city-wide one.
+    bins = NewCase("waste.bins", "Pełny kosz", address="Marszałkowska 1", district="Śródmieście")
+    bins_id, _ = _forwarded(seeded, bins)
+    admin = _scope(seeded, "admin")
+    assert department.card(seeded, admin, bins_id).sla_hours == 8
+    sla.set_sla_rule(seeded, "waste.bins", 3, "Śródmieście")
+    other_id, _ = _forwarded(seeded, bins)
+    assert department.card(seeded, admin, other_id).sla_hours == 3
+    with pytest.raises(ValidationError):
+        sla.set_sla_rule(seeded, "waste.bins", 0)
+
+
+def test_accept_and_resolve_with_a_public_answer_and_an_internal_note(seeded: Database) -> None:
+    case_id, token = _forwarded(seeded)
+    zdm = _scope(seeded, "zdm_pracownik")
+    department.accept(seeded, zdm, case_id, at=AT + timedelta(hours=1))
+    department.add_note(seeded, zdm, case_id, "ekipa Kowalskiego, koszt 300 zł",
+                        at=AT + timedelta(hours=2))
+    department.resolve(seeded, zdm, case_id, "Ubytek załatany 5 maja.", at=AT + timedelta(hours=3))
+    card = department.card(seeded, zdm, case_id)
+    assert card.status == "resolved"
+    assert [h.to_status for h in card.history] == ["new", "forwarded", "in_progress", "resolved"]
+    assert card.history[-1].comment == "Ubytek załatany 5 maja." and card.history[-1].public
+    assert [n.text for n in card.notes] == ["ekipa Kowalskiego, koszt 300 zł"]
+    # What the resident and open data see: the answer, never the note.
+    public = tracking.by_token(seeded, token)
+    assert public is not None and public.status_notes == "Ubytek załatany 5 maja."
+    assert all("Kowalskiego" not in (c.note or "") for c in public.history)
+    assert department.compliance(seeded, "ZDM", at=AT + timedelta(hours=4)).percent == 100.0
+    # Resolved is final for the department: a second resolve is an illegal transition.
+    with pytest.raises(TransitionError):
+        department.resolve(seeded, zdm, case_id, "jeszcze raz")
+    with pytest.raises(ValidationError):
+        department.add_note(seeded, zdm, case_id, "   ")
+
+
+def test_another_departments_staff_may_not_see_or_act(seeded: Database) -> None:
+    case_id, _ = _forwarded(seeded)
+    bgo = _scope(seeded, "bgo_pracownik")
+    refused: list[Callable[[], object]] = [
+        lambda: department.accept(seeded, bgo, case_id),
+        lambda: department.resolve(seeded, bgo, case_id, "nie nasze"),
+        lambda: department.add_note(seeded, bgo, case_id, "x"),
+        lambda: department.card(seeded, bgo, case_id),
+        lambda: department.return_to_center(seeded, bgo, case_id, "x")]
+    for act in refused:
+        with pytest.raises(Forbidden):
+            act()
+    assert department.inbox(seeded, bgo, InboxFilter(), at=AT).rows == ()
+    consultant = _scope(seeded, "konsultant1")
+    with pytest.raises(Forbidden):
+        department.accept(seeded, consultant, case_id)
+    assert cases.get_case(seeded, case_id).status == "forwarded"
+    # A case the center has not forwarded yet is nobody's in the departments.
+    fresh = cases.create_case(seeded, POTHOLE, by=DESK, at=AT).case.id
+    with pytest.raises(Forbidden):
+        department.accept(seeded, _scope(seeded, "zdm_pracownik"), fresh)
+
+
+def test_return_to_the_center_is_counted_and_the_case_re_routed(seeded: Database) -> None:
+    case_id, _ = _forwarded(seeded, DUMP)  # waste.illegal_dump → BGO
+    bgo = _scope(seeded, "bgo_pracownik")
+    department.accept(seeded, bgo, case_id, at=AT)
+    with pytest.raises(ValidationError):
+        department.return_to_center(seeded, bgo, case_id, "")
+    department.return_to_center(seeded, bgo, case_id, "teren Lasów Miejskich", at=AT)
+    view = cases.get_case(seeded, case_id)
+    assert (view.status, view.department) == ("new", "CKM")
+    assert "teren Lasów Miejskich" in (view.history[-1].comment or "")
+    with pytest.raises(Forbidden):  # no longer BGO's
+        department.card(seeded, bgo, case_id)
+    cases.transition_case(seeded, case_id, "forwarded", by=DESK, department="LMW", at=AT)
+    card = department.card(seeded, _scope(seeded, "admin"), case_id)
+    assert (card.department, card.returns, card.status) == ("LMW", 1, "forwarded")
+
+
+def test_reassign_reject_ask_and_illegal_moves(seeded: Database) -> None:
+    case_id, token = _forwarded(seeded)
+    zdm = _scope(seeded, "zdm_pracownik")
+    with pytest.raises(ValidationError):
+        department.reassign(seeded, zdm, case_id, "ZDM")  # already there
+    with pytest.raises(ValidationError):
+        department.reassign(seeded, zdm, case_id, "NOPE")
+    department.reassign(seeded, zdm, case_id, "BGO", "to odpady", at=AT + timedelta(hours=1))
+    bgo = _scope(seeded, "bgo_pracownik")
+    card = department.card(seeded, bgo, case_id)
+    assert (card.department, card.status) == ("BGO", "forwarded")
+    assert card.forwarded_at == AT + timedelta(hours=1)
+    department.ask_resident(seeded, bgo, case_id, "Czy gruz leży na jezdni?",
+                            at=AT + timedelta(hours=2))
+    card = department.card(seeded, bgo, case_id)
+    assert card.awaiting_resident and card.status == "forwarded"
+    assert (card.history[-1].from_status, card.history[-1].to_status) == ("forwarded", "forwarded")
+    public = tracking.by_token(seeded, token)
+    assert public is not None and public.status_notes == "Czy gruz leży na jezdni?"
+    department.reject(seeded, bgo, case_id, "Teren prywatny; zgłoszenie do właściciela.")
+    refused: list[Callable[[], object]] = [
+        lambda: department.accept(seeded, bgo, case_id),
+        lambda: department.ask_resident(seeded, bgo, case_id, "?"),
+        lambda: department.reassign(seeded, bgo, case_id, "ZDM")]
+    for act in refused:
+        with pytest.raises(TransitionError):
+            act()
+    assert cases.get_case(seeded, case_id).status == "rejected"
+
+
+def test_inbox_tabs_filters_search_escalation_and_compliance(seeded: Database) -> None:
+    zdm = _scope(seeded, "zdm_pracownik")
+    old_id, _ = _forwarded(seeded, at=AT - timedelta(days=10))  # 24 h deadline long gone
+    today_id, _ = _forwarded(seeded, NewCase("roads.signs", "Znak przewrócony",
+                                             address="Grójecka 5", district="Ochota"),
+                             at=AT - timedelta(hours=1))  # 8 h: due today at 17:00? 8–16: tomorrow
+    fresh_id, _ = _forwarded(seeded, NewCase("roads.winter", "Ślisko", address="Nowy Świat 1",
+                                             district="Śródmieście"), at=AT)  # 2 h: due 12:00
+    department.accept(seeded, zdm, fresh_id, at=AT)
+    now = AT + timedelta(minutes=30)
+    box = department.inbox(seeded, zdm, InboxFilter(), at=now)
+    assert {r.id for r in box.rows} == {old_id, today_id, fresh_id}
+    assert box.counts["overdue"] == 1 and box.counts["in_progress"] == 1
+    assert box.counts["new"] == 2 and box.counts["due_today"] == 1
+    ids = {tab: {r.id for r in department.inbox(seeded, zdm, InboxFilter(tab=tab), at=now).rows}
+           for tab in ("overdue", "due_today", "in_progress", "new")}
+    assert ids == {"overdue": {old_id}, "due_today": {fresh_id}, "in_progress": {fresh_id},
+                   "new": {old_id, today_id}}
+    assert {r.id for r in department.inbox(
+        seeded, zdm, InboxFilter(district="Ochota"), at=now).rows} == {today_id}
+    assert {r.id for r in department.inbox(
+        seeded, zdm, InboxFilter(category="roads.winter"), at=now).rows} == {fresh_id}
+    assert {r.id for r in department.inbox(
+        seeded, zdm, InboxFilter(q="grójecka"), at=now).rows} == {today_id}
+    number = cases.get_case(seeded, old_id).number
+    assert {r.id for r in department.inbox(seeded, zdm, InboxFilter(q=number), at=now).rows} == {old_id}
+    assert {r.id for r in department.inbox(
+        seeded, zdm, InboxFilter(age="older30"), at=now).rows} == set()
+    assert {r.id for r in department.inbox(
+        seeded, zdm, InboxFilter(age="d7"), at=now).rows} == {today_id, fresh_id}
+    assert {r.id for r in department.inbox(
+        seeded, zdm, InboxFilter(status="in_progress"), at=now).rows} == {fresh_id}
+    with pytest.raises(ValidationError):
+        department.inbox(seeded, zdm, InboxFilter(tab="nope", district="Gotham"))
+    with pytest.raises(Forbidden):
+        department.inbox(seeded, zdm, InboxFilter(department="BGO"))
+    # Escalation: past the deadline → the head (1); a working day later → the supervisor (2).
+    department.add_member(seeded, "zdm_pracownik", "ZDM", head=True)
+    assert sla.escalate_overdue(seeded, at=now) == 1
+    assert department.escalation_recipients(seeded, old_id)[:1] == ["zdm_pracownik"]
+    assert "kierownik" in department.escalation_recipients(seeded, old_id)
+    row = next(r for r in department.inbox(seeded, zdm, InboxFilter(), at=now).rows if r.id == old_id)
+    assert row.overdue and row.escalation_level == 2
+    late = AT + timedelta(hours=3)  # fresh (due 12:00 Warsaw) is overdue by one hour
+    assert sla.escalate_overdue(seeded, at=late) == 1
+    assert department.card(seeded, zdm, fresh_id, at=late).escalation_level == 1
+    # Compliance: one resolved on time, one late.
+    department.resolve(seeded, zdm, old_id, "Naprawione", at=now)
+    department.resolve(seeded, zdm, today_id, "Naprawione", at=now)
+    figure = department.compliance(seeded, "ZDM", at=now)
+    assert (figure.on_time, figure.done, figure.percent) == (1, 2, 50.0)
+    assert department.inbox(seeded, zdm, InboxFilter(), at=now).compliance == (figure,)
+
+
+def test_bulk_close_duplicates_all_or_nothing(seeded: Database) -> None:
+    zdm = _scope(seeded, "zdm_pracownik")
+    original, _ = _forwarded(seeded)
+    dup1, token1 = _forwarded(seeded)
+    dup2, _ = _forwarded(seeded)
+    foreign, _ = _forwarded(seeded, DUMP)
+    with pytest.raises(Forbidden):
+        department.close_duplicates(seeded, zdm, original, [dup1, foreign])
+    assert cases.get_case(seeded, dup1).status == "forwarded"  # nothing changed
+    with pytest.raises(ValidationError):
+        department.close_duplicates(seeded, zdm, original, [original])
+    assert department.close_duplicates(seeded, zdm, original, [dup1, dup2, dup1]) == 2
+    for case_id in (dup1, dup2):
+        view = cases.get_case(seeded, case_id)
+        assert view.status == "closed" and view.duplicate_of == cases.get_case(seeded, original).number
+    public = tracking.by_token(seeded, token1)
+    assert public is not None and "duplikat" in (public.status_notes or "")
+
+
+def test_resident_contact_only_where_the_department_allows(seeded: Database) -> None:
+    from crm_core.services import residents
+
+    resident = residents.create_resident(seeded, phones=["+48600100200"], name="Jan Kowalski")
+    made = cases.create_case(seeded, NewCase(**{**POTHOLE.__dict__, "resident_id": resident.id}),
+                             by=DESK, at=AT)
+    cases.transition_case(seeded, made.case.id, "forwarded", by=DESK, at=AT)
+    zdm = _scope(seeded, "zdm_pracownik")
+    assert department.card(seeded, zdm, made.case.id).contact is None
+    department.set_share_contact(seeded, "ZDM", True)
+    contact = department.card(seeded, zdm, made.case.id).contact
+    assert contact is not None and contact.name == "Jan Kowalski"
+    assert contact.phones == ("+48600100200",)
