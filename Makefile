@@ -24,7 +24,6 @@ node_modules/.installed: package.json package-lock.json
 web-deps: node_modules/.installed
 
 run: venv system-deps web-deps
-	$(BIN)/ckm asterisk up
 	$(BIN)/ckm db migrate
 	$(BIN)/ckm seed --demo
 	$(BIN)/ckm run

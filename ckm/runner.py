@@ -15,6 +15,7 @@ import importlib
 import json
 import logging
 import signal
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -36,7 +37,40 @@ def register(sub: Any) -> None:
     run.add_argument("--no-asterisk", action="store_true",
                      help="do not provision Asterisk; expect ARI to be reachable already")
     run.add_argument("--no-web", action="store_true", help="controller only")
+    run.add_argument("--keep-asterisk", action="store_true",
+                     help="on exit, leave running a sandbox Asterisk this run started "
+                          "(by default it is stopped; one already running is always left)")
     run.set_defaults(handler=_run)
+
+
+@dataclass(frozen=True)
+class AsteriskLease:
+    """What `ckm run` did to Asterisk at start, so that it undoes only that on exit.
+
+    Rules: a run stops only a sandbox it started itself (it was not running before `up`), unless
+    told to keep it; a sandbox that was already running (another run, `ckm asterisk up`, the
+    test suite) and a system Asterisk are never stopped; the exit message says which."""
+
+    mode: str  # sandbox | system | none (--no-asterisk)
+    started_here: bool = False
+    keep: bool = False
+
+    @property
+    def stop_on_exit(self) -> bool:
+        return self.mode == "sandbox" and self.started_here and not self.keep
+
+    def exit_message(self) -> str:
+        if self.mode == "none":
+            return "Asterisk: not started by ckm run (--no-asterisk); left as it was"
+        if self.mode == "system":
+            return "Asterisk: the system Asterisk is not ckm's to stop; left running"
+        if not self.started_here:
+            return ("Asterisk: the sandbox was already running when ckm run started; left "
+                    "running (stop it with `ckm asterisk down`)")
+        if self.keep:
+            return ("Asterisk: the sandbox ckm run started is left running (--keep-asterisk; "
+                    "stop it with `ckm asterisk down`)")
+        return "Asterisk: stopping the sandbox ckm run started"
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -47,20 +81,57 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except SettingsError as exc:
         log.error("%s", exc)
         return 2
+    lease = AsteriskLease("none")
+    target: provision.Sandbox | provision.SystemAsterisk | None = None
     if not args.no_asterisk:
-        try:
-            status = provision.select(settings).up(settings.data_dir / "logs")
-        except provision.ProvisionError as exc:
-            log.error("asterisk: %s", exc)
-            return 1
-        log.info("asterisk %s ready: %s", status.mode, status.version.split(" built")[0])
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, web_enabled=not args.no_web))
+        target = provision.select(settings)
+        if isinstance(target, provision.Sandbox):
+            lease = AsteriskLease("sandbox", started_here=target.pid() is None,
+                                  keep=args.keep_asterisk)
+        else:
+            lease = AsteriskLease("system")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            if target is not None:
+                try:
+                    status = target.up(settings.data_dir / "logs")
+                except provision.ProvisionError as exc:
+                    log.error("asterisk: %s", exc)
+                    return 1
+                log.info("asterisk %s ready: %s", status.mode, status.version.split(" built")[0])
+            asyncio.run(serve(settings, web_enabled=not args.no_web))
+    finally:
+        _release(lease, target)
     return 0
 
 
+def _release(lease: AsteriskLease, target: Any) -> None:
+    """Undo what this run did to Asterisk (see AsteriskLease); a second Ctrl-C while the
+    sandbox stops is ignored, so no chroot mount is left behind."""
+    from pbx import provision
+
+    print(lease.exit_message(), flush=True)
+    if not lease.stop_on_exit or target is None:
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        how = target.down()
+        print(f"Asterisk: sandbox stopped{f' ({how})' if how else ''}", flush=True)
+    except (provision.ProvisionError, OSError) as exc:  # say it; `ckm asterisk down` retries
+        print(f"Asterisk: the sandbox did not stop cleanly: {exc}; run `ckm asterisk down`",
+              flush=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# Request lines up to this long reach the handlers (aiohttp's own limit, 8190, answers a bare
+# text 400 before any): the Open311 API refuses URLs over 8 KB itself, with 414 in its format.
+MAX_REQUEST_LINE = 64 * 1024
+
+
 def build_web(center: Center) -> web.Application:
-    app = web.Application(client_max_size=12 * 1024 * 1024)
+    app = web.Application(client_max_size=12 * 1024 * 1024,
+                          handler_args={"max_line_size": MAX_REQUEST_LINE})
     app[CENTER] = center
     # First: every later middleware and handler sees the client's address and scheme as a
     # trusted proxy forwarded them; HTTPS responses get Secure cookies and HSTS.
