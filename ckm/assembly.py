@@ -7,6 +7,7 @@ need in `center.services`:
 
   crm.db            crm_core.db.Database
   crm.recorder      crm_core.recorder.Recorder (outbox journal + writer)
+  crm.notifications crm_core.notifications.dispatcher.Dispatcher (residents' e-mail, SMS)
   ivr.library       pbx.script_library.ScriptLibrary (what new calls run)
   ivr.prompts       pbx.prompts.PromptStage
   cti.switchboard   cti.switchboard.Switchboard
@@ -90,6 +91,9 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
     library.on_publish(render_published)
     if crm:
         await _attach_crm(center)
+        from crm_core.notifications import wiring as notifications
+
+        await notifications.attach(center)  # resident notifications: the outbox's dispatcher
     ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
                     settings.ari_app)
     center.services["pbx.ari"] = ari

@@ -81,6 +81,18 @@ class Settings:
     session_idle_minutes: int = 30
     # --- CRM
     database_url: str = ""  # empty: sqlite:///{data_dir}/ckm.sqlite3
+    # --- resident notifications (crm_core.notifications): e-mail through this SMTP server
+    # (empty host: e-mail notifications wait, pending), SMS through this HTTP gateway.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_sender: str = "Warszawa 19115 <19115@localhost>"
+    # Where residents' tracking links point; empty: http://{web_host}:{web_port}.
+    public_base_url: str = ""
+    sms_gateway_url: str = ""  # empty: SMS notifications wait, pending
+    sms_gateway_token: str = ""
     # --- calls: the IVR script new calls to 19115 start with (ivr/scripts/<name>.yaml)
     ivr_script: str = "19115"
     log_level: str = "INFO"
@@ -125,6 +137,13 @@ class Settings:
     @property
     def queue_log_file(self) -> Path:
         return self.queue_log_path or self.data_dir / "queue_log"
+
+    @property
+    def public_url(self) -> str:
+        """The center's address as residents reach it (tracking links in notifications)."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"{'https' if self.tls else 'http'}://{self.web_host}:{self.web_port}"
 
     @property
     def local_file(self) -> Path:

@@ -1,0 +1,175 @@
+"""The channels' senders: e-mail through an SMTP server, SMS through an HTTP gateway.
+
+E-mail: `smtplib` on worker threads, one connection per batch (EHLO, STARTTLS when set, AUTH
+when a user is set, then one transaction per message), so hundreds of messages a second go
+through one server without a handshake each. A reply 5xx to a message (e.g. an unknown
+recipient) fails it for good; a 4xx, a refused or broken connection is temporary (retried).
+
+SMS: `HttpSmsGateway` speaks the shape most JSON SMS APIs share:
+
+    POST <sms_gateway_url>
+    Authorization: Bearer <sms_gateway_token>
+    Idempotency-Key: <the notification's key>
+    Content-Type: application/json
+    {"to": "+48600100200", "text": "…", "reference": "<the notification's key>"}
+
+2xx: accepted. 408, 429 and 5xx (and no answer at all): temporary. Any other 4xx: the gateway
+refuses that message (bad number, blocked recipient): failed for good. Another gateway is
+another class with the same `async send(item) -> Outcome`.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Protocol
+
+import aiohttp
+
+from crm_core.notifications.store import OK, Outcome, Outgoing
+
+
+class SmsGateway(Protocol):
+    async def send(self, item: Outgoing) -> Outcome: ...
+
+    async def close(self) -> None: ...
+
+
+def message_id(key: str, domain: str) -> str:
+    """A stable Message-ID per notification: a copy re-sent in the at-least-once window has
+    the same one, so mail clients and archives may drop it."""
+    return f"<{re.sub(r'[^A-Za-z0-9.-]', '.', key)}@{domain}>"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 25
+    starttls: bool = False
+    user: str = ""
+    password: str = ""
+    sender: str = "19115@localhost"
+    timeout_s: float = 30.0
+
+
+class EmailSender:
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self.domain = config.sender.rsplit("@", 1)[-1].strip(">") or "localhost"
+
+    def build(self, item: Outgoing) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.config.sender
+        msg["To"] = item.to
+        msg["Subject"] = item.subject
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = message_id(item.key, self.domain)
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(item.text)
+        if item.html:
+            msg.add_alternative(item.html, subtype="html")
+        msg["Content-Language"] = item.language  # after: add_alternative moves Content-* inside
+        return msg
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
+        try:
+            smtp.ehlo()
+            if c.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if c.user:
+                smtp.login(c.user, c.password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send_batch(self, items: list[Outgoing]) -> list[Outcome]:
+        """Blocking (run on a thread): send `items` over one connection, an outcome each."""
+        out: list[Outcome] = []
+        try:
+            smtp = self._connect()
+        except (OSError, smtplib.SMTPException) as exc:
+            return [Outcome(False, error=f"SMTP {self.config.host}:{self.config.port}: {exc}")] * len(items)
+        try:
+            for item in items:
+                outcome = self._send_one(smtp, item)
+                out.append(outcome)
+                if not outcome.ok and not outcome.permanent and _connection_gone(outcome):
+                    break
+        finally:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+        gone = out[-1].error if out else "not sent"
+        out += [Outcome(False, error=gone)] * (len(items) - len(out))
+        return out
+
+    def _send_one(self, smtp: smtplib.SMTP, item: Outgoing) -> Outcome:
+        try:
+            refused = smtp.send_message(self.build(item), from_addr=_bare(self.config.sender),
+                                        to_addrs=[item.to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()), (550, b"refused"))
+            return Outcome(False, permanent=code >= 500, error=f"SMTP {code} {_text(text)}")
+        except smtplib.SMTPResponseException as exc:
+            permanent = exc.smtp_code >= 500 and exc.smtp_code != 521
+            return Outcome(False, permanent=permanent, error=f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}")
+        except (OSError, smtplib.SMTPException) as exc:
+            return Outcome(False, error=f"SMTP connection: {exc}")
+        if refused:
+            code, text = next(iter(refused.values()))
+            return Outcome(False, permanent=code >= 500, error=f"SMTP {code} {_text(text)}")
+        return OK
+
+
+def _connection_gone(outcome: Outcome) -> bool:
+    return (outcome.error or "").startswith("SMTP connection")
+
+
+def _bare(sender: str) -> str:
+    match = re.search(r"<([^>]+)>", sender)
+    return match.group(1) if match else sender.strip()
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+
+class HttpSmsGateway:
+    """The JSON SMS gateway adapter (see the module doc for the request's shape)."""
+
+    def __init__(self, url: str, token: str, *, timeout_s: float = 10.0) -> None:
+        self.url = url
+        self.token = token
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def send(self, item: Outgoing) -> Outcome:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        headers = {"Idempotency-Key": item.key}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        body = {"to": item.to, "text": item.text, "reference": item.key}
+        try:
+            async with self._session.post(self.url, json=body, headers=headers) as resp:
+                detail = (await resp.text())[:300]
+                if 200 <= resp.status < 300:
+                    return OK
+                permanent = 400 <= resp.status < 500 and resp.status not in (408, 429)
+                return Outcome(False, permanent=permanent, error=f"SMS gateway HTTP {resp.status}: {detail}")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return Outcome(False, error=f"SMS gateway: {type(exc).__name__} {exc}")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
