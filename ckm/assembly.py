@@ -181,6 +181,8 @@ async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
         log.info("ACD: %s", await board.boot())
     except Exception:
         log.exception("ACD boot failed; starting with no queues")
+    if queue_log is not None:
+        queue_log.lines.adopt(board.acd)
     await board.start()
 
     async def close() -> None:

@@ -110,6 +110,22 @@ class QueueLogLines:
         self.connected: dict[str, _Connected] = {}
         self.agents: dict[str, tuple[str, tuple[str, ...]]] = {}  # agent -> (state, queues)
 
+    def adopt(self, acd: Any) -> None:
+        """Start from the ACD as it is (restored from a snapshot): who is logged in, who waits
+        where, who talks, so the next notices add to the log and repeat nothing."""
+        for agent in acd.agents.values():
+            if agent.status.value != "offline":
+                self.agents[agent.agent_id] = (
+                    agent.status.value, tuple(m.queue for m in agent.profile.memberships))
+        for queue, line_up in acd.order.items():
+            for pos, (_, call_id) in enumerate(line_up, 1):
+                entry = acd.entries[call_id]
+                self.order.setdefault(queue, []).append(call_id)
+                self.waiting[call_id] = _Waiting(queue, entry.joined_at, pos)
+        for call in acd.calls.values():
+            self.connected[call.call_id] = _Connected(call.queue, call.agent, 0, 1,
+                                                      call.connected_at)
+
     # --- positions -----------------------------------------------------------------------
 
     def _join(self, call_id: str, queue: str, at: datetime) -> int:

@@ -108,3 +108,21 @@ def test_writer_appends_lines(tmp_path: Path) -> None:
         writer(n)
     writer.close()
     assert (tmp_path / "sub" / "queue_log").read_text() == f"{EPOCH}|NONE|q|anna|ADDMEMBER|\n"
+
+
+def test_after_a_restart_the_log_goes_on_without_repeating_logins() -> None:
+    d = Drill(QueueConfig("q", wrapup_s=0))
+    d.login("anna", "q")
+    d.login("bart", "q")
+    d.call("c1", "q")
+    d.call("c2", "q")
+    d.call("c3", "q")
+    restarted = QueueLogLines(SwitchboardLookup(d))
+    restarted.adopt(d.acd)  # c1 and c2 ring (still in line, as in app_queue), c3 waits
+    seen = len(d.steps)
+    d.hangup("c3")
+    (agent,) = [a for step in d.steps for c, a in rings(step) if c == "c1"]
+    d.answer("c1", agent)
+    out = [x.split("|", 4)[4] for s in d.steps[seen:] for n in s.notices
+           for x in restarted.lines(n)]
+    assert out == ["ABANDON|3|3|0", "CONNECT|0||0"]
