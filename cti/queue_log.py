@@ -19,7 +19,8 @@ member name), "NONE" where there is none. The events and their data, as app_queu
     JOINEMPTY / FULL  position|origposition|waittime         (refused on joining)
     TRANSFER          target|kind|holdtime|calltime|origposition          (blind)
     ATTENDEDTRANSFER  BRIDGE|target|holdtime|calltime|origposition        (attended)
-    ADDMEMBER / REMOVEMEMBER  (empty)                        (login / logout, per queue)
+    ADDMEMBER         "" or PAUSED                           (login, per queue)
+    REMOVEMEMBER      (empty)                                (logout, per queue)
     PAUSE / UNPAUSE   reason                                 (per queue)
 
 Times are whole seconds as app_queue counts them. `QueueLogLines` is pure: notices in, lines
@@ -243,7 +244,8 @@ class QueueLogLines:
         out: list[str] = []
         if before == "offline" and n.state != "offline":
             queues = self.lookup.queues_of(n.agent)
-            out += [line(n.at, NONE, q, n.agent, "ADDMEMBER", "") for q in queues]
+            added = "PAUSED" if n.state == "paused" else ""  # as app_queue adds a paused member
+            out += [line(n.at, NONE, q, n.agent, "ADDMEMBER", added) for q in queues]
         if n.state == "paused" and before != "paused":
             out += [line(n.at, NONE, q, n.agent, "PAUSE", n.reason) for q in queues]
         elif before == "paused" and n.state != "paused":

@@ -126,3 +126,11 @@ def test_after_a_restart_the_log_goes_on_without_repeating_logins() -> None:
     out = [x.split("|", 4)[4] for s in d.steps[seen:] for n in s.notices
            for x in restarted.lines(n)]
     assert out == ["ABANDON|3|3|0", "CONNECT|0||0"]
+
+
+def test_logging_in_paused_adds_a_paused_member_with_its_reason() -> None:
+    d = Drill(QueueConfig("q"), QueueConfig("water"))
+    lines = Lines(d)
+    d.login("anna", "q", "water", paused="szkolenie")
+    assert lines.new() == ["NONE|q|anna|ADDMEMBER|PAUSED", "NONE|water|anna|ADDMEMBER|PAUSED",
+                           "NONE|q|anna|PAUSE|szkolenie", "NONE|water|anna|PAUSE|szkolenie"]
