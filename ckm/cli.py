@@ -16,6 +16,7 @@ from ckm import settings as settings_mod
 COMMAND_MODULES = (
     "pbx.cli",
     "crm_core.cli",
+    "crm_core.notifications.cli",
     "ivr.cli",
     "cti.cli",
     "portal.cli",

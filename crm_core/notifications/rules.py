@@ -10,7 +10,10 @@ Rules:
   * → resolved: "resolved", with the department's public answer;
   * → rejected: "rejected", with the public reason;
   * → closed as a duplicate of another case: "duplicate", naming that case;
-  * a question asked by the department (not a status change): "question", with the question.
+  * a question asked by the department: "question", with the question. It is recorded as a
+    history entry that keeps the status (from = to) with a public comment — what
+    `crm_core.services.department.ask_resident` writes; such an entry without a public
+    comment tells nothing.
   Nothing else notifies: `new` and `forwarded` are the center's own steps, and closing a case
   already resolved or rejected repeats what the resident was told then.
 - Only a comment marked public reaches the resident; internal remarks never do.
@@ -35,10 +38,11 @@ KINDS = ("accepted", "resolved", "rejected", "duplicate", "question")
 SMS_NOTE_LIMIT = 300
 
 
-def notification_kind(from_status: str | None, to_status: str, *, duplicate: bool = False) -> str | None:
+def notification_kind(from_status: str | None, to_status: str, *, duplicate: bool = False,
+                      public_note: bool = False) -> str | None:
     """The kind of message a status change sends, or None when it sends none."""
     if from_status == to_status:
-        return None
+        return "question" if public_note else None
     if to_status == "in_progress":
         return "accepted"
     if to_status == "resolved":

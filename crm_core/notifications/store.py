@@ -154,13 +154,13 @@ def tracking_url(case_number: str, token: str | None) -> str:
 
 def on_status_change(case: Case, change: CaseStatusChange) -> None:
     """Enqueue what `change` tells the resident, in the session (transaction) of `case`."""
+    note = change.comment if change.public and change.comment else None
     kind = rules.notification_kind(change.from_status, change.to_status,
-                                   duplicate=case.duplicate_of_id is not None)
+                                   duplicate=case.duplicate_of_id is not None, public_note=note is not None)
     session = object_session(case)
     if kind is None or session is None:
         return
     session.flush()  # the change's id names the notification
-    note = change.comment if getattr(change, "public", False) else None
     duplicate_of = None
     if kind == "duplicate":
         duplicate_of = session.scalar(sa.select(Case.number).where(Case.id == case.duplicate_of_id))

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import email
 import email.policy
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +23,10 @@ import sqlalchemy as sa
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.models import Notification
+from crm_core.notifications import cli as notifications_cli
 from crm_core.notifications import rules, store
 from crm_core.notifications.dispatcher import Dispatcher, DispatchPolicy
 from crm_core.notifications.senders import EmailSender, HttpSmsGateway, SmtpConfig
@@ -50,6 +55,8 @@ def test_which_status_changes_notify() -> None:
     assert kind(None, "new") is None
     assert kind("resolved", "closed") is None
     assert kind("resolved", "closed", duplicate=True) is None
+    assert kind("in_progress", "in_progress", public_note=True) == "question"
+    assert kind("in_progress", "in_progress") is None
 
 
 def test_consent_withdrawn_wins_over_a_chosen_channel() -> None:
@@ -242,7 +249,8 @@ async def test_a_resident_who_asked_not_to_be_contacted_receives_nothing(
     assert smtp.inbox.count() == 0 and _rows(seeded) == []
 
 
-def test_a_bounced_address_is_failed_with_its_error_and_listed(seeded: Database) -> None:
+def test_a_bounced_address_is_failed_with_its_error_and_listed(
+        seeded: Database, seeded_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An SMTP 550 for the recipient fails the notification for good, visible with its error."""
 
     class Refusing(Inbox):
@@ -264,6 +272,20 @@ def test_a_bounced_address_is_failed_with_its_error_and_listed(seeded: Database)
     assert len(failed) == 2 and all("550" in (f.last_error or "") for f in failed)
     assert failed[0].case_number == made.case.number
     assert store.counts(seeded) == {"failed": 2}
+    # What a supervisor sees: `ckm notifications list --failed`.
+    settings = Settings(database_url=seeded_url, data_dir=tmp_path)
+    parser = argparse.ArgumentParser(prog="ckm")
+    notifications_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["notifications", "list", "--failed", "--json"])
+    assert args.handler(args, settings) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["counts"] == {"failed": 2}
+    assert [(n["case"], n["status"], n["to"]) for n in listed["notifications"]] == [
+        (made.case.number, "failed", "gone@example.test")] * 2
+    assert all("550 5.1.1 no such mailbox" in n["last_error"] for n in listed["notifications"])
+    args = parser.parse_args(["notifications", "list"])
+    assert args.handler(args, settings) == 0
+    assert "failed: 2" in capsys.readouterr().out
     assert store.retry(seeded, all_failed=True) == 2
     assert store.counts(seeded) == {"pending": 2}
 
@@ -286,7 +308,28 @@ def test_enqueueing_is_part_of_the_status_change_and_idempotent(seeded: Database
     assert [r.kind for r in _rows(seeded)] == ["accepted"]
 
 
-def test_a_question_goes_by_the_residents_channel(seeded: Database) -> None:
+def test_the_departments_question_goes_by_the_residents_channel(seeded: Database) -> None:
+    from crm_core.services import department
+
+    made = _report(seeded, language="uk")
+    cases.transition_case(seeded, made.case.id, "forwarded", by=Actor("konsultant1"))
+    admin = department.scope_of(seeded, _user_id(seeded, "admin"))
+    department.ask_resident(seeded, admin, made.case.id, "Який номер будинку?")
+    (row,) = _rows(seeded)
+    assert row.kind == "question" and row.language == "uk" and "Який номер будинку?" in row.body_text
+    assert "Запитання" in row.body_text and made.case.number in row.subject
+
+
+def _user_id(db: Database, username: str) -> int:
+    from crm_core.models import User
+
+    with db.reading() as session:
+        found = session.scalar(sa.select(User.id).where(User.username == username))
+        assert found is not None
+        return int(found)
+
+
+def test_enqueue_question_is_idempotent_per_question(seeded: Database) -> None:
     made = _report(seeded, language="uk")
     with seeded.writing() as session:
         case = session.get(cases.Case, made.case.id)
@@ -340,3 +383,12 @@ async def test_sms_through_the_http_gateway(seeded: Database) -> None:
     texts = {b["text"] for _, b in seen}
     assert any("Naprawione." in t and "załatwione" in t for t in texts)
     assert sorted(r.attempts for r in _rows(seeded)) == [1, 2]
+
+
+def test_ckm_settings_masks_the_smtp_password_and_the_gateway_token() -> None:
+    shown = Settings(smtp_host="mail.um.test", smtp_password="hunter2", sms_gateway_token="tok",
+                     public_base_url="https://19115.um.warszawa.pl/").public()
+    assert shown["smtp_password"] == "********" and shown["sms_gateway_token"] == "********"
+    assert shown["smtp_host"] == "mail.um.test" and shown["smtp_port"] == "25"
+    assert Settings(public_base_url="https://19115.um.warszawa.pl/").public_url == "https://19115.um.warszawa.pl"
+    assert Settings(web_port=8080).public_url == "http://127.0.0.1:8080"
