@@ -1,4 +1,5 @@
-"""The admin pages (role admin): accounts, roles, passwords, queue memberships and skills.
+"""The admin pages (role admin): accounts, roles, passwords, queue memberships, skills, and
+the departments a department staff member works for (the /dept workspace).
 
 Plain server-rendered forms (no script): every POST carries the session's CSRF token and ends
 in a redirect back to the page (POST-redirect-GET), except where a generated password has to be
@@ -21,10 +22,11 @@ from aiohttp import web
 
 from agent_desktop import security
 from agent_desktop.crm import off_loop
-from agent_desktop.pages import desk_of, render
+from agent_desktop.dept import strings as dept_strings
+from agent_desktop.pages import desk_of, lang_of, render
 from agent_desktop.security import User, requires
 from crm_core.errors import CrmError, NotFound, ValidationError
-from crm_core.services import contact_center, users
+from crm_core.services import contact_center, department, users
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,9 @@ async def _user_page(request: web.Request, username: str, *, generated: str = ""
     known_skills = sorted({s for q in queues for s in q.skills_required} | set(setup.skills))
     done = request.query.get("done", "")
     response = render(request, "admin_user.html", user, account=setup.user,
+                      departments=await off_loop(department.list_departments, db),
+                      dept_memberships=await off_loop(department.memberships, db, username),
+                      d=dept_strings(lang_of(request)),
                       memberships=setup.memberships, skills=setup.skills,
                       queues=[q.name for q in queues], known_skills=known_skills,
                       roles=users.ROLES, generated=generated, errors=errors or {},
@@ -245,6 +250,21 @@ async def _skill_remove(request: web.Request, username: str, form: dict[str, str
     raise _back(username, "saved")
 
 
+async def _department_add(request: web.Request, username: str, form: dict[str, str]
+                          ) -> web.StreamResponse:
+    await off_loop(department.add_member, _db(request), username, form.get("department", ""),
+                   head=form.get("head") == "1")
+    raise _back(username, "saved")
+
+
+async def _department_remove(request: web.Request, username: str, form: dict[str, str]
+                             ) -> web.StreamResponse:
+    if not form.get("department"):
+        raise ValidationError({"department": "name the department"})
+    await off_loop(department.remove_member, _db(request), username, form["department"])
+    raise _back(username, "saved")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin", users_page)
     app.router.add_post("/admin/users", create_user)
@@ -256,3 +276,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/admin/users/{username}/queues/remove", _action(_queue_remove))
     app.router.add_post("/admin/users/{username}/skills", _action(_skill_add))
     app.router.add_post("/admin/users/{username}/skills/remove", _action(_skill_remove))
+    app.router.add_post("/admin/users/{username}/departments", _action(_department_add))
+    app.router.add_post("/admin/users/{username}/departments/remove", _action(_department_remove))

@@ -22,6 +22,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "desk": ("Stanowisko konsultanta", "Consultant desk"),
     "wallboard": ("Tablica kierownika", "Supervisor wallboard"),
     "ivr": ("Edytor IVR", "IVR editor"),
+    "dept": ("Jednostka", "Department"),
     # softphone
     "phone": ("Telefon", "Phone"),
     "phone_login": ("Zaloguj telefon", "Log in phone"),

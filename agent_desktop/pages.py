@@ -19,7 +19,7 @@ from ckm import edge
 
 LOGIN_CSRF_COOKIE = "ckm_login_csrf"
 HOME_BY_ROLE = {"consultant": "/desk", "supervisor": "/wallboard", "ivr_author": "/ivr",
-                "admin": "/wallboard"}
+                "department_staff": "/dept", "admin": "/wallboard"}
 
 
 def desk_of(request: web.Request) -> Any:

@@ -32,12 +32,14 @@ LANG_COOKIE = "ckm_lang"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
-ROLES = ("consultant", "supervisor", "ivr_author", "admin")
+ROLES = ("consultant", "supervisor", "ivr_author", "department_staff", "admin")
 # Who may open what. Admins may do everything; supervisors also see the consultant desk so
 # they can take calls at a busy hour.
 DESK_ROLES = frozenset({"consultant", "supervisor", "admin"})
 WALLBOARD_ROLES = frozenset({"supervisor", "admin"})
 IVR_ROLES = frozenset({"ivr_author", "admin"})
+# The department workspace (/dept): department staff, for their departments' cases; admins.
+DEPT_ROLES = frozenset({"department_staff", "admin"})
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self' {extra}; media-src 'self' blob: mediastream:; "
@@ -155,7 +157,7 @@ def is_desk_path(path: str) -> bool:
     return path == "/" or path.startswith(DESK_PREFIXES)
 
 
-DESK_PREFIXES = ("/login", "/logout", "/lang", "/desk", "/wallboard", "/ivr", "/admin",
+DESK_PREFIXES = ("/login", "/logout", "/lang", "/desk", "/wallboard", "/ivr", "/admin", "/dept",
                  "/static/desk/", "/static/vendor/")
 
 

@@ -11,7 +11,8 @@ Creates:
   desktop.scripts  agent_desktop.ivr_editor.ScriptBook
 
 Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /ivr, /admin
-(accounts, queues, skills: agent_desktop.admin); JSON under /desk/api/, /wallboard/api/,
+(accounts, queues, skills: agent_desktop.admin), /dept (the department workspace:
+agent_desktop.dept); JSON under /desk/api/, /wallboard/api/,
 /ivr/api/; static at /static/desk/ and SIP.js at /static/vendor/sip.js/.
 """
 
@@ -28,7 +29,7 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent_desktop import admin, desk_api, ivr_api, login_guard, pages, security
+from agent_desktop import admin, dept, desk_api, ivr_api, login_guard, pages, security
 from agent_desktop.crm import Crm
 from agent_desktop.ivr_editor import ScriptBook
 from agent_desktop.today import TodayChart, midnight
@@ -178,6 +179,7 @@ def setup(app: web.Application, center: Any) -> Desk:
 
     pages.add_routes(app)
     admin.add_routes(app)
+    dept.add_routes(app)
     desk_api.add_routes(app)
     ivr_api.add_routes(app)
     app.router.add_static("/static/desk/", HERE / "static", append_version=False)

@@ -21,7 +21,7 @@ from cti.config import Caller
 from tests.desktop.live import LiveDesk
 
 ANONYMOUS = "anonymous"
-# role → the demo account that has it (department staff have no desk at all)
+# role → the demo account that has it
 ACCOUNTS = {"consultant": "konsultant1", "supervisor": "kierownik", "ivr_author": "autor",
             "admin": "admin", "department_staff": "zdm_pracownik"}
 ROLES = (ANONYMOUS, *ACCOUNTS)
@@ -29,7 +29,8 @@ DESK = frozenset({"consultant", "supervisor", "admin"})
 WALLBOARD = frozenset({"supervisor", "admin"})
 IVR = frozenset({"ivr_author", "admin"})
 ADMIN = frozenset({"admin"})
-SIGNED_IN = frozenset({"consultant", "supervisor", "ivr_author", "admin"})
+DEPT = frozenset({"department_staff", "admin"})
+SIGNED_IN = frozenset({"consultant", "supervisor", "ivr_author", "department_staff", "admin"})
 PUBLIC = "public"
 
 
@@ -60,6 +61,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/users/{username}/queues/remove"): Rule(ADMIN),
     ("POST", "/admin/users/{username}/skills"): Rule(ADMIN),
     ("POST", "/admin/users/{username}/skills/remove"): Rule(ADMIN),
+    ("POST", "/admin/users/{username}/departments"): Rule(ADMIN),
+    ("POST", "/admin/users/{username}/departments/remove"): Rule(ADMIN),
+    ("GET", "/dept"): Rule(DEPT),
+    ("GET", "/dept/cases/{case_id}"): Rule(DEPT),
+    ("GET", "/dept/cases/{case_id}/photos/{photo}"): Rule(DEPT),
+    ("POST", "/dept/cases/{case_id}/accept"): Rule(DEPT),
+    ("POST", "/dept/cases/{case_id}/resolve"): Rule(DEPT),
+    ("POST", "/dept/cases/{case_id}/reject"): Rule(DEPT),
+    ("POST", "/dept/cases/{case_id}/return"): Rule(DEPT),
+    ("POST", "/dept/cases/{case_id}/reassign"): Rule(DEPT),
+    ("POST", "/dept/cases/{case_id}/note"): Rule(DEPT),
+    ("POST", "/dept/cases/{case_id}/ask"): Rule(DEPT),
+    ("POST", "/dept/duplicates"): Rule(DEPT),
     ("GET", "/desk/api/softphone"): Rule(DESK, "api"),
     ("GET", "/desk/api/deskphone"): Rule(DESK, "api"),
     ("GET", "/desk/api/route"): Rule(DESK, "api"),
@@ -72,6 +86,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/desk/api/kb/{slug}"): Rule(DESK, "api"),
     ("GET", "/desk/api/callbacks"): Rule(DESK, "api"),
     ("GET", "/wallboard/api/today"): Rule(WALLBOARD, "api"),
+    ("GET", "/desk/api/recordings/{call_id}"): Rule(WALLBOARD, "api"),
     ("GET", "/ivr/api/scripts/{name}"): Rule(IVR, "api"),
     ("GET", "/ivr/api/scripts/{name}/versions/{version}"): Rule(IVR, "api"),
     ("POST", "/ivr/api/scripts/{name}/validate"): Rule(IVR, "api"),
@@ -85,7 +100,8 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 # What goes into the path's {placeholders}; a request for a file under a static prefix.
 FILL = {"username": "matrix_target", "case_id": "999999", "slug": "no-such-article",
-        "name": "19115", "version": "1", "lang": "en"}
+        "name": "19115", "version": "1", "lang": "en", "photo": "0123456789abcdef.jpg",
+        "call_id": "no-such-call"}
 STATIC_FILE = {"/static/desk": "/desk.css", "/static/vendor/sip.js": "/api/index.js"}
 TARGET_PASSWORD = "cel-macierzy-uprawnien"
 
@@ -113,8 +129,7 @@ def _expected(rule: Rule, role: str, method: str) -> int | str:
     assert isinstance(rule.allowed, frozenset)
     if rule.kind == "ws":
         return "snapshot" if role in rule.allowed else "refused"
-    # Department staff have no desk: their session is not one here, as if anonymous.
-    if role == ANONYMOUS or role == "department_staff":
+    if role == ANONYMOUS:
         return 401 if rule.kind == "api" else 303
     if role not in rule.allowed:
         return 403
