@@ -22,6 +22,12 @@ def register(sub: Any) -> None:
     routing = bench_sub.add_parser("acd-routing",
                                    help="routing decisions/s and hub fan-out latency")
     routing.set_defaults(handler=_acd_routing)
+    notify = bench_sub.add_parser("notifications",
+                                  help="resident e-mails/s through the outbox to a local SMTP server")
+    notify.add_argument("-n", "--notifications", type=int, default=1000)
+    notify.add_argument("--latency", type=int, default=200)
+    notify.add_argument("--database-url", default="")
+    notify.set_defaults(handler=_notifications)
     center = bench_sub.add_parser("acd-center", help=argparse.SUPPRESS)
     center.set_defaults(handler=_acd_center)
 
@@ -51,3 +57,12 @@ def _acd_routing(args: argparse.Namespace, settings: Settings) -> int:
     from bench import acd_bench
 
     return acd_bench.main([])
+
+
+def _notifications(args: argparse.Namespace, settings: Settings) -> int:
+    from bench import notifications
+
+    argv = ["-n", str(args.notifications), "--latency", str(args.latency)]
+    if args.database_url:
+        argv += ["--database-url", args.database_url]
+    return notifications.main(argv)
