@@ -102,8 +102,8 @@ async def publish(request: web.Request) -> web.StreamResponse:
             name, _script_text(data), comment[:500] if isinstance(comment, str) else "", user.id)
     except ScriptInvalid as exc:
         return web.json_response({"ok": False, "problems": [
-            {"line": p.line, "column": p.column, "message": p.message, "hint": p.hint}
-            for p in exc.problems]}, status=422)
+            {"line": p.line, "column": p.column, "message": p.message, "hint": p.hint,
+             "root": p.root, "covers": list(p.covers)} for p in exc.problems]}, status=422)
     except CrmError as exc:
         return bad({"error": str(exc)})
     return web.json_response({"ok": True, **result})
