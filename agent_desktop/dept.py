@@ -130,12 +130,13 @@ async def _scope(request: web.Request) -> Scope:
 
 
 def _media(request: web.Request) -> MediaStore:
-    if MEDIA not in request.app:
-        settings = desk_of(request).settings
-        chosen = settings.extra.get("portal", {}).get("media_dir")
-        request.app[MEDIA] = MediaStore(Path(chosen) if chosen else settings.data_dir / "portal-media",
-                                        url_prefix="")
     return request.app[MEDIA]
+
+
+def media_store(settings: Any) -> MediaStore:
+    """The portal's photo store (portal.photos), read here behind the department check."""
+    chosen = settings.extra.get("portal", {}).get("media_dir")
+    return MediaStore(Path(chosen) if chosen else settings.data_dir / "portal-media", url_prefix="")
 
 
 async def _escalate(request: web.Request) -> None:
@@ -304,8 +305,9 @@ async def close_duplicates(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/dept?done=duplicates")
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, settings: Any) -> None:
     app[LAST_ESCALATION] = [0.0]
+    app[MEDIA] = media_store(settings)
     app.router.add_get("/dept", inbox_page)
     app.router.add_get("/dept/cases/{case_id}", case_page)
     app.router.add_get("/dept/cases/{case_id}/photos/{photo}", case_photo)

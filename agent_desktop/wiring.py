@@ -179,7 +179,7 @@ def setup(app: web.Application, center: Any) -> Desk:
 
     pages.add_routes(app)
     admin.add_routes(app)
-    dept.add_routes(app)
+    dept.add_routes(app, center.settings)
     desk_api.add_routes(app)
     ivr_api.add_routes(app)
     app.router.add_static("/static/desk/", HERE / "static", append_version=False)
