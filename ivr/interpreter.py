@@ -10,6 +10,9 @@ Rules of this module:
   raises `IllegalEvent` and leaves the state as it was.
 - A caller is never dropped silently: no input or no match after the retries, a lookup that
   fails, a loop of automatic nodes — all lead to the operator queue. 0 in any menu does too.
+- Keys always work: 0 pressed anywhere (during the greeting, the 112 notice, a `say` node, a
+  lookup) reaches the operator queue; any other key pressed where nothing listens is kept
+  (`typed`) and answers the next menu or collect node as if pressed there.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from ivr.phrases import best_choice
 
 Phase = Literal["new", "playing", "input", "lookup", "closing", "ended"]
 MAX_AUTOMATIC_HOPS = 64
+MAX_TYPED = 16
 _TEMPLATE = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 _WAIT_COMMANDS = (Play, Listen, CollectDigits, StopPlayback, StopListening)
 
@@ -73,6 +77,7 @@ class CallState:
     retries: int = 0
     playing: bool = False  # a prompt of this turn may still be playing
     digits: str = ""  # digits collected so far by a collect node
+    typed: str = ""  # keys pressed where nothing listened, for the next menu (MAX_TYPED)
     now: datetime | None = None
     pending: tuple[IvrCommand, ...] = ()  # run when the closing prompt has finished
     end_reason: str = ""
@@ -145,7 +150,42 @@ def step(state: CallState, event: IvrEvent) -> tuple[CallState, list[IvrCommand]
         return _menu_input(state, node, event)
     if state.phase == "lookup" and isinstance(event, LookupResult):
         return _lookup_done(state, node, event)
-    return state, []  # e.g. a key during the 112 notice: not an input there
+    if isinstance(event, Digit):
+        return _key_between_menus(state, node, event)
+    return state, []
+
+
+def _key_between_menus(state: CallState, node: Node,
+                       event: Digit) -> tuple[CallState, list[IvrCommand]]:
+    """A key where nothing listens (the 112 notice, a prompt that may not be skipped, a
+    lookup): 0 still reaches a consultant; any other key is kept for the next menu."""
+    going_to_queue = any(isinstance(c, Enqueue) for c in state.pending)
+    if event.digit == "0" and not going_to_queue and node.id != state.script.operator:
+        cmds: list[IvrCommand] = []
+        if state.playing:
+            cmds.append(StopPlayback(state.turn))
+        cmds.append(_record(state, "dtmf", "0", None, "", state.script.operator))
+        return _enter(dataclasses.replace(state, playing=False, pending=(), typed=""),
+                      state.script.operator, cmds)
+    if state.phase == "closing":
+        return state, []  # the call is being handed on or ended: nothing is left to answer
+    return dataclasses.replace(state, typed=(state.typed + event.digit)[-MAX_TYPED:]), []
+
+
+def _answer_typed(state: CallState, cmds: list[IvrCommand]) -> tuple[CallState,
+                                                                    list[IvrCommand]]:
+    """A menu or collect node that has just asked: keys typed before it answer it now (the
+    prompt is not waited for; what it would have waited for is dropped)."""
+    keys, state = state.typed, dataclasses.replace(state, typed="")
+    for index, key in enumerate(keys):
+        if state.phase != "input":
+            # The keys so far led on to something that does not listen: keep the rest.
+            return dataclasses.replace(state, typed=keys[index:]), cmds
+        waiting = state.turn
+        cmds = [c for c in cmds if not (isinstance(c, _WAIT_COMMANDS) and c.turn == waiting)]
+        state, more = step(state, Digit(key, state.now, waiting))
+        cmds += [c for c in more if not (isinstance(c, _WAIT_COMMANDS) and c.turn == waiting)]
+    return state, cmds
 
 
 # --- entering nodes
@@ -171,7 +211,8 @@ def _enter(state: CallState, node_id: str, cmds: list[IvrCommand],
             cmds.append(Play(_prompts(state, node, ("prompt",)), node.barge_in, state.turn))
             return dataclasses.replace(state, phase="playing", playing=True), cmds
         if node.type in ("menu", "collect", "callback_offer"):
-            return _ask(state, node, cmds, ("prompt",))
+            state, cmds = _ask(state, node, cmds, ("prompt",))
+            return _answer_typed(state, cmds) if state.typed else (state, cmds)
         if node.type == "lookup":
             key = (state.vars.get(node.input_var or "", "") if node.lookup == "case_status"
                    else state.vars.get("caller.number", ""))
@@ -271,17 +312,14 @@ def _prompt_finished(state: CallState, node: Node) -> tuple[CallState, list[IvrC
 
 
 def _type_ahead(state: CallState, node: Node, event: Digit) -> tuple[CallState, list[IvrCommand]]:
-    """A key during a skippable prompt: stop it, move on, and let the next menu take the key."""
+    """A key during a skippable prompt: stop it, move on, and let the next menu take the key
+    (0 goes to a consultant at once)."""
+    if event.digit == "0":
+        return _key_between_menus(state, node, event)
     cmds: list[IvrCommand] = [StopPlayback(state.turn),
                               _record(state, "dtmf", event.digit, None, "", str(node.next))]
-    state, cmds = _enter(dataclasses.replace(state, playing=False), str(node.next), cmds)
-    if state.phase != "input" or state.script.node(state.node).type == "collect":
-        return state, cmds
-    waiting_turn = state.turn
-    state, more = step(state, Digit(event.digit, event.at, waiting_turn))
-    kept = [c for c in cmds if not (isinstance(c, _WAIT_COMMANDS) and c.turn == waiting_turn)]
-    kept += [c for c in more if not (isinstance(c, _WAIT_COMMANDS) and c.turn == waiting_turn)]
-    return state, kept
+    typed = (state.typed + event.digit)[-MAX_TYPED:]
+    return _enter(dataclasses.replace(state, playing=False, typed=typed), str(node.next), cmds)
 
 
 def _barge_in(state: CallState, node: Node,

@@ -486,10 +486,84 @@ nodes:
 """)
     state, cmds = started(script)
     assert of(cmds, Play)[0].barge_in is False
-    same, cmds = interpreter.step(state, Digit("1"))
-    assert same == state and cmds == []
+    kept, cmds = interpreter.step(state, Digit("1"))
+    # The notice plays on (nothing stops it); the key is kept for the next menu.
+    assert cmds == [] and (kept.node, kept.phase, kept.typed) == ("notice", "playing", "1")
     _, cmds = interpreter.step(state, PromptFinished(state.turn))
     assert of(cmds, Enqueue)
+
+
+KEYS_SCRIPT = """
+script: t
+version: "1"
+languages: [pl]
+start: greeting
+operator: consultant
+nodes:
+  greeting:
+    type: say
+    barge_in: false
+    prompt: {pl: "Dzień dobry"}
+    next: notice
+  notice:
+    type: emergency
+    prompt: {pl: "W sytuacji zagrożenia dzwoń pod sto dwanaście"}
+    next: main
+  main:
+    type: menu
+    prompt: {pl: "Jeden: drogi. Dwa: numer sprawy."}
+    choices:
+      - {key: "1", next: roads}
+      - {key: "2", next: number}
+  number:
+    type: collect
+    prompt: {pl: "Podaj numer"}
+    max_digits: 4
+    var: case
+    next: roads
+  roads:
+    type: queue
+    queue: drogi
+  consultant:
+    type: queue
+    queue: ogolna
+"""
+
+
+def test_zero_during_the_greeting_or_the_112_notice_reaches_a_consultant() -> None:
+    script = script_from(KEYS_SCRIPT)
+    state, _ = started(script)
+    _, cmds = interpreter.step(state, Digit("0"))
+    assert of(cmds, StopPlayback) == [StopPlayback(state.turn)]
+    assert [e.queue for e in of(cmds, Enqueue)] == ["ogolna"]
+    state, _ = interpreter.step(state, PromptFinished(state.turn))  # now the 112 notice
+    assert state.node == "notice"
+    _, cmds = interpreter.step(state, Digit("0"))
+    assert [e.queue for e in of(cmds, Enqueue)] == ["ogolna"]
+
+
+def test_keys_pressed_before_a_menu_answer_it() -> None:
+    script = script_from(KEYS_SCRIPT)
+    state, _ = started(script)
+    state, cmds = interpreter.step(state, Digit("1"))  # during the greeting
+    assert cmds == [] and state.typed == "1"
+    state, _ = interpreter.step(state, PromptFinished(state.turn))
+    state, cmds = interpreter.step(state, PromptFinished(state.turn))
+    # The menu takes the key at once: no waiting for its prompt or another key.
+    assert [e.queue for e in of(cmds, Enqueue)] == ["drogi"]
+    assert of(cmds, CollectDigits) == []
+
+
+def test_digits_typed_ahead_fill_a_collect_node() -> None:
+    script = script_from(KEYS_SCRIPT)
+    state, _ = started(script)
+    for key in "21234":
+        state, _ = interpreter.step(state, Digit(key))
+    assert state.typed == "21234"
+    state, _ = interpreter.step(state, PromptFinished(state.turn))
+    state, cmds = interpreter.step(state, PromptFinished(state.turn))
+    assert [e.queue for e in of(cmds, Enqueue)] == ["drogi"]
+    assert state.vars["case"] == "1234"
 
 
 def test_resume_reenters_the_node_after_a_controller_restart() -> None:

@@ -65,6 +65,11 @@ async def test_zero_in_the_ivr_reaches_a_consultant_who_is_rung_and_bridged(
     assert queued.queue == "ogolna"
     offered = next(e for e in recorder.events if isinstance(e, domain.CallOffered))
     assert offered.agent == "konsultant1"
+    # The scripted resident saw it too, from Asterisk alone: the queue and who answered.
+    assert summary.queue == "ogolna" and summary.queue_request["queue"] == "ogolna"
+    assert [(a.agent, a.endpoint.startswith("Local/answer@ckm-test-agents")) for a in
+            summary.agents] == [("konsultant1", True)], summary.agents
+    assert summary.ivr_path and summary.ivr_path[-1].endswith(":0"), summary.ivr_path
     # Nothing of the call is left in Asterisk: no bridge, no agent leg.
     for _ in range(50):
         leftovers = [b["id"] for b in await ari.bridges()] + [
@@ -74,3 +79,29 @@ async def test_zero_in_the_ivr_reaches_a_consultant_who_is_rung_and_bridged(
         await asyncio.sleep(0.1)
     assert leftovers == []
     await ari.stop()
+
+
+async def test_zero_pressed_during_the_greeting_reaches_a_consultant(
+        center: tuple[Center, Recorder], settings: Settings) -> None:
+    c, recorder = center
+    await log_in(c, "konsultant1", "Local/answer@ckm-test-agents")
+    # One key, two seconds into the greeting, and nothing more.
+    plan = CallPlan.from_args(number="19115", caller_id="+48600100201", name="Jan Nowak",
+                              dtmf="w2,0", say=[], hangup_after=20, wait_answer=10)
+    call = asyncio.create_task(place_call(settings, plan))
+    try:
+        for _ in range(150):
+            if recorder.of(domain.CallOffered):
+                break
+            await asyncio.sleep(0.1)
+        offered = recorder.of(domain.CallOffered)
+        assert offered and offered[0].agent == "konsultant1", (
+            [(e.kind, getattr(e, "node", ""), getattr(e, "input_value", ""))
+             for e in recorder.events])
+        queued = recorder.of(domain.CallQueued)[0]
+        assert queued.queue == "ogolna"
+        steps = [(e.node, e.input_value) for e in recorder.of(domain.IvrStep)]
+        assert steps[0] == ("greeting", "0"), steps
+    finally:
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
