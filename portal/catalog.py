@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from crm_core.warsaw import DISTRICTS
 
 CONTACT_REQUIRED = frozenset({"other.complaint", "other.info"})
+# GeoReport v2 makes `description` optional; a complaint or a question is nothing without its
+# text, so those services say in their definition (DESCRIPTION_NOTE) that they need one.
+DESCRIPTION_REQUIRED = frozenset({"other.complaint", "other.info"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Service:
     group_code: str
     anonymous_allowed: bool
     keywords: tuple[str, ...] = ()
+    description_required: bool = False
 
     @property
     def description(self) -> str:
@@ -82,6 +86,16 @@ CONTACT_NOTE = Attribute(
     variable=False,
 )
 
+DESCRIPTION_NOTE = Attribute(
+    code="description_required",
+    datatype="string",
+    required=False,
+    description="To zgłoszenie wymaga opisu (pole description): bez treści skargi lub pytania "
+                "nie da się na nie odpowiedzieć.",
+    order=10,
+    variable=False,
+)
+
 
 def attributes_for(service: Service) -> tuple[Attribute, ...]:
     found = [DISTRICT, LOCATION_DETAILS]
@@ -89,6 +103,8 @@ def attributes_for(service: Service) -> tuple[Attribute, ...]:
         found.append(ANIMAL_AGGRESSIVE)
     if not service.anonymous_allowed:
         found.append(CONTACT_NOTE)
+    if service.description_required:
+        found.append(DESCRIPTION_NOTE)
     return tuple(found)
 
 
@@ -120,6 +136,7 @@ def build_catalog(categories: list[tuple[str, str, str | None]]) -> Catalog:
             group_code=parent,
             anonymous_allowed=code not in CONTACT_REQUIRED,
             keywords=tuple(code.split(".")),
+            description_required=code in DESCRIPTION_REQUIRED,
         )
         for code, name, parent in categories
         if parent is not None

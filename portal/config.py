@@ -22,6 +22,11 @@ class PortalConfig:
     page_size_default: int = 50
     page_size_max: int = 200
     jurisdiction_id: str = "um.warszawa.pl"
+    # The GeoReport v2 discovery document (/open311/discovery.json): who answers questions
+    # about the API and how a client gets a key.
+    api_contact: str = "Warszawa 19115 — Miejskie Centrum Kontaktu, telefon 19115"
+    api_key_service: str = ("Klucz API wydaje administrator centrum 19115 (ckm open311 keys create); "
+                            "poproś o niego przez kontakt podany wyżej.")
     # "Call 19115 from your browser": the shared inbound-only SIP identity. The socket URL
     # follows the page (ws://<host>:<http port>/ws, wss://<host>:<tls port>/ws on https)
     # unless webcall_ws_url (or the sip_ws_url setting) names one.

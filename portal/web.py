@@ -6,8 +6,9 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
 from ckm import edge
@@ -79,4 +80,82 @@ async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytear
     except web.HTTPException:
         raise
     except Exception as exc:  # aiohttp raises assorted ValueError/AssertionError on bad bodies
-        raise MalformedBody(f"malformed request body: {type(exc).__name__}") from None
+        # Worded for the person sending it: never the exception's name.
+        if isinstance(exc, UnicodeError):
+            raise MalformedBody("the request body is not valid UTF-8 text; send the form in UTF-8") from None
+        raise MalformedBody("the request body is not a well-formed form (broken multipart "
+                            "boundary or form encoding)") from None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A multipart form read part by part: its text fields, and the one file kept in memory
+    only up to the limit (`file_too_large` when it was bigger; its bytes are then dropped)."""
+
+    fields: dict[str, str]
+    file: bytes | None
+    file_too_large: bool
+
+
+CHUNK = 64 * 1024
+
+
+async def read_upload(request: web.Request, file_field: str, *, max_file_bytes: int, max_body_bytes: int,
+                      max_text_bytes: int = 256 * 1024) -> Upload:
+    """A form with one photo, read without aiohttp's all-or-nothing size limit: a photo over
+    `max_file_bytes` is read to its end and discarded (at most that much is ever held), so the
+    text typed after it still arrives and the form can be shown again, kept. Reading stops at
+    `max_body_bytes` in all (the fields after that point are lost). A form that is not
+    multipart (no file) goes through read_form and its usual limit."""
+    if request.content_type != "multipart/form-data":
+        form = await read_form(request)
+        return Upload({k: v for k, v in form.items() if isinstance(v, str)}, None, False)
+    fields: dict[str, str] = {}
+    kept: bytes | None = None
+    too_large = False
+    total = text_total = 0
+    try:
+        reader = await request.multipart()
+        while total <= max_body_bytes:
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, BodyPartReader):
+                raise MalformedBody("the request body is not a well-formed form (nested multipart)")
+            is_file = part.filename is not None
+            buffer = bytearray()
+            while chunk := await part.read_chunk(CHUNK):
+                total += len(chunk)
+                if total > max_body_bytes:
+                    break
+                if is_file:
+                    if part.name != file_field or kept is not None or too_large:
+                        continue  # another file, or a second one: not ours to keep
+                    if len(buffer) + len(chunk) > max_file_bytes:
+                        too_large = True
+                        buffer.clear()
+                    elif not too_large:
+                        buffer.extend(chunk)
+                else:
+                    text_total += len(chunk)
+                    if text_total > max_text_bytes:
+                        raise MalformedBody("the form's text fields are too long")
+                    buffer.extend(chunk)
+            if total > max_body_bytes:
+                too_large = too_large or (is_file and part.name == file_field)
+                break
+            if is_file:
+                if part.name == file_field and kept is None and not too_large and buffer:
+                    kept = bytes(buffer)
+            elif part.name:
+                fields[part.name] = bytes(buffer).decode(part.get_charset("utf-8"))
+    except MalformedBody:
+        raise
+    except web.HTTPException:
+        raise
+    except UnicodeError:
+        raise MalformedBody("the request body is not valid UTF-8 text; send the form in UTF-8") from None
+    except Exception:  # a broken boundary or header: aiohttp raises assorted errors
+        raise MalformedBody("the request body is not a well-formed form (broken multipart "
+                            "boundary or form encoding)") from None
+    return Upload(fields, kept, too_large)

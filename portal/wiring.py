@@ -1,6 +1,7 @@
-"""How the portal plugs into `ckm run`: two sub-applications with their own middlewares,
-`/portal/` (pages) and `/open311/v2/` (API), so their rate limits, CSP and error rendering never
-touch the desktop's routes. Parts are published in `center.services` under `portal.`."""
+"""How the portal plugs into `ckm run`: sub-applications with their own middlewares,
+`/portal/` (pages), `/open311/v2/` (API) and `/open311/` (the API's discovery document), so
+their rate limits, CSP and error rendering never touch the desktop's routes. Parts are
+published in `center.services` under `portal.`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aiohttp import web
 from ckm.settings import ROOT
 from crm_core.db import Database, migrate
 from portal.config import PortalConfig
-from portal.open311.api import KEYS, KeyCache, api_middleware
+from portal.open311.api import KEYS, KeyCache, api_middleware, discovery_routes
 from portal.open311.api import routes as api_routes
 from portal.pages import page_middleware
 from portal.pages import routes as page_routes
@@ -64,4 +65,9 @@ def setup(app: web.Application, center: Any) -> Portal:
     app.router.add_get("/portal", to_portal)
     app.add_subapp("/portal", pages)
     app.add_subapp("/open311/v2", api)
+    # /open311/discovery.json|xml beside the version it names, with the API's middleware.
+    discovery = web.Application(middlewares=[api_middleware])
+    discovery[PORTAL] = portal
+    discovery.add_routes(discovery_routes)
+    app.add_subapp("/open311", discovery)
     return portal

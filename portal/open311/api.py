@@ -25,6 +25,10 @@ log = logging.getLogger("ckm.open311")
 routes = web.RouteTableDef()
 FMT = "{fmt:(json|xml)}"
 KEY_CACHE_S = 30.0  # a revoked key stops working within this long
+# Longer request targets get 414 in the spec's format (the web server itself reads lines up to
+# ckm.runner's MAX_REQUEST_LINE, so these reach the API instead of its bare 400 page).
+MAX_URL = 8192
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class ApiError(Exception):
@@ -47,9 +51,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         retry = portal.limiter.hit("ip", client_ip(request), portal.config.ip_requests_per_min)
         if retry is not None:
             raise ApiError(429, "too many requests from this address", too_many(retry))
-        jurisdiction = request.query.get("jurisdiction_id")
-        if jurisdiction is not None and jurisdiction != portal.config.jurisdiction_id:
-            raise ApiError(404, f"unknown jurisdiction_id; this is {portal.config.jurisdiction_id}")
+        if len(request.raw_path) > MAX_URL:
+            raise ApiError(414, f"the URL is too long (more than {MAX_URL} bytes); send fewer or "
+                                "shorter parameters")
+        check_jurisdiction(portal, request.query.get("jurisdiction_id"))
         response = await handler(request)
     except ApiError as exc:
         response = render.errors(fmt, exc.status, [exc.message], exc.headers)
@@ -58,19 +63,31 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     except MalformedBody as exc:
         response = render.errors(fmt, 400, [str(exc)])
     except web.HTTPException as exc:
+        headers = None
         if exc.status == 404:
             message = "no such resource; see /open311/v2/openapi.json"
-        elif exc.status == 405:
-            message = f"method {request.method} not allowed here"
+        elif isinstance(exc, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(exc.allowed_methods))
+            message = f"method {request.method} not allowed here; allowed: {allowed}"
+            headers = {"Allow": allowed}
+        elif exc.status == 413:
+            message = (f"the request is too large; a photo (media) may have at most "
+                       f"{portal.config.max_photo_bytes // (1024 * 1024)} MB")
         else:
             message = exc.reason
-        response = render.errors(fmt, exc.status, [message])
+        response = render.errors(fmt, exc.status, [message], headers)
     except Exception:
         log.exception("open311 %s %s failed", request.method, request.path)
         response = render.errors(fmt, 500, ["internal error; the request was not completed"])
     security_headers(response, "default-src 'none'; frame-ancestors 'none'")
     response.headers.setdefault("Access-Control-Allow-Origin", "*")
     return response
+
+
+def check_jurisdiction(portal: Portal, value: str | None) -> None:
+    """The same rule in the query string and in a POST body: absent or empty is this city."""
+    if value and value.strip() and value.strip() != portal.config.jurisdiction_id:
+        raise ApiError(404, f"unknown jurisdiction_id; this is {portal.config.jurisdiction_id}")
 
 
 def _service_row(s: Service) -> dict[str, Any]:
@@ -195,7 +212,7 @@ async def _api_key(request: web.Request, params: dict[str, str]) -> ApiKeyView:
     key = params.get("api_key") or request.query.get("api_key", "")
     if not key:
         raise ApiError(403, "api_key is required to submit a service request")
-    if len(key) > 100 or not key.isascii():
+    if len(key) > 100 or not key.isascii() or not key.isprintable():  # NUL: PostgreSQL refuses it
         raise ApiError(403, "invalid api_key")
     cache = request.app[KEYS]
     view = cache.get(key)
@@ -215,8 +232,13 @@ async def _api_key(request: web.Request, params: dict[str, str]) -> ApiKeyView:
 @routes.post(f"/requests.{FMT}")
 async def post_request(request: web.Request) -> web.Response:
     portal = request.app[PORTAL]
+    if request.body_exists and request.content_type not in FORM_TYPES:
+        raise ApiError(415, "send the request form-encoded (application/x-www-form-urlencoded or "
+                            f"multipart/form-data), as GeoReport v2 does; got {request.content_type[:60]}")
     form = await read_form(request)
     params = {k: v for k, v in form.items() if isinstance(v, str)}
+    # Checked before anything else, like the query string's: a wrong city creates nothing.
+    check_jurisdiction(portal, params.get("jurisdiction_id"))
     key = await _api_key(request, params)
     upload = form.get("media")
     media: bytes | None = None
@@ -233,6 +255,34 @@ async def post_request(request: web.Request) -> web.Response:
         "account_id": None,
     }]
     return render.respond(_fmt(request), "service_requests", "request", rows)
+
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+# When this API's behaviour last changed (W3C date-time); clients compare it to decide whether
+# to read the documentation again. Bump it with every change a client can notice.
+CHANGESET = "2026-12-01T00:00:00+01:00"
+discovery_routes = web.RouteTableDef()
+
+
+@discovery_routes.get(f"/discovery.{FMT}")
+async def discovery(request: web.Request) -> web.Response:
+    """GeoReport v2 service discovery: where the API is, in which formats, whom to ask."""
+    config = request.app[PORTAL].config
+    body = {
+        "changeset": CHANGESET,
+        "contact": config.api_contact,
+        "key_service": config.api_key_service,
+        "endpoints": [{
+            "specification": SPECIFICATION,
+            "url": f"{request.scheme}://{request.host}/open311/v2",
+            "changeset": CHANGESET,
+            "type": "production",
+            "formats": [render.XML_TYPE, render.JSON_TYPE],
+        }],
+    }
+    if _fmt(request) == "json":
+        return render.respond("json", "", None, body)
+    return render.respond("xml", "discovery", None, body)
 
 
 @routes.get("/openapi.json")

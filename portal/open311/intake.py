@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from crm_core.models import utcnow
-from crm_core.services.cases import MAX_DESCRIPTION
 from portal.catalog import ANIMAL_AGGRESSIVE, Catalog
 from portal.fields import FieldErrors, InvalidInput
 from portal.photos import Photo, PhotoRejected
@@ -18,6 +17,7 @@ from portal.tracking import RequestQuery, case_number
 REQUEST_ID = re.compile(r"^19115-\d{4}-\d{6,9}$")
 SERVICE_CODE = re.compile(r"^[a-z_]{1,30}\.[a-z_]{1,30}$")
 DEFAULT_WINDOW = timedelta(days=90)  # the spec's default when no dates are given
+MAX_DESCRIPTION = 4000  # GeoReport v2: "free form text limited to 4,000 characters"
 
 
 def _list(raw: str | None, name: str, errors: FieldErrors, pattern: re.Pattern[str], limit: int
@@ -81,8 +81,11 @@ def parse_post(params: Mapping[str, str], media: bytes | None, catalog: Catalog,
     lat, lon = errors.point("lat", params.get("lat"), "long", params.get("long"))
     if lat is None and address is None and not {"lat", "long", "address_string"} & errors.fields.keys():
         errors.add("lat", "a location is required: lat and long, or address_string")
+    # Optional in GeoReport v2 unless the service's definition says otherwise; at most the
+    # spec's 4,000 characters.
     description = errors.text("description", params.get("description"), max_len=MAX_DESCRIPTION,
-                              required=True, multiline=True)
+                              required=service is not None and service.description_required,
+                              multiline=True)
     if params.get("media_url"):
         # Fetching a client-named URL from the server would be a request forgery vector.
         errors.add("media_url", "remote media are not fetched; upload the photo as multipart field 'media'")
@@ -102,7 +105,10 @@ def parse_post(params: Mapping[str, str], media: bytes | None, catalog: Catalog,
             "email", "phone"} & errors.fields.keys():
         errors.add("email", "this service needs an email or a phone to answer the resident")
     errors.raise_if_any()
-    assert code is not None and district is not None and description is not None
+    assert code is not None and service is not None and district is not None
+    if description is None:
+        # The CRM's case needs words; the service's name says what was reported.
+        description = f"{service.name} (zgłoszenie bez opisu)"
     if aggressive:
         extra = f"agresywne: {ANIMAL_AGGRESSIVE_LABELS[aggressive]}"
         details = f"{details}; {extra}" if details else extra

@@ -22,7 +22,7 @@ def _responses(ok: dict[str, Any], codes: tuple[int, ...]) -> dict[str, Any]:
             "content": {"application/json": {"schema": ok}, "text/xml": {"schema": {"type": "string"}}},
         },
     }
-    for code in (*codes, 429):
+    for code in (*codes, 414, 429):
         out[str(code)] = {
             "description": "error",
             "content": {"application/json": {"schema": _ERR}, "text/xml": {"schema": {"type": "string"}}},
@@ -126,7 +126,7 @@ def document(page_size_max: int) -> dict[str, Any]:
                             },
                         },
                     },
-                    (400, 403, 413),
+                    (400, 403, 404, 413, 415),
                 ),
             },
         }
@@ -203,7 +203,7 @@ def document(page_size_max: int) -> dict[str, Any]:
                 },
                 "NewRequest": {
                     "type": "object",
-                    "required": ["api_key", "service_code", "description", "attribute[district]"],
+                    "required": ["api_key", "service_code", "attribute[district]"],
                     "properties": {
                         "api_key": {"type": "string"},
                         "service_code": {"type": "string"},
@@ -214,7 +214,13 @@ def document(page_size_max: int) -> dict[str, Any]:
                         "phone": {"type": "string"},
                         "first_name": {"type": "string"},
                         "last_name": {"type": "string"},
-                        "description": {"type": "string", "maxLength": 5000},
+                        "description": {
+                            "type": "string",
+                            "maxLength": 4000,
+                            "description": "optional unless the service's definition has the "
+                            "description_required note",
+                        },
+                        "jurisdiction_id": {"type": "string", "description": "um.warszawa.pl or empty"},
                         "attribute[district]": {"enum": list(DISTRICTS)},
                         "attribute[location_details]": {"type": "string", "maxLength": 500},
                         "media": {

@@ -31,6 +31,9 @@ def _xml_value(parent: ET.Element, name: str, value: Any, item_names: dict[str, 
     elif isinstance(value, list):
         child_name = item_names.get(name, "item")
         for item in value:
+            if not isinstance(item, dict):
+                _xml_value(element, child_name, item, item_names)
+                continue
             node = ET.SubElement(element, child_name)
             for key, sub in item.items():
                 _xml_value(node, key, sub, item_names)
@@ -40,7 +43,8 @@ def _xml_value(parent: ET.Element, name: str, value: Any, item_names: dict[str, 
 
 def xml_document(root: str, item: str | None, rows: list[Row] | Row) -> bytes:
     # In a service definition, `attributes` holds <attribute> and `values` holds <value>.
-    item_names = {"attributes": "attribute", "values": "value"}
+    # In discovery, `endpoints` holds <endpoint> and `formats` holds <format>.
+    item_names = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
     top = ET.Element(root)
     if item is None:
         assert isinstance(rows, dict)

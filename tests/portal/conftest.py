@@ -26,6 +26,7 @@ from psycopg import sql
 import portal.wiring
 from ckm.assembly import Center
 from ckm.bus import EventBus
+from ckm.runner import MAX_REQUEST_LINE
 from ckm.settings import Settings
 from crm_core.db import Database, migrate
 from crm_core.seed import seed
@@ -136,7 +137,7 @@ def make_app(settings: Settings, db: Database, data_dir: Path, *, with_desktop: 
     s = dataclasses.replace(settings, data_dir=data_dir)
     center = Center(settings=s, bus=EventBus(), services={"crm.db": db})
     center.services["portal.config"] = PortalConfig.from_settings(s, **{**GENEROUS, **config})
-    app = web.Application(client_max_size=12 * 1024 * 1024)
+    app = web.Application(client_max_size=12 * 1024 * 1024, handler_args={"max_line_size": MAX_REQUEST_LINE})
     portal.wiring.setup(app, center)
     if with_desktop:
         import agent_desktop.wiring
