@@ -12,7 +12,9 @@ Rules:
   (ARI delivers stragglers after hang-ups), never an exception that could take a call down;
 - what a restarted controller needs is written to the channel itself (`SetVar`): the phase
   (`CKM_STATE`), the IVR position (`CKM_IVR`, JSON) and, once queued, the queue request
-  (`CKM_QUEUE`); a new controller that finds the channel still in Stasis `adopt`s it.
+  (`CKM_QUEUE`); a new controller that finds the channel still in Stasis `adopt`s it. The IVR
+  steps taken so far (`CKM_PATH`, JSON) are written too, so that the scripted resident
+  (`ckm call`) and anyone looking at the channel can see the way the call went.
 
 IVR timing contract (see ivr/commands.py): the no-input timer of a `Listen`/`CollectDigits`
 starts when the turn's prompt has finished (at once when nothing plays) and restarts on each
@@ -36,6 +38,7 @@ from ivr.model import Script
 STATE_VAR = "CKM_STATE"
 IVR_VAR = "CKM_IVR"
 QUEUE_VAR = "CKM_QUEUE"
+PATH_VAR = "CKM_PATH"  # the IVR steps so far (JSON list): for `ckm call` and people watching
 # Once a caller has started to speak, they are not silent: the no-input timer waits this long
 # for the recogniser's answer instead (Whisper needs ~1.5 s per utterance, more on a busy box).
 SPEECH_RESULT_GRACE_S = 15.0
@@ -389,6 +392,7 @@ class CallSession:
     # --- IVR commands → call commands --------------------------------------------------------
     def _apply(self, cmds: list[ic.IvrCommand], before_node: str) -> list[Command]:
         out: list[Command] = []
+        steps_before = len(self.path)
         for cmd in cmds:
             match cmd:
                 case ic.RecordStep():
@@ -431,6 +435,11 @@ class CallSession:
                 and self.ivr.node != before_node:
             out.append(SetVar(self.channel_id, IVR_VAR, json.dumps(
                 self.ivr.snapshot(), ensure_ascii=False, separators=(",", ":"))))
+        if self.persist and len(self.path) != steps_before:
+            path = SetVar(self.channel_id, PATH_VAR, json.dumps(self.path, ensure_ascii=False))
+            # Before a hang-up: the last step must be on the channel while it still exists.
+            at = next((i for i, c in enumerate(out) if isinstance(c, Hangup)), len(out))
+            out.insert(at, path)
         return out
 
     def _input_timer(self) -> list[Command]:

@@ -7,6 +7,16 @@ center's playbacks on the callee half to report which prompts the resident heard
 
 Its app name is unique per run, so several scripted residents (tests, benchmarks) can call at
 once, and it never competes with the controller's app.
+
+What the resident went through is read from Asterisk alone: each prompt's text and language
+from the description staged beside it (`pbx.prompts.describe_media`), the IVR steps, queue and
+language from the channel variables the controller keeps on the call (`CKM_PATH`, `CKM_IVR`,
+`CKM_QUEUE`), and the consultant from the agent leg that joins the call's bridge (its Stasis
+args name the agent).
+
+When to hang up: `hangup_after` seconds after the answer when given; otherwise once the DTMF
+and audio steps are done and `linger_s` more have passed (time to hear the center's answer to
+the last key), at most `max_call_s` after the answer — or as soon as the center hangs up.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import shutil
 import subprocess
 import time
@@ -25,6 +36,8 @@ from typing import Any
 from ckm.settings import Settings
 from pbx import ari_events as ev
 from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
+from pbx.call_session import IVR_VAR, PATH_VAR, QUEUE_VAR
+from pbx.prompts import describe_media
 
 
 class CallerError(RuntimeError):
@@ -48,6 +61,12 @@ class SayStep:
     after_media: str | None = None
 
 
+# Without --hangup-after: listen this long after the last key or clip, and never more than
+# MAX_CALL_S after the answer (a clip waiting for a prompt that never comes).
+LINGER_S = 10.0
+MAX_CALL_S = 180.0
+
+
 @dataclass(frozen=True)
 class CallPlan:
     number: str = "19115"
@@ -55,14 +74,17 @@ class CallPlan:
     name: str = "Jan Kowalski"
     dtmf: tuple[DtmfStep, ...] = ()
     say: tuple[SayStep, ...] = ()
-    hangup_after: float = 8.0
+    hangup_after: float | None = None  # None: when the steps are done, plus linger_s
     wait_answer: float = 10.0
     first_input_after: float = 1.0
     context: str = "inbound"
+    linger_s: float = LINGER_S
+    max_call_s: float = MAX_CALL_S
 
     @classmethod
     def from_args(cls, *, number: str, caller_id: str, name: str, dtmf: str,
-                  say: list[str], hangup_after: float, wait_answer: float) -> CallPlan:
+                  say: list[str], hangup_after: float | None,
+                  wait_answer: float) -> CallPlan:
         """Parse CLI text; raise ValueError naming the bad part.
 
         DTMF is "1,2,3"; "w1.5" before a digit waits that many seconds first (default 0.5).
@@ -94,10 +116,24 @@ class CallPlan:
             files.append(SayStep(path, int(after) if after else None))
         if not number or any(c not in "+0123456789*#" for c in number):
             raise ValueError(f"number {number!r}: digits only (a leading + is allowed)")
-        if hangup_after <= 0 or wait_answer <= 0:
+        if (hangup_after is not None and hangup_after <= 0) or wait_answer <= 0:
             raise ValueError("--hangup-after and --wait-answer must be positive")
         return cls(number=number, caller_id=caller_id, name=name, dtmf=tuple(steps),
                    say=tuple(files), hangup_after=hangup_after, wait_answer=wait_answer)
+
+
+@dataclass
+class PromptHeard:
+    media: str
+    text: str = ""  # empty for a recorded file or a prompt ckm did not stage
+    language: str = ""
+    prompt: str = ""  # the IVR prompt: node.slot.language, e.g. "greeting.prompt.pl"
+
+
+@dataclass
+class AgentReached:
+    agent: str  # the ACD's agent (the CRM username)
+    endpoint: str  # the channel that rang: PJSIP/1001-..., Local/...
 
 
 @dataclass
@@ -108,6 +144,13 @@ class CallSummary:
     duration_s: float = 0.0
     prompts_heard: list[str] = field(default_factory=list)
     prompts_finished: list[str] = field(default_factory=list)
+    prompts: list[PromptHeard] = field(default_factory=list)
+    ivr_path: list[str] = field(default_factory=list)  # steps: "main_menu:3", "greeting"
+    ivr_node: str = ""  # where the IVR was last
+    language: str = ""
+    queue: str = ""
+    queue_request: dict[str, Any] = field(default_factory=dict)
+    agents: list[AgentReached] = field(default_factory=list)
     dtmf_sent: list[str] = field(default_factory=list)
     audio_played: list[str] = field(default_factory=list)
     ended_by: str = ""  # caller | center | no_answer | failed
@@ -118,12 +161,31 @@ class CallSummary:
         return asdict(self)
 
     def describe(self) -> str:
+        """What happened, for a person: one line per fact, prompts with their text."""
         if not self.answered:
             return f"call to {self.number}: not answered ({self.ended_by})"
-        prompts = ", ".join(self.prompts_heard) or "none"
-        return (f"call to {self.number}: answered after {self.answer_delay_s:.2f} s, lasted "
-                f"{self.duration_s:.1f} s, ended by {self.ended_by}; prompts heard: {prompts}; "
-                f"DTMF sent: {','.join(self.dtmf_sent) or 'none'}")
+        lines = [f"call to {self.number}: answered after {self.answer_delay_s:.2f} s, lasted "
+                 f"{self.duration_s:.1f} s, ended by {self.ended_by}"]
+        lines.append(f"  keys sent: {','.join(self.dtmf_sent) or 'none'}"
+                     + (f"; audio played: {', '.join(self.audio_played)}"
+                        if self.audio_played else ""))
+        lines.append(f"  heard {len(self.prompts)} prompt(s):" if self.prompts
+                     else "  heard no prompt")
+        for heard in self.prompts:
+            if heard.text:
+                lines.append(f"    [{heard.language}] {heard.text}  ({heard.prompt})")
+            else:
+                lines.append(f"    {heard.media}")
+        if self.ivr_path:
+            lines.append(f"  IVR: {' → '.join(self.ivr_path)}"
+                         + (f" (language {self.language})" if self.language else ""))
+        if self.queue:
+            lines.append(f"  queue: {self.queue}")
+        for agent in self.agents:
+            lines.append(f"  consultant: {agent.agent} ({agent.endpoint})")
+        if self.queue and not self.agents:
+            lines.append("  consultant: none answered while the resident was on the line")
+        return "\n".join(lines)
 
 
 def stage_audio(settings: Settings, source: Path) -> str:
@@ -193,41 +255,88 @@ async def _converse(settings: Settings, client: AriClient, plan: CallPlan,
     summary.answer_delay_s = time.monotonic() - started
     answered_at = time.monotonic()
     ended = asyncio.Event()
-    watcher = asyncio.create_task(_watch(events, caller, callee, summary, ended))
+    watcher = asyncio.create_task(_watch(settings, events, caller, callee, summary, ended))
+    actions = asyncio.create_task(_act(settings, client, plan, caller, summary, ended))
+    center_hung_up = asyncio.create_task(ended.wait())
+    resident_done = asyncio.create_task(_resident_done(plan, actions))
     try:
-        actions = asyncio.create_task(_act(settings, client, plan, caller, summary, ended))
-        remaining = plan.hangup_after
-        try:
-            await asyncio.wait_for(ended.wait(), remaining)
+        done, _ = await asyncio.wait(
+            {center_hung_up, resident_done}, return_when=asyncio.FIRST_COMPLETED,
+            timeout=None if plan.hangup_after is not None else plan.max_call_s)
+        if center_hung_up in done:
             summary.ended_by = "center"
-        except TimeoutError:
+        else:
             summary.ended_by = "caller"
             await client.hangup(caller)
-        actions.cancel()
+    finally:
+        for task in (center_hung_up, resident_done, actions):
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError, AriError, AriUnavailable):
             await actions
-    finally:
         await asyncio.sleep(0.05)  # let the last playback events of the callee arrive
         watcher.cancel()
     summary.duration_s = time.monotonic() - answered_at
     return summary
 
 
-async def _watch(events: asyncio.Queue[ev.AriEvent], caller: str, callee: str,
-                 summary: CallSummary, ended: asyncio.Event) -> None:
+async def _resident_done(plan: CallPlan, actions: asyncio.Task[None]) -> None:
+    """When the resident hangs up: `hangup_after` after the answer, or `linger_s` after the
+    last of their keys and clips."""
+    if plan.hangup_after is not None:
+        await asyncio.sleep(plan.hangup_after)
+        return
+    await asyncio.wait({actions})
+    await asyncio.sleep(plan.linger_s)
+
+
+async def _watch(settings: Settings, events: asyncio.Queue[ev.AriEvent], caller: str,
+                 callee: str, summary: CallSummary, ended: asyncio.Event) -> None:
     while True:
         event = await events.get()
         match event:
-            case ev.PlaybackStarted(target_uri=target, media_uri=media) if target == f"channel:{callee}":
+            case ev.PlaybackStarted(target_uri=target, media_uri=media) \
+                    if target == f"channel:{callee}":
                 summary.prompts_heard.append(media)
-            case ev.PlaybackFinished(target_uri=target, media_uri=media) if target == f"channel:{callee}":
+                for one in media.split(","):  # several prompts played as one playback
+                    about = describe_media(settings, one)
+                    summary.prompts.append(PromptHeard(
+                        one, about.get("text", ""), about.get("language", ""),
+                        about.get("prompt", "")))
+            case ev.PlaybackFinished(target_uri=target, media_uri=media) \
+                    if target == f"channel:{callee}":
                 summary.prompts_finished.append(media)
+            case ev.ChannelVarset(channel=chan, variable=name, value=value) \
+                    if chan is not None and chan.id == callee:
+                _note_var(summary, name, value)
+            case ev.ChannelEnteredBridge(channel=chan):
+                # The consultant's leg carries `agent,<call>,<agent>` in its Stasis args.
+                args = chan.app_data.split(",")
+                if len(args) >= 4 and args[1] == "agent" and args[2] == callee \
+                        and all(a.agent != args[3] for a in summary.agents):
+                    summary.agents.append(AgentReached(args[3], chan.name))
             case ev.StasisEnd(channel=chan) if chan.id == caller:
                 ended.set()
             case ev.ChannelDestroyed(channel=chan) if chan.id in (caller, callee):
                 ended.set()
             case _:
                 pass
+
+
+def _note_var(summary: CallSummary, name: str, value: str) -> None:
+    """The controller's channel variables (pbx.call_session): IVR steps, position, queue."""
+    try:
+        data = json.loads(value) if value else None
+    except ValueError:
+        return
+    if name == PATH_VAR and isinstance(data, list):
+        summary.ivr_path = [str(step) for step in data]
+    elif name == IVR_VAR and isinstance(data, dict):
+        summary.ivr_node = str(data.get("node", ""))
+        summary.language = str(data.get("language", "")) or summary.language
+    elif name == QUEUE_VAR and isinstance(data, dict):
+        summary.queue = str(data.get("queue", ""))
+        summary.queue_request = data
+        summary.language = str(data.get("language", "")) or summary.language
 
 
 async def _act(settings: Settings, client: AriClient, plan: CallPlan, caller: str,

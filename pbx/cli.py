@@ -10,6 +10,7 @@ from typing import Any
 
 from ckm.settings import Settings
 from pbx import provision
+from pbx.caller import LINGER_S, MAX_CALL_S
 
 
 def register(sub: Any) -> None:
@@ -30,16 +31,29 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_asterisk)
 
     call = sub.add_parser("call", help="place a scripted resident's call through Asterisk")
-    call.add_argument("number", nargs="?", default="19115")
-    call.add_argument("--caller-id", default="+48600100200")
-    call.add_argument("--name", default="Jan Kowalski")
+    call.add_argument("number", nargs="?", default="19115",
+                      help="the number dialled (default 19115)")
+    call.add_argument("--caller-id", default="+48600100200",
+                      help="the resident's number (default +48600100200)")
+    call.add_argument("--name", default="Jan Kowalski", help="the resident's name")
     call.add_argument("--dtmf", default="",
-                      help='digits separated by commas; "1,2" or with pauses "w2,1,w0.5,2"')
-    call.add_argument("--say", action="append", default=[], metavar="FILE.wav",
-                      help="audio the caller plays (after the DTMF); repeatable")
-    call.add_argument("--hangup-after", type=float, default=8.0, metavar="S")
-    call.add_argument("--wait-answer", type=float, default=10.0, metavar="S")
-    call.add_argument("--json", action="store_true", help="print the summary as JSON")
+                      help='keys, comma-separated: "1,2"; "wS" waits S seconds before the '
+                           'next key (default 0.5), counted from 1 s after the answer: '
+                           '"w14,1,w3,3"')
+    call.add_argument("--say", action="append", default=[], metavar="FILE.wav[@N]",
+                      help="audio the resident plays after the keys, or once the center's "
+                           "N-th prompt has finished; repeatable")
+    call.add_argument("--hangup-after", type=float, default=None, metavar="S",
+                      help="hang up S seconds after the answer; default: "
+                           f"{LINGER_S:.0f} s after the last --dtmf/--say step (after the "
+                           f"answer when there is none), at most {MAX_CALL_S:.0f} s; always "
+                           "as soon as the center hangs up")
+    call.add_argument("--wait-answer", type=float, default=10.0, metavar="S",
+                      help="give up when the center has not answered in S seconds "
+                           "(default 10)")
+    call.add_argument("--json", action="store_true",
+                      help="print the summary as JSON (prompts with text and language, IVR "
+                           "steps, queue, consultant)")
     call.set_defaults(handler=_call)
 
     phones = sub.add_parser("phones", help="consultants' desk SIP phones (provisioning)")

@@ -4,12 +4,14 @@ TTS renders into the IVR's cache (ivr.tts); Asterisk (in its sandbox) reads only
 sounds folder, so each rendered file is hard-linked (or copied) into `<sounds>/tts/` once. At
 start-up and at every publish all of a script's prompts are rendered in a worker thread; a
 prompt that still misses at call time (a template filled with an unexpected value) is rendered
-in a thread too, so the event loop never waits on espeak.
+in a thread too, so the event loop never waits on espeak. Beside each staged prompt,
+`<key>.json` says what it is (text, language, IVR prompt id): `describe_media`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -36,8 +38,10 @@ class PromptStage:
         """Render and stage every prompt of `script` (blocking: run it in a thread)."""
         rendered = tts.render_script(script, self.renderer)
         self.catalog.entries.update(rendered.entries)
-        for prompt in list(self.catalog.entries.values()):
-            self._stage(prompt)
+        about = {(p.text.strip(), p.voice): p for p in tts.script_prompts(script)}
+        for (text, voice), prompt in list(self.catalog.entries.items()):
+            said = about.get((text, voice))
+            self._stage(prompt, PromptRef(said.id, text, said.language, voice) if said else None)
         return len(self.catalog)
 
     async def prepare_async(self, script: Script) -> int:
@@ -53,7 +57,7 @@ class PromptStage:
                 continue
             rendered = self.renderer.render(ref.text, ref.voice)
             self.catalog.add(ref.text, ref.voice, rendered)
-            self._stage(rendered)
+            self._stage(rendered, ref)
             count += 1
         return count
 
@@ -63,7 +67,7 @@ class PromptStage:
             # Recorded prompts name a file Asterisk knows: a core sound or an absolute path.
             return f"sound:{ref.file}"
         hit = self.catalog.get(ref)
-        return self._stage(hit) if hit is not None else None
+        return self._stage(hit, ref) if hit is not None else None
 
     async def ensure(self, ref: PromptRef) -> str | None:
         uri = self.media_for(ref)
@@ -76,13 +80,15 @@ class PromptStage:
             log.error("prompt %s cannot be rendered: %s", ref.id, exc)
             return None
         self.catalog.add(ref.text, ref.voice, rendered)
-        return self._stage(rendered)
+        return self._stage(rendered, ref)
 
-    def _stage(self, prompt: tts.RenderedPrompt) -> str:
+    def _stage(self, prompt: tts.RenderedPrompt, ref: PromptRef | None = None) -> str:
         uri = self._uris.get(prompt.key)
         if uri is not None:
             return uri
         self.target.mkdir(parents=True, exist_ok=True)
+        if ref is not None:
+            _describe(self.target / f"{prompt.key}.json", ref)
         for source in (prompt.sln16, prompt.wav):
             dest = self.target / source.name
             if dest.exists():
@@ -98,3 +104,33 @@ class PromptStage:
 
 def stage_dir(settings: Settings) -> Path:
     return settings.sounds_dir / "tts"
+
+
+def _describe(path: Path, ref: PromptRef) -> None:
+    """What a staged prompt says, beside it (`<key>.json`): `ckm call` and anyone reading a
+    playback's media URI can tell its text, language and the IVR prompt it is."""
+    if path.exists():
+        return
+    body = json.dumps({"prompt": ref.id, "language": ref.language, "voice": ref.voice,
+                       "text": ref.text}, ensure_ascii=False)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(body, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only sounds folder costs the description, never the prompt
+        log.warning("cannot describe prompt %s in %s: %s", ref.id, path, exc)
+
+
+def describe_media(settings: Settings, media_uri: str) -> dict[str, str]:
+    """The description of a staged TTS prompt by its media URI ({} when it is none of ours)."""
+    prefix = settings.sound_uri("tts/")
+    if not media_uri.startswith(prefix):
+        return {}
+    key = media_uri.removeprefix(prefix)
+    if not key or "/" in key or key.startswith("."):
+        return {}
+    try:
+        data = json.loads((stage_dir(settings) / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
