@@ -45,8 +45,9 @@ class FieldErrors:
         self, name: str, raw: str | None, *, max_len: int, required: bool = False, multiline: bool = False
     ) -> str | None:
         value = (raw or "").strip()
-        if not multiline:
-            value = " ".join(value.split())
+        # Browsers send a textarea's line breaks as CRLF but count them as one character for
+        # maxlength: count (and keep) them as one, or a text that fitted is refused.
+        value = value.replace("\r\n", "\n") if multiline else " ".join(value.split())
         if not value:
             if required:
                 self.add(name, "required")

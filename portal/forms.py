@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from crm_core.services.cases import MAX_DESCRIPTION
 from portal.catalog import Catalog
 from portal.fields import FieldErrors
-from portal.photos import Photo, PhotoRejected
+from portal.photos import Photo, PhotoRejected, too_large
 from portal.reports import Contact, ReportDraft
 
 
 def parse_report_form(
     form: Mapping[str, str], photo_bytes: bytes | None, catalog: Catalog, *, max_photo_bytes: int,
-    channel: str = "portal",
+    channel: str = "portal", photo_too_large: bool = False,
 ) -> ReportDraft:
     errors = FieldErrors()
     code = errors.text("category", form.get("category"), max_len=60, required=True)
@@ -30,7 +30,9 @@ def parse_report_form(
         "description", form.get("description"), max_len=MAX_DESCRIPTION, required=True, multiline=True
     )
     photo: Photo | None = None
-    if photo_bytes:
+    if photo_too_large:  # read and dropped on the way in (web.read_upload)
+        errors.add("photo", too_large(max_photo_bytes))
+    elif photo_bytes:
         try:
             photo = Photo.parse(photo_bytes, max_photo_bytes)
         except PhotoRejected as exc:
@@ -42,7 +44,6 @@ def parse_report_form(
         phone = errors.phone("phone", form.get("phone"))
         if name or email or phone:
             contact = Contact(name, email, phone)
-    notify_by = _notify_choice(errors, form, contact)
     if service is not None and not service.anonymous_allowed and (
         contact is None or not (contact.email or contact.phone)
     ) and not {"email", "phone"} & errors.fields.keys():
@@ -52,18 +53,4 @@ def parse_report_form(
     return ReportDraft(
         service_code=code, description=description, district=district, address=address, lat=lat, lon=lon,
         location_details=details, contact=contact, photo=photo, channel=channel,
-        notify_by=notify_by, language=(form.get("lang") or "pl")[:8],
     )
-
-
-def _notify_choice(errors: FieldErrors, form: Mapping[str, str], contact: Contact | None) -> str:
-    """How the resident wants to be told ("none", "email", "sms"); the address must be given."""
-    choice = (form.get("notify_by") or "none").strip()
-    if choice not in ("none", "email", "sms"):
-        errors.add("notify_by", "choose how to be told")
-        return "none"
-    if choice == "email" and (contact is None or not contact.email) and "email" not in errors.fields:
-        errors.add("email", "give your e-mail address to be told by e-mail")
-    if choice == "sms" and (contact is None or not contact.phone) and "phone" not in errors.fields:
-        errors.add("phone", "give your phone number to be told by SMS")
-    return choice

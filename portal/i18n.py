@@ -3,6 +3,8 @@ falls back to Polish, then to the key, so a page never breaks over a missing str
 
 from __future__ import annotations
 
+import re
+
 LANGUAGES = ("pl", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -52,16 +54,6 @@ TEXT: dict[str, dict[str, str]] = {
     "email": {"pl": "E-mail", "en": "E-mail"},
     "phone": {"pl": "Telefon", "en": "Phone"},
     "anonymous": {"pl": "Zgłaszam anonimowo", "en": "Report anonymously"},
-    "notify_by": {"pl": "Informuj mnie o postępach zgłoszenia", "en": "Tell me how my report progresses"},
-    "notify_none": {"pl": "nie informuj mnie", "en": "do not tell me"},
-    "notify_email": {"pl": "e-mailem", "en": "by e-mail"},
-    "notify_sms": {"pl": "SMS-em", "en": "by SMS"},
-    "notify_help": {
-        "pl": "Napiszemy, gdy jednostka miasta przyjmie zgłoszenie, załatwi je lub odrzuci, "
-              "albo zapyta o szczegóły.",
-        "en": "We will write when the city unit accepts, resolves or rejects your report, "
-              "or asks for details.",
-    },
     "send": {"pl": "Wyślij zgłoszenie", "en": "Send the report"},
     "required": {"pl": "wymagane", "en": "required"},
     "errors_title": {"pl": "Popraw zaznaczone pola", "en": "Please correct the marked fields"},
@@ -140,20 +132,33 @@ _POLISH_EXACT = {
         "Podaj adres, punkt na mapie albo opis miejsca.",
     "not an e-mail address": "To nie jest adres e-mail.",
     "not a phone number": "To nie jest numer telefonu.",
-    "give your e-mail address to be told by e-mail": "Podaj adres e-mail, aby dostawać wiadomości e-mailem.",
-    "give your phone number to be told by SMS": "Podaj numer telefonu, aby dostawać SMS-y.",
-    "choose how to be told": "Wybierz sposób powiadamiania z listy.",
     "only JPEG, PNG or WebP photos are accepted": "Przyjmujemy tylko zdjęcia JPEG, PNG lub WebP.",
     "give both latitude and longitude, or neither": "Podaj obie współrzędne albo żadnej.",
     "control characters are not allowed": "Tekst zawiera niedozwolone znaki sterujące.",
 }
 _POLISH_PREFIX = (
-    ("too large", "Zdjęcie jest za duże (najwyżej 5 MB)."),
     ("expected a number", "Wpisz liczbę, np. 52.2297."),
     ("expected ", "Punkt musi leżeć w granicach Warszawy."),
     ("unknown Warsaw district", "Wybierz dzielnicę z listy."),
-    ("at most", "Tekst jest za długi"),
+    ("at most", "Tekst jest za długi."),
 )
+# Messages with numbers in them, worded whole in the page's language (never half English).
+_TOO_LONG = re.compile(r"^at most (\d+) characters \(got (\d+)\)$")
+_TOO_LARGE = re.compile(r"^too large: at most (\d+) MB$")
+
+
+def _with_numbers(message: str, lang: str) -> str | None:
+    if found := _TOO_LONG.match(message):
+        limit, got = found.groups()
+        if lang == "pl":
+            return f"Tekst jest za długi: najwyżej {limit} znaków (wpisano {got})."
+        return f"The text is too long: at most {limit} characters (you entered {got})."
+    if found := _TOO_LARGE.match(message):
+        size = found.group(1)
+        if lang == "pl":
+            return f"Zdjęcie jest za duże: najwyżej {size} MB. Wybierz mniejsze albo wyślij bez zdjęcia."
+        return f"The photo is too large: at most {size} MB. Choose a smaller one or send without it."
+    return None
 
 
 def field_message(message: str, lang: str) -> str:
@@ -162,11 +167,14 @@ def field_message(message: str, lang: str) -> str:
         return translate("e_required", lang)
     if message == "contact required":
         return translate("e_contact", lang)
+    worded = _with_numbers(message, lang)
+    if worded is not None:
+        return worded
     if lang != "pl":
         return message[:1].upper() + message[1:] + "."
     if message in _POLISH_EXACT:
         return _POLISH_EXACT[message]
     for prefix, polish in _POLISH_PREFIX:
         if message.startswith(prefix):
-            return f"{polish} ({message[len('at most '):]})" if prefix == "at most" else polish
+            return polish
     return message

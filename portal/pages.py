@@ -26,6 +26,7 @@ from portal.web import (
     csrf_token,
     language,
     read_form,
+    read_upload,
     security_headers,
     set_csrf_cookie,
     too_many,
@@ -33,6 +34,9 @@ from portal.web import (
 
 log = logging.getLogger("ckm.portal")
 routes = web.RouteTableDef()
+# A report's whole body is read at most this far (a too-big photo is read and dropped so the
+# fields after it arrive); beyond it the fields still unread are lost.
+MAX_REPORT_BODY = 64 * 1024 * 1024
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -128,8 +132,11 @@ def _text_fields(form: MultiDictProxy[Any]) -> dict[str, str]:
 @routes.post("/report")
 async def report_submit(request: web.Request) -> web.StreamResponse:
     portal = _portal(request)
-    form = await read_form(request)
-    values = _text_fields(form)
+    # Read part by part: a photo over the limit is dropped, not a bare 413, so the form comes
+    # back with everything the resident typed and says why.
+    upload = await read_upload(request, "photo", max_file_bytes=portal.config.max_photo_bytes,
+                               max_body_bytes=MAX_REPORT_BODY)
+    values = upload.fields
     if not csrf_ok(request, values.get("csrf")):
         return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
     retry = portal.limiter.hit("submit", client_ip(request), portal.config.ip_submissions_per_min,
@@ -138,13 +145,10 @@ async def report_submit(request: web.Request) -> web.StreamResponse:
         response = render(request, "error.html", status=429, message=translate("too_many", language(request)))
         response.headers.update(too_many(retry))
         return response
-    upload = form.get("photo")
-    photo_bytes: bytes | None = None
-    if isinstance(upload, web.FileField):
-        photo_bytes = upload.file.read(portal.config.max_photo_bytes + 1)
     try:
-        draft = parse_report_form(values, photo_bytes, await portal.services(),
-                                  max_photo_bytes=portal.config.max_photo_bytes)
+        draft = parse_report_form(values, upload.file, await portal.services(),
+                                  max_photo_bytes=portal.config.max_photo_bytes,
+                                  photo_too_large=upload.file_too_large)
         done = await portal.run(submit, portal.db, portal.media, draft, by="portal")
     except InvalidInput as exc:
         return await _report_form(request, status=400, values=values, errors=exc.fields)

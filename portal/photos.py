@@ -26,6 +26,11 @@ class PhotoRejected(ValueError):
     """The upload is not a photo we keep; the message says why."""
 
 
+def too_large(max_bytes: int) -> str:
+    """The message for a photo over the limit (i18n.field_message words it for the page)."""
+    return f"too large: at most {max_bytes // (1024 * 1024)} MB"
+
+
 def sniff(data: bytes) -> str | None:
     """Extension for the image type in `data`'s magic bytes, or None."""
     if data[:3] == b"\xff\xd8\xff":
@@ -45,7 +50,7 @@ class Photo:
     @classmethod
     def parse(cls, data: bytes, max_bytes: int) -> Photo:
         if len(data) > max_bytes:
-            raise PhotoRejected(f"too large: at most {max_bytes // (1024 * 1024)} MB")
+            raise PhotoRejected(too_large(max_bytes))
         ext = sniff(data)
         if ext is None or len(data) < MIN_BYTES:
             raise PhotoRejected("only JPEG, PNG or WebP photos are accepted")
