@@ -1,5 +1,5 @@
 """CRM sub-commands of `ckm`: `ckm db migrate|info|downgrade|outbox`, `ckm seed [--demo]`,
-`ckm users add|passwd|disable|enable|list`."""
+`ckm users add|passwd|disable|enable|list|dept add|remove|list`."""
 
 from __future__ import annotations
 
@@ -71,6 +71,22 @@ def _register_users(subparsers: Any) -> None:
     listing = sub.add_parser("list", help="every account, its role and whether it is active")
     listing.add_argument("--role", choices=ROLES)
     listing.set_defaults(handler=_users_list)
+    dept = sub.add_parser("dept", help="the departments a department staff member works for "
+                          "(the /dept workspace)")
+    dept_sub = dept.add_subparsers(dest="dept_command", metavar="ACTION", required=True)
+    dept_add = dept_sub.add_parser("add", help="add USER to department DEPT (its code, e.g. ZDM)")
+    dept_add.add_argument("username")
+    dept_add.add_argument("department")
+    dept_add.add_argument("--head", action="store_true",
+                          help="the department's head: overdue cases escalate to them first")
+    dept_add.set_defaults(handler=_users_dept_add)
+    dept_remove = dept_sub.add_parser("remove", help="take USER out of department DEPT")
+    dept_remove.add_argument("username")
+    dept_remove.add_argument("department")
+    dept_remove.set_defaults(handler=_users_dept_remove)
+    dept_list = dept_sub.add_parser("list", help="the departments of USER")
+    dept_list.add_argument("username")
+    dept_list.set_defaults(handler=_users_dept_list)
 
 
 def _masked(url: str) -> str:
@@ -257,4 +273,50 @@ def _users_list(args: argparse.Namespace, settings: Settings) -> int:
     for u in found:
         print(f"{u.username:<20}{u.role:<18}{u.extension or '-':<8}"
               f"{'yes' if u.is_active else 'no':<8}{u.full_name}")
+    return 0
+
+
+def _users_dept_add(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.errors import CrmError
+    from crm_core.services import department
+
+    database = _users_db(settings)
+    try:
+        found = department.add_member(database, args.username, args.department, head=args.head)
+    except CrmError as exc:
+        return _refused(exc)
+    finally:
+        database.dispose()
+    print(f"{args.username} works for {found.department}" + (" (head)" if found.is_head else ""))
+    return 0
+
+
+def _users_dept_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.errors import CrmError
+    from crm_core.services import department
+
+    database = _users_db(settings)
+    try:
+        removed = department.remove_member(database, args.username, args.department)
+    except CrmError as exc:
+        return _refused(exc)
+    finally:
+        database.dispose()
+    print(f"{args.username} {'removed from' if removed else 'was not in'} {args.department}")
+    return 0
+
+
+def _users_dept_list(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.errors import CrmError
+    from crm_core.services import department
+
+    database = _users_db(settings)
+    try:
+        found = department.memberships(database, args.username)
+    except CrmError as exc:
+        return _refused(exc)
+    finally:
+        database.dispose()
+    for m in found:
+        print(f"{m.department:<14}{'head' if m.is_head else '':<6}{m.name}")
     return 0

@@ -44,6 +44,7 @@ def parse_report_form(
         phone = errors.phone("phone", form.get("phone"))
         if name or email or phone:
             contact = Contact(name, email, phone)
+    notify_by = _notify_choice(errors, form, contact)
     if service is not None and not service.anonymous_allowed and (
         contact is None or not (contact.email or contact.phone)
     ) and not {"email", "phone"} & errors.fields.keys():
@@ -53,4 +54,18 @@ def parse_report_form(
     return ReportDraft(
         service_code=code, description=description, district=district, address=address, lat=lat, lon=lon,
         location_details=details, contact=contact, photo=photo, channel=channel,
+        notify_by=notify_by, language=(form.get("lang") or "pl")[:8],
     )
+
+
+def _notify_choice(errors: FieldErrors, form: Mapping[str, str], contact: Contact | None) -> str:
+    """How the resident wants to be told ("none", "email", "sms"); the address must be given."""
+    choice = (form.get("notify_by") or "none").strip()
+    if choice not in ("none", "email", "sms"):
+        errors.add("notify_by", "choose how to be told")
+        return "none"
+    if choice == "email" and (contact is None or not contact.email) and "email" not in errors.fields:
+        errors.add("email", "give your e-mail address to be told by e-mail")
+    if choice == "sms" and (contact is None or not contact.phone) and "phone" not in errors.fields:
+        errors.add("phone", "give your phone number to be told by SMS")
+    return choice

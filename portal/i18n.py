@@ -54,6 +54,16 @@ TEXT: dict[str, dict[str, str]] = {
     "email": {"pl": "E-mail", "en": "E-mail"},
     "phone": {"pl": "Telefon", "en": "Phone"},
     "anonymous": {"pl": "Zgłaszam anonimowo", "en": "Report anonymously"},
+    "notify_by": {"pl": "Informuj mnie o postępach zgłoszenia", "en": "Tell me how my report progresses"},
+    "notify_none": {"pl": "nie informuj mnie", "en": "do not tell me"},
+    "notify_email": {"pl": "e-mailem", "en": "by e-mail"},
+    "notify_sms": {"pl": "SMS-em", "en": "by SMS"},
+    "notify_help": {
+        "pl": "Napiszemy, gdy jednostka miasta przyjmie zgłoszenie, załatwi je lub odrzuci, "
+              "albo zapyta o szczegóły.",
+        "en": "We will write when the city unit accepts, resolves or rejects your report, "
+              "or asks for details.",
+    },
     "send": {"pl": "Wyślij zgłoszenie", "en": "Send the report"},
     "required": {"pl": "wymagane", "en": "required"},
     "errors_title": {"pl": "Popraw zaznaczone pola", "en": "Please correct the marked fields"},
@@ -132,6 +142,9 @@ _POLISH_EXACT = {
         "Podaj adres, punkt na mapie albo opis miejsca.",
     "not an e-mail address": "To nie jest adres e-mail.",
     "not a phone number": "To nie jest numer telefonu.",
+    "give your e-mail address to be told by e-mail": "Podaj adres e-mail, aby dostawać wiadomości e-mailem.",
+    "give your phone number to be told by SMS": "Podaj numer telefonu, aby dostawać SMS-y.",
+    "choose how to be told": "Wybierz sposób powiadamiania z listy.",
     "only JPEG, PNG or WebP photos are accepted": "Przyjmujemy tylko zdjęcia JPEG, PNG lub WebP.",
     "give both latitude and longitude, or neither": "Podaj obie współrzędne albo żadnej.",
     "control characters are not allowed": "Tekst zawiera niedozwolone znaki sterujące.",

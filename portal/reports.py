@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.models import utcnow
+from crm_core.notifications import store as notifications
 from crm_core.services import cases, interactions, residents
 from portal.fields import InvalidInput
 from portal.photos import MediaStore, Photo
@@ -35,6 +36,10 @@ class ReportDraft:
     contact: Contact | None
     photo: Photo | None
     channel: str  # portal | app
+    # How the resident wants to be told about the case: "none", "email", "sms"; None (Open311,
+    # which has no such field): by the contact given, e-mail first (crm_core.notifications).
+    notify_by: str | None = None
+    language: str = "pl"
 
 
 @dataclass(frozen=True)
@@ -100,5 +105,19 @@ def submit(db: Database, media: MediaStore, draft: ReportDraft, *, by: str) -> S
         )
     except ValidationError as exc:
         raise InvalidInput({_CRM_FIELDS.get(k, k): v for k, v in exc.fields.items()}) from None
+    _notify_preference(db, created.case.id, draft, created.tracking_token)
     name = media.save(created.case.id, draft.photo) if draft.photo is not None else None
     return Submitted(created.case.id, created.case.number, created.tracking_token, name)
+
+
+def _notify_preference(db: Database, case_id: int, draft: ReportDraft, token: str) -> None:
+    contact = draft.contact
+    if contact is None:
+        return
+    choice = draft.notify_by
+    if choice is None:
+        choice = "email" if contact.email else "sms" if contact.phone else "none"
+    address = contact.email if choice == "email" else contact.phone if choice == "sms" else None
+    if address:
+        notifications.set_preference(db, case_id, choice, address, language=draft.language,
+                                     tracking_token=token)

@@ -4,11 +4,15 @@ boundary, escalation, compliance, and what the resident may read."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from ckm.settings import Settings
+from crm_core import cli
 from crm_core.db import Database
 from crm_core.errors import NotFound, TransitionError, ValidationError
 from crm_core.services import cases, department, sla, users
@@ -261,3 +265,26 @@ def test_resident_contact_only_where_the_department_allows(seeded: Database) -> 
     contact = department.card(seeded, zdm, made.case.id).contact
     assert contact is not None and contact.name == "Jan Kowalski"
     assert contact.phones == ("+48600100200",)
+
+
+def test_ckm_users_dept_add_list_remove(seeded_url: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(database_url=seeded_url, data_dir=tmp_path)
+
+    def run(*argv: str) -> int:
+        parser = argparse.ArgumentParser(prog="ckm")
+        cli.register(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(list(argv))
+        result: int = args.handler(args, settings)
+        return result
+
+    assert run("users", "dept", "add", "bgo_pracownik", "ZZW", "--head") == 0
+    assert "works for ZZW (head)" in capsys.readouterr().out
+    assert run("users", "dept", "list", "bgo_pracownik") == 0
+    out = capsys.readouterr().out
+    assert "BGO" in out and "ZZW" in out and "head" in out
+    assert run("users", "dept", "add", "konsultant1", "ZDM") == 1
+    assert "only department staff" in capsys.readouterr().err
+    assert run("users", "dept", "remove", "bgo_pracownik", "ZZW") == 0
+    assert "removed from ZZW" in capsys.readouterr().out
+    assert run("users", "dept", "add", "bgo_pracownik", "NOPE") == 1
