@@ -1,5 +1,6 @@
 """CRM sub-commands of `ckm`: `ckm db migrate|info|downgrade|outbox`, `ckm seed [--demo]`,
-`ckm users add|passwd|disable|enable|list|dept add|remove|list`."""
+`ckm users add|passwd|disable|enable|list|dept add|remove|list`,
+`ckm dept sla|sla-set|share-contact`."""
 
 from __future__ import annotations
 
@@ -37,6 +38,26 @@ def register(subparsers: Any) -> None:
                       help="also the demo accounts, all with the public password demo19115")
     seed.set_defaults(handler=_seed)
     _register_users(subparsers)
+    _register_departments(subparsers)
+
+
+def _register_departments(subparsers: Any) -> None:
+    cmd = subparsers.add_parser("dept", help="departments: deadlines (SLA) per category, "
+                                "whether staff see residents' contacts")
+    sub = cmd.add_subparsers(dest="dept_command", metavar="ACTION", required=True)
+    sla_list = sub.add_parser("sla", help="every deadline rule: category, district, working hours")
+    sla_list.set_defaults(handler=_dept_sla)
+    sla_set = sub.add_parser("sla-set", help="set the working hours for CATEGORY (a code such as "
+                             "roads.pothole), city-wide or in one --district")
+    sla_set.add_argument("category")
+    sla_set.add_argument("hours", type=int)
+    sla_set.add_argument("--district")
+    sla_set.set_defaults(handler=_dept_sla_set)
+    share = sub.add_parser("share-contact", help="whether DEPT's staff see the resident's name, "
+                           "phone and e-mail on a case")
+    share.add_argument("department")
+    share.add_argument("share", choices=("on", "off"))
+    share.set_defaults(handler=_dept_share)
 
 
 def _register_users(subparsers: Any) -> None:
@@ -319,4 +340,49 @@ def _users_dept_list(args: argparse.Namespace, settings: Settings) -> int:
         database.dispose()
     for m in found:
         print(f"{m.department:<14}{'head' if m.is_head else '':<6}{m.name}")
+    return 0
+
+
+def _dept_sla(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.services import sla
+
+    database = _users_db(settings)
+    try:
+        rules = sla.list_sla_rules(database)
+    finally:
+        database.dispose()
+    print(f"{'category':<28}{'district':<18}working hours")
+    for category, district, hours in rules:
+        print(f"{category:<28}{district or '(city-wide)':<18}{hours}")
+    return 0
+
+
+def _dept_sla_set(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.errors import CrmError
+    from crm_core.services import sla
+
+    database = _users_db(settings)
+    try:
+        sla.set_sla_rule(database, args.category, args.hours, args.district)
+    except CrmError as exc:
+        return _refused(exc)
+    finally:
+        database.dispose()
+    print(f"{args.category} {args.district or '(city-wide)'}: {args.hours} working hours "
+          "(cases forwarded from now on)")
+    return 0
+
+
+def _dept_share(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_core.errors import CrmError
+    from crm_core.services import department
+
+    database = _users_db(settings)
+    try:
+        department.set_share_contact(database, args.department, args.share == "on")
+    except CrmError as exc:
+        return _refused(exc)
+    finally:
+        database.dispose()
+    print(f"{args.department}: residents' contacts {'shown' if args.share == 'on' else 'hidden'}")
     return 0

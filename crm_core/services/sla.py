@@ -106,3 +106,11 @@ def set_sla_rule(db: Database, category: str, working_hours: int, district: str 
             session.add(SlaRule(category_id=cat.id, district=district, working_hours=working_hours))
         else:
             rule.working_hours = working_hours
+
+
+def list_sla_rules(db: Database) -> list[tuple[str, str | None, int]]:
+    with db.reading() as session:
+        return [(c, d, h) for c, d, h in session.execute(
+            sa.select(Category.code, SlaRule.district, SlaRule.working_hours)
+            .join(Category, Category.id == SlaRule.category_id)
+            .order_by(Category.code, SlaRule.district.is_not(None), SlaRule.district))]

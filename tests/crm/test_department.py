@@ -288,3 +288,12 @@ def test_ckm_users_dept_add_list_remove(seeded_url: str, tmp_path: Path,
     assert run("users", "dept", "remove", "bgo_pracownik", "ZZW") == 0
     assert "removed from ZZW" in capsys.readouterr().out
     assert run("users", "dept", "add", "bgo_pracownik", "NOPE") == 1
+    assert run("dept", "sla-set", "roads.pothole", "12", "--district", "Wola") == 0
+    assert run("dept", "sla") == 0
+    out = capsys.readouterr().out
+    assert "roads.pothole               Wola              12" in out
+    assert "roads.pothole               (city-wide)       24" in out
+    assert run("dept", "sla-set", "roads.pothole", "0") == 1
+    assert run("dept", "share-contact", "ZDM", "on") == 0
+    assert "shown" in capsys.readouterr().out
+    assert run("dept", "share-contact", "NOPE", "on") == 1
