@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from crm_core.db import Database
 from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.models.cases import CaseStatus
+from crm_core.notifications import store as notifications
 from crm_core.services import cases, contact_center, routing, users
 from crm_core.warsaw import DISTRICTS
 
@@ -91,10 +92,19 @@ class Crm:
                  "distance_m": c.distance_m} for c in found]
 
     async def create_case(self, draft: cases.NewCase, actor: cases.Actor,
-                          duplicate_of: int | None) -> dict[str, Any]:
+                          duplicate_of: int | None, notify: tuple[str, str | None] | None = None
+                          ) -> dict[str, Any]:
+        """`notify`: (channel, address or None for the resident's known one) when the resident
+        asked to be told how the case goes (crm_core.notifications)."""
+
         def write() -> dict[str, Any]:
+            choice = (notifications.resolve_choice(self.db, draft.resident_id, *notify)
+                      if notify is not None else None)
             created = cases.create_case(self.db, draft, by=actor)
             view = created.case
+            if choice is not None:
+                notifications.record_desk_choice(self.db, view.id, draft.resident_id, choice,
+                                                 created.tracking_token)
             if duplicate_of is not None:
                 view = cases.mark_duplicate(self.db, view.id, duplicate_of, by=actor)
             return {"id": view.id, "number": view.number, "status": view.status,

@@ -172,9 +172,14 @@ async def create_case(request: web.Request) -> web.StreamResponse:
     if not draft.category:
         return bad({"category": "choose a category"})
     try:
+        notify_by = _text(data, "notify_by", 8)
+        notify = (notify_by, _text(data, "notify_to", 254)) if notify_by not in (None, "none") else None
+    except ValueError as exc:
+        return bad_field(exc)
+    try:
         created = await desk.crm.create_case(
             draft, cases.Actor(user.username, user.id),
-            duplicate if isinstance(duplicate, int) else None)
+            duplicate if isinstance(duplicate, int) else None, notify)
     except CrmError as exc:
         return bad(error_fields(exc))
     return web.json_response({"ok": True, "case": created}, status=201)

@@ -365,6 +365,8 @@ $("case-form").addEventListener("submit", async (event) => {
     resident_id: resident ? resident.id : null,
     call_id: desk.call ? desk.call.call_id : null,
     duplicate_of: desk.duplicateOf,
+    notify_by: form.notify_by.value,
+    notify_to: form.notify_to.value,
   };
   setText("case-errors", "");
   setText("case-result", "");

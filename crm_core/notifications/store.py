@@ -369,3 +369,46 @@ def retry(db: Database, ids: Sequence[int] = (), *, all_failed: bool = False) ->
         )
         session.info[_NOTIFY_FLAG] = True
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def resolve_choice(db: Database, resident_id: int | None, channel: str,
+                   address: str | None) -> tuple[str, str, str]:
+    """A consultant's "tell the resident by …": (channel, address, language), the address being
+    the one typed or else the resident's known e-mail / first phone number. Raises
+    ValidationError when there is none or it is not usable."""
+    if resident_id is not None:
+        with db.reading() as session:
+            resident = session.get(Resident, resident_id)
+            known_email = resident.email if resident else None
+            known_phone = resident.phones[0].number if resident and resident.phones else None
+            language = resident.preferred_language if resident else "pl"
+    else:
+        known_email = known_phone = None
+        language = "pl"
+    if channel not in NOTIFY_CHANNELS:
+        raise ValidationError({"notify_by": f"expected one of none, {', '.join(NOTIFY_CHANNELS)}"})
+    chosen = (address or "").strip() or (known_email if channel == "email" else known_phone)
+    if not chosen:
+        what = "e-mail" if channel == "email" else "number"
+        raise ValidationError({"notify_to": f"give the resident's {what}"})
+    if channel != "email" and not chosen.startswith("+"):
+        from crm_core.phone import normalize_phone
+
+        chosen = normalize_phone(chosen, field="notify_to")
+    errors = check_preference(channel, chosen)
+    if errors:
+        raise ValidationError({"notify_to": next(iter(errors.values()))})
+    return channel, chosen, rules.language_of(language)
+
+
+def record_desk_choice(db: Database, case_id: int, resident_id: int | None, choice: tuple[str, str, str],
+                       tracking_token: str) -> None:
+    """The resident, on the line, asked to be told by this channel: that is their consent to be
+    contacted about their reports (recorded on their record), and the case's preference."""
+    channel, address, language = choice
+    with db.writing() as session:
+        if resident_id is not None:
+            session.execute(
+                sa.update(Resident).where(Resident.id == resident_id).values(consent_contact=True))
+        set_preference_in(session, case_id, channel, address, language=language,
+                          tracking_token=tracking_token)

@@ -392,3 +392,33 @@ def test_ckm_settings_masks_the_smtp_password_and_the_gateway_token() -> None:
     assert shown["smtp_host"] == "mail.um.test" and shown["smtp_port"] == "25"
     assert Settings(public_base_url="https://19115.um.warszawa.pl/").public_url == "https://19115.um.warszawa.pl"
     assert Settings(web_port=8080).public_url == "http://127.0.0.1:8080"
+
+
+async def test_the_consultants_form_records_the_choice_and_the_consent(seeded: Database) -> None:
+    """On the phone the resident asks to be told by SMS: the desk's case form records the channel
+    with the number on file and the resident's language, and that is their consent."""
+    from agent_desktop.crm import Crm
+    from crm_core.errors import ValidationError
+
+    resident = residents.create_resident(seeded, phones=["600 100 300"], name="Olena",
+                                         preferred_language="uk", consent_contact=False)
+    desk = Crm(seeded)
+    draft = dataclasses.replace(POTHOLE, resident_id=resident.id)
+    with pytest.raises(ValidationError) as refused:
+        await desk.create_case(draft, Actor("konsultant1"), None, ("email", None))  # no e-mail on file
+    assert "notify_to" in refused.value.fields and cases.list_cases(seeded) == []
+    made = await desk.create_case(draft, Actor("konsultant1"), None, ("sms", None))
+    with seeded.reading() as session:
+        from crm_core.models import CaseNotifyPreference, Resident
+
+        pref = session.get(CaseNotifyPreference, made["id"])
+        assert pref is not None
+        assert (pref.channel, pref.address, pref.language) == ("sms", "+48600100300", "uk")
+        assert pref.tracking_token
+        found = session.get(Resident, resident.id)
+        assert found is not None and found.consent_contact is True
+    cases.transition_case(seeded, made["id"], "forwarded", by=Actor("konsultant1"))
+    cases.transition_case(seeded, made["id"], "rejected", by=DEPT, comment="To nie nasz teren.", public=True)
+    (row,) = _rows(seeded)
+    assert (row.kind, row.channel, row.to_address) == ("rejected", "sms", "+48600100300")
+    assert "відхилено" in row.body_text and "To nie nasz teren." in row.body_text and row.body_html is None
