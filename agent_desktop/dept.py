@@ -12,6 +12,7 @@ through this module's handler, behind the same department check.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -151,6 +152,20 @@ async def _escalate(request: web.Request) -> None:
         return
     if raised:
         log.info("escalated %d overdue case(s)", raised)
+
+
+async def sweep(db: Any, every_s: float = 60.0) -> None:
+    """Raise escalations of overdue cases every `every_s` seconds, for as long as ckm runs (the
+    inbox also does it when opened): a deadline passes whether anyone looks or not."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            raised = await off_loop(sla.escalate_overdue, db)
+        except Exception as exc:  # the CRM may be away for a while; try again later
+            log.warning("escalation sweep failed: %s", exc)
+            continue
+        if raised:
+            log.info("escalated %d overdue case(s)", raised)
 
 
 def _optional(request: web.Request, name: str) -> str | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -162,6 +163,14 @@ def setup(app: web.Application, center: Any) -> Desk:
 
     async def on_startup(app: web.Application) -> None:
         start()
+
+    async def escalations(app: web.Application) -> AsyncIterator[None]:
+        # Overdue cases are escalated while the web server runs (agent_desktop.dept.sweep).
+        sweeper = asyncio.get_running_loop().create_task(dept.sweep(db), name="dept-escalations")
+        yield
+        sweeper.cancel()
+
+    app.cleanup_ctx.append(escalations)
 
     try:
         asyncio.get_running_loop()
