@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from crm_core.db import Database
 from crm_core.models import Case
 
+from .conftest import tiny_png
 from .test_open311_conformance import FORMATS, post, report, rows
 
 Client = TestClient[Any, Any]
@@ -161,3 +162,14 @@ async def test_oversize_urls_answer_414_in_the_error_format(client: Client, fmt:
     # Just under the limit the API answers as usual (a 400 for the bad code here).
     response = await client.get(f"/open311/v2/requests.{fmt}?service_code=" + "a" * 8000)
     assert response.status == 400
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_a_body_over_the_servers_limit_answers_in_the_error_format(
+    client: Client, crm: Database, api_key: str, fmt: str
+) -> None:
+    before = case_count(crm)
+    response = await post(client, fmt, api_key, photo=tiny_png() + b"\0" * (13 * 1024 * 1024))
+    assert response.status == 413
+    assert "at most 5 MB" in errors_of(fmt, await response.text(), 413)[0]
+    assert case_count(crm) == before
