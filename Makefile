@@ -51,6 +51,7 @@ bench: venv system-deps web-deps
 	$(BIN)/python -m bench.crm_history
 	$(BIN)/python -m bench.portal_bench
 	$(BIN)/python -m bench.desktop_bench
+	$(BIN)/ckm bench notifications
 
 clean:
 	-$(BIN)/ckm asterisk down
