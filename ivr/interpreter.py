@@ -122,7 +122,9 @@ def step(state: CallState, event: IvrEvent) -> tuple[CallState, list[IvrCommand]
         state = dataclasses.replace(
             state, call_id=event.call_id or state.call_id, now=event.at, language=lang,
             vars={"caller.number": event.caller_number, "language": lang, "category": "",
-                  "caller.known": "no", **state.vars})
+                  "caller.known": "no",
+                  "caller.withheld": "no" if _dialable(event.caller_number) else "yes",
+                  **state.vars})
         return _enter(state, state.script.start, [])
     if state.phase == "new":
         raise IllegalEvent(f"expected CallStarted first, got {type(event).__name__}")
@@ -295,6 +297,12 @@ def _prompts(state: CallState, node: Node, slots: tuple[str, ...]) -> tuple[Prom
     return tuple(out)
 
 
+def _dialable(number: str) -> bool:
+    """A caller id the center can call back (not "anonymous", not empty, not a name)."""
+    digits = number[1:] if number.startswith("+") else number
+    return digits.isdigit() and 3 <= len(digits) <= 15
+
+
 def _fill(text: str, variables: Mapping[str, str]) -> str:
     return _TEMPLATE.sub(lambda m: variables.get(m.group(1), ""), text)
 
@@ -404,7 +412,9 @@ def _choose(state: CallState, node: Node, target: str, set_vars: Mapping[str, st
             state, vars=new_vars,
             language=lang if lang in state.script.languages else state.language)
     if node.type == "callback_offer":
-        cmds.append(OfferCallback(str(node.queue), state.vars.get("caller.number", ""),
+        # A number typed for the callback (a withheld caller's) wins over the caller id.
+        number = state.vars.get("callback.number") or state.vars.get("caller.number", "")
+        cmds.append(OfferCallback(str(node.queue), number,
                                   state.vars.get("category", ""), state.language))
     return _leave(state, node, target, kind, value, confidence, engine, cmds)
 

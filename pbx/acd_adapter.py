@@ -219,10 +219,15 @@ class AcdAdapter:
     async def register_callback(self, call: cs.RegisterCallback, caller_number: str) -> None:
         callback_id = new_id("callback")
         number = call.request.number or caller_number
+        if not self._feed(ce.CallbackScheduled(at=self.clock(), callback_id=callback_id,
+                                               queue=call.request.queue,
+                                               caller=Caller(number=number))):
+            # The IVR asks a withheld caller for a number first; one that still cannot be
+            # dialled is an error someone must see, not a silent drop.
+            log.error("callback for %r in queue %s could not be registered (see above)",
+                      number, call.request.queue)
+            return
         self.callbacks[callback_id] = (number, "")
-        self._feed(ce.CallbackScheduled(at=self.clock(), callback_id=callback_id,
-                                        queue=call.request.queue,
-                                        caller=Caller(number=number)))
 
     async def caller_gone(self, channel_id: str) -> None:
         self._feed(ce.CallerHungUp(at=self.clock(), call_id=channel_id))

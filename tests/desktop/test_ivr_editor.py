@@ -143,4 +143,4 @@ async def test_publish_refuses_a_broken_script_even_without_the_page(desk: LiveD
     }""")
     assert status == [422, True]
     assert contact_center.script_versions(desk.db, "19115") == []
-    assert desk.library.current("19115").version == "2026-11-29.1"
+    assert desk.library.current("19115").version == "2026-12-01.1"

@@ -106,7 +106,7 @@ def test_cli_prints_the_dialogue(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out.splitlines()
     assert code == 0
     assert out[0] == ("CALL from +48600100200 at 2026-11-27T10:00+01:00 → script 19115 version "
-                      "2026-11-29.1")
+                      "2026-12-01.1")
     assert "CALLER says 'śmieci' (confidence 0.90)" in out
     assert "  ⇒ category_menu: speech 'śmieci' conf 0.90 → q_cleanliness" in out
     assert out[-1] == ("ACD  enqueue to 'czystosc' (skills czystosc, priority 5, category "
@@ -116,3 +116,17 @@ def test_cli_prints_the_dialogue(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_rejects_a_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ivr", "simulate", str(SCRIPT_19115), "--input", "dance"]) == 2
     assert "expected keys (0-9*#), say:TEXT[@CONF], silence or hangup" in capsys.readouterr().err
+
+
+def test_a_withheld_caller_at_night_types_the_number_to_be_called_back(
+        script_19115: Script) -> None:
+    from datetime import datetime
+
+    night = datetime(2026, 11, 27, 23, 0, tzinfo=WARSAW)
+    outcome = simulate.run(script_19115, ["1", "4", "48600100299#", "1"], "anonymous", night,
+                           StaticLookup())
+    offers = [c for c in outcome.commands if isinstance(c, OfferCallback)]
+    assert [(o.queue, o.number) for o in offers] == [("ogolna", "48600100299")]
+    # A caller with a number is not asked for one.
+    known = run(script_19115, "1", "4", "1", at=night)
+    assert [o.number for o in known.commands if isinstance(o, OfferCallback)] == ["+48600100200"]
