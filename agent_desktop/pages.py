@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_desktop import i18n, login_guard, security
+from agent_desktop.crm import off_loop
 from agent_desktop.security import DESK_ROLES, IVR_ROLES, WALLBOARD_ROLES, User, requires
 from ckm import edge
 
@@ -156,7 +157,13 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
     ref = await desk_of(request).crm.reference()
     desk_of(request).chart.sl_threshold_s.update(
         {q["name"]: float(q["sl_threshold_s"]) for q in ref["queues"]})
-    return render(request, "wallboard.html", user, ref=ref,
+    from agent_desktop.dept import strings as dept_strings
+    from agent_desktop.dept import when
+    from crm_core.services import department
+
+    escalated = await off_loop(department.escalated, desk_of(request).crm.db)
+    return render(request, "wallboard.html", user, ref=ref, escalated=escalated, when=when,
+                  d=dept_strings(lang_of(request)),
                   has_phone=user.extension in desk_of(request).softphones,
                   desk_phone=user.extension in desk_of(request).desk_phones)
 

@@ -639,3 +639,29 @@ def escalation_recipients(db: Database, case_id: int) -> list[str]:
             heads += list(session.scalars(sa.select(User.username).where(
                 User.role == "supervisor", User.is_active).order_by(User.username)))
         return heads
+
+
+@dataclass(frozen=True)
+class Escalated:
+    id: int
+    number: str
+    department: str | None
+    category_name: str
+    due_at: datetime
+    escalation_level: int
+
+
+def escalated(db: Database, *, min_level: int = 2, limit: int = 50) -> list[Escalated]:
+    """Open cases escalated at least to `min_level` (2: the center's supervisors), longest
+    overdue first: what the wallboard shows."""
+    with db.reading() as session:
+        rows = session.execute(
+            sa.select(Case.id, Case.number, Department.code, Category.name, CaseWork.due_at,
+                      CaseWork.escalation_level)
+            .join(CaseWork, CaseWork.case_id == Case.id)
+            .join(Category, Category.id == sa.func.coalesce(Case.subcategory_id, Case.category_id))
+            .outerjoin(Department, Department.id == Case.department_id)
+            .where(Case.status.in_([s.value for s in WORK_STATUSES]),
+                   CaseWork.escalation_level >= min_level)
+            .order_by(CaseWork.due_at).limit(limit))
+        return [Escalated(*row) for row in rows]

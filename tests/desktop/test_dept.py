@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from agent_desktop.security import csrf_for
-from crm_core.services import cases, department, users
+from crm_core.services import cases, department, sla, users
 from crm_core.services.cases import Actor, NewCase
 from portal.photos import MediaStore, Photo
 from tests.desktop.live import LiveDesk
@@ -153,3 +153,22 @@ async def test_inbox_card_errors_and_photos(desk_app: tuple[LiveDesk, web.Applic
                              data={"department": "ZDM"}, headers=admin) as r:
             assert r.status == 422  # a consultant belongs to no department
     assert datetime.now(UTC) > cases.get_case(live.db, case_id).created_at
+
+
+async def test_the_wallboard_lists_cases_escalated_to_the_center(
+        desk_app: tuple[LiveDesk, web.Application]) -> None:
+    live, _ = desk_app
+    long_ago = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    made = cases.create_case(live.db, POTHOLE, by=DESK, at=long_ago)
+    cases.transition_case(live.db, made.case.id, "forwarded", by=DESK, at=long_ago)
+    fresh = _forwarded(live)
+    assert sla.escalate_overdue(live.db) == 1
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{live.url}/wallboard", headers=_headers(live, "kierownik")) as r:
+            page = await r.text()
+            assert r.status == 200 and 'id="escalated"' in page
+            assert f'data-case="{made.case.number}"' in page
+            assert cases.get_case(live.db, fresh).number not in page
+        async with http.get(f"{live.url}/dept?tab=overdue", headers=_headers(live, "zdm_pracownik")) as r:
+            page = await r.text()
+            assert made.case.number in page and "kierownik centrum" in page
