@@ -16,7 +16,7 @@ public comments of the status change (the tracking page and Open311 show them); 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -226,8 +226,6 @@ class Inbox:
 
 
 def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
-    from datetime import UTC, time
-
     day = local_date(now)
     start = datetime.combine(day, time(0, 0), TIMEZONE).astimezone(UTC)
     return start, datetime.combine(day + timedelta(days=1), time(0, 0), TIMEZONE).astimezone(UTC)

@@ -11,7 +11,8 @@ EXPECTED = {
     "interactions", "interaction_ivr_steps", "applied_events", "cases", "case_status_history",
     "case_interactions", "case_number_counters", "kb_articles", "kb_article_versions",
     "disposition_codes", "pause_reasons", "ivr_script_versions", "queues", "queue_members",
-    "agent_skills", "api_keys", "web_sessions",
+    "agent_skills", "api_keys", "web_sessions", "department_members", "sla_rules", "case_work",
+    "case_notes",
 }  # fmt: skip
 
 
