@@ -198,10 +198,11 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         errors = dict(exc.fields)
         box = await off_loop(department.inbox, _db(request), scope, InboxFilter())
     categories = await off_loop(list_categories, _db(request))
+    departments = await off_loop(department.list_departments, _db(request))
     done = request.query.get("done", "")
     response = render(request, "dept_inbox.html", user, d=strings(lang_of(request)), box=box,
                       f=f, scope=scope, errors=errors, when=when, tabs=department.TABS,
-                      categories=categories, districts=DISTRICTS,
+                      categories=categories, districts=DISTRICTS, departments=departments,
                       statuses=[s.value for s in department.SEEN_STATUSES],
                       ages=tuple(department.AGES), done=done if done in DONE else "")
     if errors:
@@ -220,11 +221,14 @@ async def _card_page(request: web.Request, case_id: int, *, errors: dict[str, st
         raise web.HTTPNotFound(text="no such case in your departments",
                                content_type="text/plain") from None
     photos = _media(request).names(card.id)
+    recipients = (await off_loop(department.escalation_recipients, db, card.id)
+                  if card.escalation_level else [])
     departments = await off_loop(department.list_departments, db)
     done = request.query.get("done", "")
     response = render(request, "dept_case.html", user, d=strings(lang_of(request)), card=card,
-                      photos=photos, departments=departments, errors=errors or {}, when=when,
-                      forwarded=CaseStatus.FORWARDED.value, done=done if done in DONE else "")
+                      photos=photos, departments=departments, recipients=recipients,
+                      errors=errors or {}, when=when, forwarded=CaseStatus.FORWARDED.value,
+                      done=done if done in DONE else "")
     response.set_status(status)
     return response
 
