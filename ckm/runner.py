@@ -144,6 +144,10 @@ def build_web(center: Center) -> web.Application:
         body: dict[str, Any] = {"status": "ok"}
         if center.controller is not None:
             body.update(center.controller.health())
+            if body.get("overload") == "overloaded":
+                body["status"] = "degraded"
+                body["problem"] = f"overloaded: {body.get('overload_reason')}; new callers " \
+                                  "hear the busy message"
             if body.get("ari") != "connected" or body.get("ari_health") == "unresponsive":
                 body["status"] = "degraded"
                 body["problem"] = body.get("ari_problem") or (

@@ -48,6 +48,9 @@ class Settings:
     # Where the ACD's outbound calls (callbacks, transfers to outside numbers) are dialled:
     # [ckm-outbound] sends them to the first trunk; with no trunk it refuses them, loudly.
     outbound_context: str = "ckm-outbound"
+    # Calls in progress (IVR and queued) above which new callers hear the short "all lines
+    # are busy" script (pbx.overload); 80% of it turns speech recognition off.
+    max_calls: int = 120
     rtp_start: int = 10000
     rtp_end: int = 10999
     # --- ARI

@@ -71,6 +71,13 @@ class AriProbe:
         self.timeout_s = timeout_s
         self.on_change = on_change
         self._task: asyncio.Task[None] | None = None
+        # How late the probe's own sleeps wake up: the event loop's lag, measured for free.
+        self.lags: deque[float] = deque(maxlen=5)
+
+    @property
+    def loop_lag_s(self) -> float:
+        """The median of the last few lags (one stall is not a trend)."""
+        return sorted(self.lags)[len(self.lags) // 2] if self.lags else 0.0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ari-probe")
@@ -105,4 +112,6 @@ class AriProbe:
     async def _run(self) -> None:
         while True:
             await self.probe_once()
+            slept = time.monotonic()
             await asyncio.sleep(self.interval_s)
+            self.lags.append(max(0.0, time.monotonic() - slept - self.interval_s))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,10 +29,13 @@ from pbx import ari_events as ev
 from pbx import call_session as cs
 from pbx.ari_client import AriClient, AriError, AriUnavailable
 from pbx.ari_health import AriHealth, AriProbe
+from pbx.overload import OverloadGuard, Reading
 from pbx.prompts import PromptStage
 from pbx.script_library import ScriptLibrary
 
 log = logging.getLogger(__name__)
+
+SHED_SCRIPT = "overload"  # ivr/scripts/overload.yaml: what new callers hear when overloaded
 
 Clock = Callable[[], datetime]
 LOOKUP_TIMEOUT_S = 2.0
@@ -88,6 +92,7 @@ class CallHandle:
 @dataclass
 class ControllerStats:
     calls_started: int = 0
+    calls_shed: int = 0  # new calls given the busy message while overloaded
     calls_adopted: int = 0
     calls_ended: int = 0
     answer_latency_s: list[float] = field(default_factory=list)
@@ -118,6 +123,7 @@ class Controller:
         # A wedged Asterisk keeps the events socket open and stops answering requests: the
         # probe's verdict is on /healthz and the wallboard.
         self.probe = AriProbe(self.ari.ping, AriHealth())
+        self.guard = OverloadGuard(max_calls=settings.max_calls)
         self.ari.on_event(self._on_event)
         self.ari.on_connected(self._on_connected)
 
@@ -142,6 +148,14 @@ class Controller:
             return args[0], False  # benchmark flows: loaded only by benchmarks and their tests
         return self.settings.ivr_script, True
 
+    def overload_level(self) -> str:
+        """The guard's verdict now (see pbx.overload), from the controller's own readings."""
+        cores = os.cpu_count() or 1
+        return self.guard.assess(Reading(
+            at=self.clock(), calls=len(self.calls), ari_state=self.probe.health.state,
+            ari_rtt_s=self.probe.health.last_rtt_s, loop_lag_s=self.probe.loop_lag_s,
+            load_per_core=os.getloadavg()[0] / cores))
+
     def health(self) -> dict[str, object]:
         return {
             "ari": "connected" if self.ari.connected.is_set() else "disconnected",
@@ -151,6 +165,9 @@ class Controller:
             "ari_rtt_ms": (round(self.probe.health.last_rtt_s * 1000, 1)
                            if self.probe.health.last_rtt_s is not None else None),
             "ari_problem": self.probe.health.problem(),
+            "overload": self.guard.level,
+            "overload_reason": self.guard.reason,
+            "calls_shed": self.stats.calls_shed,
             "application_replaced": self.replaced,
             "asterisk_version": self.asterisk_version,
             "calls_in_progress": len(self.calls),
@@ -209,7 +226,15 @@ class Controller:
             case ev.StasisStart(channel=chan, args=args):
                 if chan.id in self.calls or not args or args[0] not in CALL_ENTRIES:
                     return  # agent legs, audio taps: the ACD adapter and speech own those
-                handle = self._new_call(chan.id, args)
+                shed = (self.overload_level() == "overloaded"
+                        and SHED_SCRIPT in self.library.names()
+                        and args[0] not in ("bench", "bench-queue"))
+                if shed:
+                    # Before Asterisk wedges: a short message and a callback, not the IVR.
+                    self.stats.calls_shed += 1
+                    log.warning("overload (%s): call %s gets the busy message",
+                                self.guard.reason, chan.id)
+                handle = self._new_call(chan.id, args, script=SHED_SCRIPT if shed else None)
                 handle.started_mono = time.monotonic()
                 self.stats.calls_started += 1
                 dialed = args[1] if len(args) > 1 else chan.exten
@@ -234,8 +259,10 @@ class Controller:
                 pass
 
     # --- sessions ----------------------------------------------------------------------------
-    def _new_call(self, channel_id: str, args: tuple[str, ...]) -> CallHandle:
+    def _new_call(self, channel_id: str, args: tuple[str, ...], *,
+                  script: str | None = None) -> CallHandle:
         name, persist = self.script_for(args)
+        name = script or name
         session = cs.CallSession(script=self.library.current(name), persist=persist)
         handle = CallHandle(session=session, queue=asyncio.Queue())
         handle.task = asyncio.create_task(self._execute_loop(channel_id, handle),
@@ -351,7 +378,8 @@ class Controller:
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
             case cs.StartListening(channel_id=cid, phrases=phrases, language=lang, turn=turn):
-                if self.speech is not None:
+                # Under strain, no recogniser is started: the menu still takes keys.
+                if self.speech is not None and self.guard.level == "normal":
                     await self.speech.start(cid, phrases, lang, turn, self.feed)
             case cs.StopListening(channel_id=cid):
                 if self.speech is not None:
