@@ -24,13 +24,18 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Protocol
 
 import aiohttp
 
 from crm_core.notifications.store import OK, Outcome, Outgoing
+
+_SMTP_LINES = compat32.clone(linesep="\r\n")
 
 
 class SmsGateway(Protocol):
@@ -60,20 +65,31 @@ class EmailSender:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self.domain = config.sender.rsplit("@", 1)[-1].strip(">") or "localhost"
+        name, address = parseaddr(config.sender)
+        self._from = formataddr((name, address), charset="utf-8")
+        self._envelope_from = address
 
-    def build(self, item: Outgoing) -> EmailMessage:
-        msg = EmailMessage()
-        msg["From"] = self.config.sender
+    def build(self, item: Outgoing) -> bytes:
+        """The message as sent: multipart/alternative (text, then HTML), UTF-8 in base64 (lines
+        stay short whatever the text). Built with the email package's compat32 classes: a third
+        of the cost of EmailMessage, which matters at hundreds of messages a second."""
+        msg: MIMEText | MIMEMultipart
+        text = MIMEText(item.text, "plain", "utf-8")
+        if item.html:
+            msg = MIMEMultipart("alternative")
+            msg.attach(text)
+            msg.attach(MIMEText(item.html, "html", "utf-8"))
+        else:
+            msg = text
+        msg["From"] = self._from
         msg["To"] = item.to
-        msg["Subject"] = item.subject
+        subject = item.subject
+        msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = message_id(item.key, self.domain)
+        msg["Content-Language"] = item.language
         msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(item.text)
-        if item.html:
-            msg.add_alternative(item.html, subtype="html")
-        msg["Content-Language"] = item.language  # after: add_alternative moves Content-* inside
-        return msg
+        return msg.as_bytes(policy=_SMTP_LINES)  # smtplib sends bytes as they are: CRLF here
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
@@ -114,8 +130,7 @@ class EmailSender:
 
     def _send_one(self, smtp: smtplib.SMTP, item: Outgoing) -> Outcome:
         try:
-            refused = smtp.send_message(self.build(item), from_addr=_bare(self.config.sender),
-                                        to_addrs=[item.to])
+            refused = smtp.sendmail(self._envelope_from, [item.to], self.build(item))
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (550, b"refused"))
             return Outcome(False, permanent=code >= 500, error=f"SMTP {code} {_text(text)}")
@@ -132,11 +147,6 @@ class EmailSender:
 
 def _connection_gone(outcome: Outcome) -> bool:
     return (outcome.error or "").startswith("SMTP connection")
-
-
-def _bare(sender: str) -> str:
-    match = re.search(r"<([^>]+)>", sender)
-    return match.group(1) if match else sender.strip()
 
 
 def _text(raw: bytes | str) -> str:

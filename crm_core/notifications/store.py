@@ -291,15 +291,24 @@ def record(db: Database, results: Iterable[tuple[Outgoing, Outcome]], *, max_att
            now: datetime | None = None) -> None:
     """Mark each claimed notification sent, pending again (with backoff) or failed."""
     now = now or utcnow()
+    results = list(results)
+    sent = [item.id for item, outcome in results if outcome.ok]
     with db.writing() as session:
+        for chunk in (sent[i:i + 500] for i in range(0, len(sent), 500)):
+            session.execute(
+                sa.update(Notification)
+                .where(Notification.id.in_(chunk), Notification.status != "sent")
+                .values(status="sent", sent_at=now, last_error=None, claimed_until=None),
+                execution_options={"synchronize_session": False},
+            )
         for item, outcome in results:
+            if outcome.ok:
+                continue
             row = session.get(Notification, item.id)
             if row is None or row.status == "sent":
                 continue
             row.claimed_until = None
-            if outcome.ok:
-                row.status, row.sent_at, row.last_error = "sent", now, None
-            elif outcome.permanent or row.attempts >= max_attempts:
+            if outcome.permanent or row.attempts >= max_attempts:
                 row.status, row.last_error = "failed", (outcome.error or "failed")[:2000]
             else:
                 row.status, row.last_error = "pending", (outcome.error or "failed")[:2000]
