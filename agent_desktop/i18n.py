@@ -165,6 +165,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "barge": ("Włącz się", "Barge"),
     "force_pause": ("Wymuś przerwę", "Force pause"),
     "force_logout": ("Wyloguj z kolejek", "Log out of queues"),
+    "extend_wrapup": ("+60 s na zakończenie", "+60 s wrap-up"),
     "live": ("na żywo", "live"),
     "disconnected": ("rozłączono — ponawiam", "disconnected — retrying"),
     "alarm_sl": ("poziom obsługi poniżej celu", "service level below target"),

@@ -111,6 +111,7 @@ function renderAgents(agents) {
     row.time.textContent = formatSeconds(a.in_state_s);
     row.callId = a.call_id;
     for (const b of row.snoop) b.disabled = !a.call_id;
+    row.extend.disabled = a.state !== "wrap_up";
   }
   for (const [agent, row] of agentsShown) {
     if (!seen.has(agent)) {
@@ -123,7 +124,7 @@ function renderAgents(agents) {
 function buildAgentRow(agent) {
   const row = {
     name: el("td"), state: el("span", { class: "badge" }), time: el("td", { class: "num" }),
-    callId: null, snoop: [],
+    callId: null, snoop: [], extend: null,
   };
   const actions = el("td", { class: "actions" });
   for (const mode of ["listen", "whisper", "barge"]) {
@@ -137,7 +138,11 @@ function buildAgentRow(agent) {
     t.force_pause, agent));
   const out = el("button", { type: "button", text: t.force_logout });
   out.addEventListener("click", () => command("force_logout", { agent }, t.force_logout, agent));
-  actions.append(pause, out);
+  // More time for a consultant still writing up a difficult call.
+  row.extend = el("button", { type: "button", text: t.extend_wrapup, disabled: true });
+  row.extend.addEventListener("click", () => command("extend_wrapup", { agent, seconds: 60 },
+    t.extend_wrapup, agent));
+  actions.append(pause, out, row.extend);
   row.tr = el("tr", { "data-agent": agent }, el("td", { text: agent }), row.name,
     el("td", {}, row.state), row.time, actions);
   return row;

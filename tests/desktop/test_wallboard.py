@@ -1,6 +1,7 @@
-"""The wallboard follows the switchboard live over the CTI socket, with no polling: tiles, the
-agents grid, today's chart and alarms change as calls arrive, wait and leave; a supervisor's
-force-pause reaches the agent."""
+"""The wallboard follows the switchboard live over the CTI socket, with no polling of figures:
+tiles, the agents grid, today's chart and alarms change as calls arrive, wait and leave; a
+supervisor's force-pause reaches the agent, and a consultant in wrap-up gets more time. Only
+the center's own health is polled (/healthz: a wedged Asterisk sends no events)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,42 @@ async def test_tiles_agents_chart_and_alarms_follow_calls(desk: LiveDesk, page: 
         ":has-text('Rozmowa z kierownikiem, wymusił(a) kierownik')")
     assert desk.board.acd.agents["konsultant1"].status.value == "paused"
     await shot(page, "wallboard-after")
-    # Everything above came over the websocket: not one HTTP request since the page loaded.
-    assert requests == []
+    # Everything above came over the websocket: no HTTP request since the page loaded but the
+    # health poll.
+    assert [r for r in requests if not r.endswith("/healthz")] == []
     assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+async def test_a_supervisor_gives_a_consultant_in_wrap_up_more_time(
+        desk: LiveDesk, page: Page) -> None:
+    from cti import commands as cmd
+
+    rings: list[cmd.RingAgent] = []
+
+    class Pbx:
+        def execute(self, command: cmd.Command) -> None:
+            if isinstance(command, cmd.RingAgent):
+                rings.append(command)
+
+    desk.board.attach_pbx(Pbx())
+    await login(page, desk.url, "kierownik")
+    await page.wait_for_selector("#cti-state.ok")
+    seat = await CrmDirectory(desk.db).seat("konsultant2")
+    assert seat is not None
+    desk.board.feed(ev.AgentLoggedIn(now(), seat.profile, seat.endpoint))
+    desk.board.feed(ev.CallEnqueued(now(), "wb-2", "czystosc", Caller("+48601000002", "Ola")))
+    assert rings and rings[-1].agent == "konsultant2"
+    desk.board.feed(ev.AgentAnswered(now(), "wb-2", "konsultant2", rings[-1].offer))
+    desk.board.feed(ev.HangupRequested(now(), "wb-2", "konsultant2"))
+    button = page.locator("#agents tr[data-agent='konsultant2'] button:has-text('+60 s')")
+    await page.wait_for_selector("#agents tr[data-agent='konsultant2'] .badge.state-wrap_up")
+    before = desk.board.acd.agents["konsultant2"].wrapup_until
+    assert before is not None and await button.is_enabled()
+    await button.click()
+    for _ in range(50):
+        after = desk.board.acd.agents["konsultant2"].wrapup_until
+        if after is not None and after > before:
+            break
+        await page.wait_for_timeout(100)
+    assert after is not None and (after - before).total_seconds() == 60
+    assert desk.board.acd.agents["konsultant2"].status.value == "wrap_up"
