@@ -422,3 +422,31 @@ async def test_the_consultants_form_records_the_choice_and_the_consent(seeded: D
     (row,) = _rows(seeded)
     assert (row.kind, row.channel, row.to_address) == ("rejected", "sms", "+48600100300")
     assert "відхилено" in row.body_text and "To nie nasz teren." in row.body_text and row.body_html is None
+
+
+async def test_two_dispatchers_share_the_outbox_and_never_send_one_twice(
+        seeded: Database, seeded_url: str, smtp: SmtpServer) -> None:
+    """Two dispatchers (each with its own engine, as two processes would have) drain one outbox:
+    PostgreSQL hands each row to one of them (SKIP LOCKED), SQLite's write lock serialises the
+    claims. Every message arrives exactly once."""
+    store.configure(BASE)
+    made = [_report(seeded, address=f"p{i}@example.test") for i in range(20)]
+    for m in made:
+        _accept_and_resolve(seeded, m.case.id)
+    other = Database(seeded_url)
+    small = dataclasses.replace(FAST, batch=5, smtp_connections=2)
+    first = Dispatcher(seeded, email=_sender(smtp.port), policy=small)
+    second = Dispatcher(other, email=_sender(smtp.port), policy=small)
+    await first.start()
+    await second.start()
+    try:
+        await _until(lambda: smtp.inbox.count() >= 40)
+        await asyncio.sleep(0.3)
+    finally:
+        await first.stop()
+        await second.stop()
+        other.dispose()
+    ids = [m["Message-ID"] for m in smtp.inbox.messages]
+    assert len(ids) == 40 and len(set(ids)) == 40
+    assert first.sent + second.sent == 40
+    assert {r.status for r in _rows(seeded)} == {"sent"}
