@@ -78,7 +78,11 @@ const photo = document.getElementById("photo");
 if (photo) {
   photo.addEventListener("change", () => {
     const f = photo.files[0];
-    photo.setCustomValidity(f && f.size > 5 * 1024 * 1024 ? "max 5 MB" : "");
+    // In the page's language, worded as the server words it (i18n.field_message).
+    const tooLarge = document.documentElement.lang === "en"
+      ? "The photo is too large: at most 5 MB. Choose a smaller one or send without it."
+      : "Zdjęcie jest za duże: najwyżej 5 MB. Wybierz mniejsze albo wyślij bez zdjęcia.";
+    photo.setCustomValidity(f && f.size > 5 * 1024 * 1024 ? tooLarge : "");
     photo.reportValidity();
   });
 }
