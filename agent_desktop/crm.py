@@ -113,6 +113,14 @@ class Crm:
 
         return await off_loop(write)
 
+    async def notifications(self, status: str, limit: int = 50) -> dict[str, Any]:
+        def read() -> dict[str, Any]:
+            rows = notifications.list_notifications(self.db, status=status, limit=limit)
+            return {"counts": notifications.counts(self.db), "status": status,
+                    "notifications": jsonable(rows)}
+
+        return await off_loop(read)
+
     async def find_case(self, number: str | None = None, case_id: int | None = None
                         ) -> dict[str, Any]:
         if case_id is not None:

@@ -379,6 +379,16 @@ async def today(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, **desk_of(request).chart.view()})
 
 
+@requires(WALLBOARD_ROLES, api=True)
+async def notifications(request: web.Request) -> web.StreamResponse:
+    """Residents' notifications for supervisors: counts per status and the newest of one status
+    (`?status=failed`, the default), each with its attempts and last error."""
+    status = request.query.get("status", "failed")
+    if status not in ("pending", "sending", "sent", "failed"):
+        return bad({"status": "expected pending, sending, sent or failed"})
+    return web.json_response({"ok": True, **await desk_of(request).crm.notifications(status)})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/api/softphone", softphone)
     app.router.add_get("/desk/api/deskphone", desk_phone)
@@ -392,4 +402,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/api/kb/{slug}", kb_article)
     app.router.add_get("/desk/api/callbacks", callbacks)
     app.router.add_get("/wallboard/api/today", today)
+    app.router.add_get("/wallboard/api/notifications", notifications)
     app.router.add_get("/desk/api/recordings/{call_id}", recording)

@@ -86,6 +86,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/desk/api/kb/{slug}"): Rule(DESK, "api"),
     ("GET", "/desk/api/callbacks"): Rule(DESK, "api"),
     ("GET", "/wallboard/api/today"): Rule(WALLBOARD, "api"),
+    ("GET", "/wallboard/api/notifications"): Rule(WALLBOARD, "api"),
     ("GET", "/desk/api/recordings/{call_id}"): Rule(WALLBOARD, "api"),
     ("GET", "/ivr/api/scripts/{name}"): Rule(IVR, "api"),
     ("GET", "/ivr/api/scripts/{name}/versions/{version}"): Rule(IVR, "api"),
