@@ -450,3 +450,35 @@ async def test_two_dispatchers_share_the_outbox_and_never_send_one_twice(
     assert len(ids) == 40 and len(set(ids)) == 40
     assert first.sent + second.sent == 40
     assert {r.status for r in _rows(seeded)} == {"sent"}
+
+
+async def test_the_at_least_once_edge_a_lost_sent_mark_resends_with_the_same_message_id(
+        seeded: Database, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SMTP server accepted the message, then the database would not take the `sent` mark
+    (down, or ckm died): the claim's lease runs out and the message goes again — the documented
+    at-least-once edge — with the same Message-ID, so a de-duplicating receiver keeps one."""
+    store.configure(BASE)
+    made = _report(seeded)
+    cases.transition_case(seeded, made.case.id, "forwarded", by=Actor("konsultant1"))
+    cases.transition_case(seeded, made.case.id, "in_progress", by=DEPT)
+    real_record = store.record
+    calls = {"n": 0}
+
+    def record_fails_once(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sa.exc.OperationalError("UPDATE notifications", {}, Exception("database is down"))
+        real_record(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record", record_fails_once)
+    dispatcher = Dispatcher(seeded, email=_sender(smtp.port),
+                            policy=dataclasses.replace(FAST, lease_s=0.5))
+    await dispatcher.start()
+    try:
+        await _until(lambda: [r.status for r in _rows(seeded)] == ["sent"])
+    finally:
+        await dispatcher.stop()
+    first, second = smtp.inbox.messages
+    assert first["Message-ID"] == second["Message-ID"]
+    (row,) = _rows(seeded)
+    assert row.attempts == 2 and row.sent_at is not None
