@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -31,6 +34,7 @@ from crm_core.notifications.senders import EmailSender, SmsGateway
 from crm_core.notifications.store import Outcome, Outgoing
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Its own threads: an SMTP server that hangs for its 30 s timeout must not take the
+        # default executor's threads from the desk's CRM reads.
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -69,6 +76,10 @@ class Dispatcher:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)
+
+    def _new_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self.policy.smtp_connections + 1,
+                                  thread_name_prefix="ckm-notify")
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -87,6 +98,9 @@ class Dispatcher:
             self._task = None
         if self.sms is not None:
             await self.sms.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -114,12 +128,12 @@ class Dispatcher:
         if not channels:
             return 0
         p = self.policy
-        items = await asyncio.to_thread(store.claim, self.db, channels, limit=p.batch, lease_s=p.lease_s)
+        items = await self._blocking(store.claim, self.db, channels, limit=p.batch, lease_s=p.lease_s)
         if not items:
             return 0
         results = await self._send(items)
-        await asyncio.to_thread(store.record, self.db, results, max_attempts=p.max_attempts,
-                                backoff_base_s=p.backoff_base_s, backoff_cap_s=p.backoff_cap_s)
+        await self._blocking(store.record, self.db, results, max_attempts=p.max_attempts,
+                             backoff_base_s=p.backoff_base_s, backoff_cap_s=p.backoff_cap_s)
         ok = sum(1 for _, outcome in results if outcome.ok)
         self.sent += ok
         self.failed_tries += len(results) - ok
@@ -128,6 +142,12 @@ class Dispatcher:
             log.warning("notifications: %d of %d not sent: %s", len(results) - ok, len(results),
                         "; ".join(sorted(e or "?" for e in errors))[:500])
         return len(items)
+
+    async def _blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._pool is None:
+            self._pool = self._new_pool()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     async def _send(self, items: Sequence[Outgoing]) -> list[tuple[Outgoing, Outcome]]:
         emails = [i for i in items if i.channel == "email"]
@@ -146,7 +166,7 @@ class Dispatcher:
 
     async def _send_email(self, chunk: list[Outgoing]) -> list[tuple[Outgoing, Outcome]]:
         assert self.email is not None
-        outcomes = await asyncio.to_thread(self.email.send_batch, chunk)
+        outcomes = await self._blocking(self.email.send_batch, chunk)
         return list(zip(chunk, outcomes, strict=True))
 
     async def _send_sms(self, items: list[Outgoing]) -> list[tuple[Outgoing, Outcome]]:

@@ -3,7 +3,8 @@
 E-mail: `smtplib` on worker threads, one connection per batch (EHLO, STARTTLS when set, AUTH
 when a user is set, then one transaction per message), so hundreds of messages a second go
 through one server without a handshake each. A reply 5xx to a message (e.g. an unknown
-recipient) fails it for good; a 4xx, a refused or broken connection is temporary (retried).
+recipient) fails it for good; a 4xx, a refused or broken connection, a failed login or a
+refused sender address (the center's configuration) is temporary (retried).
 
 SMS: `HttpSmsGateway` speaks the shape most JSON SMS APIs share:
 
@@ -134,6 +135,10 @@ class EmailSender:
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (550, b"refused"))
             return Outcome(False, permanent=code >= 500, error=f"SMTP {code} {_text(text)}")
+        except smtplib.SMTPSenderRefused as exc:
+            # Our own sender address refused: the center's configuration, not this resident's
+            # address — retried (and failed after the last try), fixable with `ckm notifications retry`.
+            return Outcome(False, error=f"SMTP sender refused: {exc.smtp_code} {_text(exc.smtp_error)}")
         except smtplib.SMTPResponseException as exc:
             permanent = exc.smtp_code >= 500 and exc.smtp_code != 521
             return Outcome(False, permanent=permanent, error=f"SMTP {exc.smtp_code} {_text(exc.smtp_error)}")

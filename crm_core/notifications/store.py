@@ -221,7 +221,7 @@ def enqueue_in(
         body_html=rendered.html if email else None,
         status="pending",
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=min(now, utcnow()),  # due now, even for a change dated ahead
         created_at=now,
     ))
     session.info[_NOTIFY_FLAG] = True
