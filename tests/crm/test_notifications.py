@@ -482,3 +482,31 @@ async def test_the_at_least_once_edge_a_lost_sent_mark_resends_with_the_same_mes
     assert first["Message-ID"] == second["Message-ID"]
     (row,) = _rows(seeded)
     assert row.attempts == 2 and row.sent_at is not None
+
+
+async def test_the_center_runs_the_dispatcher_from_its_settings(
+        seeded: Database, smtp: SmtpServer, tmp_path: Path) -> None:
+    """`assemble` attaches the dispatcher (crm_core.notifications.wiring) with the SMTP settings and
+    public_base_url; the center's close stops it."""
+    from ckm.assembly import Center
+    from ckm.bus import EventBus
+    from crm_core.notifications import wiring
+
+    settings = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                        smtp_sender="19115 <19115@um.test>", public_base_url="https://19115.um.test/")
+    center = Center(settings=settings, bus=EventBus(), services={"crm.db": seeded})
+    await wiring.attach(center)
+    dispatcher = center.services["crm.notifications"]
+    assert dispatcher.channels == ("email",)
+    try:
+        made = _report(seeded)
+        cases.transition_case(seeded, made.case.id, "forwarded", by=Actor("konsultant1"))
+        cases.transition_case(seeded, made.case.id, "in_progress", by=DEPT)
+        await _until(lambda: smtp.inbox.count() == 1)
+    finally:
+        await center.close()
+    assert dispatcher._task is None
+    (msg,) = smtp.inbox.messages
+    text = msg.get_body(("plain",))
+    assert text is not None
+    assert f"https://19115.um.test/portal/t/{made.tracking_token}" in text.get_content()
