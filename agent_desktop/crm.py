@@ -127,13 +127,24 @@ class Crm:
             view = await off_loop(cases.get_case, self.db, case_id)
         else:
             view = await off_loop(cases.get_case_by_number, self.db, (number or "").strip())
-        return case_card(view)
+        return await self._with_notifications(case_card(view))
+
+    async def _with_notifications(self, card: dict[str, Any]) -> dict[str, Any]:
+        """Whether (and how) the resident was told about the case (crm_core.notifications)."""
+        rows = await off_loop(notifications.list_notifications, self.db, case_id=card["id"], limit=20)
+        card["notifications"] = [
+            {"kind": n.kind, "channel": n.channel, "status": n.status, "attempts": n.attempts,
+             "created_at": n.created_at.isoformat(),
+             "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+             "last_error": n.last_error if n.status != "sent" else None}
+            for n in reversed(rows)]
+        return card
 
     async def change_status(self, case_id: int, status: str, comment: str | None,
                             actor: cases.Actor, *, public: bool = False) -> dict[str, Any]:
         view = await off_loop(cases.transition_case, self.db, case_id, status, by=actor,
                               comment=comment, public=public)
-        return case_card(view)
+        return await self._with_notifications(case_card(view))
 
     async def kb_search(self, query: str, lang: str) -> list[dict[str, Any]]:
         from crm_core.search import kb_search

@@ -411,6 +411,17 @@ function renderCase(c) {
       el("strong", { text: t[`st_${h.to_status}`] || h.to_status }), ` · ${h.by}`,
       h.comment ? ` — (${h.public ? t.comment_is_public : t.comment_is_internal}) ${h.comment}` : ""));
   }
+  const told = $("card-notifications");
+  told.replaceChildren();
+  for (const n of c.notifications || []) {
+    const when = warsawTime(n.sent_at || n.created_at);
+    told.append(el("li", { "data-status": n.status }, el("span", { class: "muted", text: when }), " ",
+      el("strong", { text: t[`nt_${n.kind}`] || n.kind }), ` · ${t[`notify_${n.channel}`] || n.channel} · `,
+      el("span", { class: `badge ${{ sent: "ok", failed: "warn" }[n.status] || ""}`,
+        text: t[`nts_${n.status}`] || n.status }),
+      n.last_error ? ` — ${n.last_error}` : ""));
+  }
+  $("card-not-told").hidden = told.children.length > 0;
   $("status-case-id").value = String(c.id);
   const next = $("status-next");
   next.replaceChildren(...c.next_statuses.map(

@@ -510,3 +510,21 @@ async def test_the_center_runs_the_dispatcher_from_its_settings(
     text = msg.get_body(("plain",))
     assert text is not None
     assert f"https://19115.um.test/portal/t/{made.tracking_token}" in text.get_content()
+
+
+async def test_the_consultant_sees_whether_the_resident_was_told(seeded: Database) -> None:
+    from agent_desktop.crm import Crm
+
+    made = _report(seeded)
+    desk = Crm(seeded)
+    card = await desk.find_case(case_id=made.case.id)
+    assert card["notifications"] == []
+    await desk.change_status(made.case.id, "forwarded", None, Actor("konsultant1"))
+    card = await desk.change_status(made.case.id, "in_progress", None, DEPT)
+    assert [(n["kind"], n["channel"], n["status"]) for n in card["notifications"]] == [
+        ("accepted", "email", "pending")]
+    with seeded.writing() as session:
+        session.execute(sa.update(Notification).values(status="failed", last_error="SMTP 550 no"))
+    card = await desk.find_case(number=made.case.number)
+    assert card["notifications"][0]["status"] == "failed"
+    assert card["notifications"][0]["last_error"] == "SMTP 550 no"
