@@ -6,6 +6,7 @@ Both edges parse into the same `ReportDraft`; this module does not know field na
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from crm_core.db import Database
@@ -49,6 +50,8 @@ class Submitted:
     tracking_token: str
     photo_name: str | None
 
+
+log = logging.getLogger(__name__)
 
 # crm_core's field names → the draft's, so its messages land on the right form field.
 _CRM_FIELDS = {"location_text": "location_details", "category": "service_code", "subcategory": "service_code"}
@@ -118,6 +121,10 @@ def _notify_preference(db: Database, case_id: int, draft: ReportDraft, token: st
     if choice is None:
         choice = "email" if contact.email else "sms" if contact.phone else "none"
     address = contact.email if choice == "email" else contact.phone if choice == "sms" else None
-    if address:
+    if not address:
+        return
+    try:
         notifications.set_preference(db, case_id, choice, address, language=draft.language,
                                      tracking_token=token)
+    except ValidationError as exc:  # the edges check addresses first; the report stands anyway
+        log.warning("case %d: notification choice %s not recorded: %s", case_id, choice, exc.fields)
