@@ -129,7 +129,7 @@ _T: dict[str, dict[str, str]] = {
         "uk": "Міський підрозділ просить надати додаткову інформацію.",
     },
     "reply": {
-        "pl": "Odpowiedzi prosimy udzielić dzwoniąc pod numer 19115 i podając numer zgłoszenia.",
+        "pl": "Odpowiedzi prosimy udzielić, dzwoniąc pod numer 19115 i podając numer zgłoszenia.",
         "en": "Please answer by calling 19115 and giving the report number.",
         "uk": "Будь ласка, дайте відповідь, зателефонувавши на 19115 і назвавши номер звернення.",
     },
