@@ -41,6 +41,13 @@ async def heard_samples(ari: AriClient, settings: Settings, leg: str,
     await asyncio.sleep(seconds)
     await ari.hangup(tap)
     await asyncio.sleep(0.5)
+    samples = await stored_recording(ari, settings, name)
+    assert len(samples) > 8000, "the recording is shorter than a second"
+    return samples
+
+
+async def stored_recording(ari: AriClient, settings: Settings, name: str) -> array.array[int]:
+    """The samples of Asterisk's stored recording `name`, fetched over ARI and then deleted."""
     auth = aiohttp.encode_basic_auth(settings.ari_user, settings.ari_password)  # type: ignore[attr-defined]
     async with aiohttp.ClientSession(headers={"Authorization": auth}) as http, http.get(
             f"{settings.ari_base}/recordings/stored/{name}/file") as resp:
@@ -48,6 +55,4 @@ async def heard_samples(ari: AriClient, settings: Settings, leg: str,
         data = await resp.read()
     await ari.request("DELETE", f"/recordings/stored/{name}", gone_ok=True)
     with wave.open(io.BytesIO(data)) as wav:
-        samples = array.array("h", wav.readframes(wav.getnframes()))
-    assert len(samples) > 8000, "the recording is shorter than a second"
-    return samples
+        return array.array("h", wav.readframes(wav.getnframes()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -138,3 +138,24 @@ async def call_into_queue(center: Center, phone: AriClient, settings: Settings,
             raise AssertionError(f"the call ended before it was queued: {exc}; {steps}") from None
         await asyncio.sleep(1.5)
     raise AssertionError("the call never reached the queue")
+
+
+async def crm_call(center: Center, call_id: str, ready: Callable[[Any], bool],
+                   what: str, timeout: float = 15) -> Any:
+    """The call's CRM interaction once `ready(view)` holds (the outbox writes shortly after
+    the events); fails naming `what` was awaited."""
+    from crm_core.errors import NotFound
+    from crm_core.services import interactions
+
+    db = center.services["crm.db"]
+    view: Any = None
+    for _ in range(int(timeout / 0.2)):
+        await center.bus.drain()
+        try:
+            view = await asyncio.to_thread(interactions.get_call, db, call_id)
+        except NotFound:
+            view = None
+        if view is not None and ready(view):
+            return view
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {view}")

@@ -16,18 +16,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 
 from ckm.assembly import Center
 from ckm.settings import Settings
-from crm_core.services import interactions
 from cti import events as ce
 from pbx.ari_client import AriClient, new_id
 
-from .audio_taps import heard_samples, until
-from .live_center import PLACED, Recorder, call_into_queue, live_center, log_in, resident_phone
+from .audio_taps import heard_samples, stored_recording, until
+from .live_center import Recorder, call_into_queue, crm_call, live_center, log_in
 
 pytestmark = pytest.mark.asterisk
 
@@ -44,18 +42,6 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
     local = replace(settings, outbound_context="ckm-test-residents")
     async with live_center(local, tmp_path) as running:
         yield running
-
-
-@pytest_asyncio.fixture
-async def phone(settings: Settings) -> AsyncIterator[AriClient]:
-    ari = await resident_phone(settings)
-    try:
-        yield ari
-    finally:
-        for ch in await ari.channels():
-            if ch["id"] in PLACED:
-                await ari.hangup(ch["id"])
-        await ari.stop()
 
 
 async def connected_call(c: Center, phone: AriClient, settings: Settings,
@@ -194,25 +180,9 @@ async def test_a_recorded_queue_stores_the_call_and_a_supervisor_can_play_it(
     await asyncio.sleep(3)  # the resident talks for a while (the wait is the behaviour)
     await phone.hangup(caller)
     await until("the call to end", lambda: _true(call_id not in board.acd.calls), 10)
-    db = c.services["crm.db"]
-
-    async def recorded() -> Any:
-        await c.bus.drain()
-        view = await asyncio.to_thread(interactions.get_call, db, call_id)
-        return view if view.recording_ref else None
-
-    view = await until("the CRM to name the recording", recorded, 15)
+    view = await crm_call(c, call_id, lambda v: bool(v.recording_ref),
+                          "the CRM to name the recording")
     assert view.recording_ref == call_id
-    auth = aiohttp.encode_basic_auth(settings.ari_user, settings.ari_password)  # type: ignore[attr-defined]
-    async with aiohttp.ClientSession(headers={"Authorization": auth}) as http, http.get(
-            f"{settings.ari_base}/recordings/stored/{view.recording_ref}/file") as resp:
-        assert resp.status == 200, await resp.text()
-        data = await resp.read()
-    await phone.request("DELETE", f"/recordings/stored/{view.recording_ref}", gone_ok=True)
-    import io
-    import wave
-
-    with wave.open(io.BytesIO(data)) as wav:
-        samples = array.array("h", wav.readframes(wav.getnframes()))
+    samples = await stored_recording(phone, settings, view.recording_ref)
     assert len(samples) > 2 * 8000, "the recording is shorter than two seconds"
     assert rms(samples) > 1000, "the recording is silent"

@@ -24,12 +24,11 @@ import pytest_asyncio
 from ckm import events as domain
 from ckm.assembly import Center
 from ckm.settings import Settings
-from crm_core.services import interactions
 from cti import events as ce
 from pbx.ari_client import AriClient
 
 from .audio_taps import heard_samples, until
-from .live_center import Recorder, call_into_queue, live_center, log_in, resident_phone
+from .live_center import Recorder, call_into_queue, crm_call, live_center, log_in
 
 pytestmark = pytest.mark.asterisk
 
@@ -49,15 +48,6 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
             config, overflow_after_s=2.0, overflow_to_callback=True, overflow_queue=None,
             callback_attempts=2, callback_retry_s=1.0, wrapup_s=0.0)))
         yield running
-
-
-@pytest_asyncio.fixture
-async def phone(settings: Settings) -> AsyncIterator[AriClient]:
-    ari = await resident_phone(settings)
-    try:
-        yield ari
-    finally:
-        await ari.stop()
 
 
 async def call_and_ask_for_callback(c: Center, phone: AriClient, settings: Settings,
@@ -127,15 +117,8 @@ async def test_a_callback_rings_the_consultant_then_dials_and_bridges_the_reside
 
     await ari.hangup(resident_leg)
     await until("the call to end", _async(lambda: not board.holds(call_id)), 10)
-    await c.bus.drain()
-    db = c.services["crm.db"]
-
-    async def recorded() -> Any:
-        await c.bus.drain()
-        view = await asyncio.to_thread(interactions.get_call, db, call_id)
-        return view if view.callback_status == "reached" else None
-
-    view = await until("the CRM to record the reached callback", recorded, 15)
+    view = await crm_call(c, call_id, lambda v: v.callback_status == "reached",
+                          "the CRM to record the reached callback")
     assert (view.callback_number, view.callback_attempts, view.agent_username) == (
         "48600100200", 1, "konsultant1")
     assert view.end_reason != "abandoned"
@@ -169,12 +152,6 @@ async def test_a_withheld_number_is_asked_for_and_a_resident_who_never_answers_i
         return not [ch for ch in await ari.channels() if ch["id"].startswith(call_id)]
 
     await until("the consultant's legs to be hung up", no_agent_leg, 10)
-    db = c.services["crm.db"]
-
-    async def recorded() -> Any:
-        await c.bus.drain()
-        view = await asyncio.to_thread(interactions.get_call, db, call_id)
-        return view if view.callback_status == "failed" else None
-
-    view = await until("the CRM to record the failed callback", recorded, 15)
+    view = await crm_call(c, call_id, lambda v: v.callback_status == "failed",
+                          "the CRM to record the failed callback")
     assert (view.callback_number, view.callback_attempts) == ("48000000150", 2)
