@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
@@ -59,7 +60,7 @@ class SmtpConfig:
     user: str = ""
     password: str = ""
     sender: str = "19115@localhost"
-    timeout_s: float = 30.0
+    timeout_s: float = 10.0  # per socket operation
 
 
 class EmailSender:
@@ -107,8 +108,9 @@ class EmailSender:
             raise
         return smtp
 
-    def send_batch(self, items: list[Outgoing]) -> list[Outcome]:
-        """Blocking (run on a thread): send `items` over one connection, an outcome each."""
+    def send_batch(self, items: list[Outgoing], deadline: float | None = None) -> list[Outcome]:
+        """Blocking (run on a thread): send `items` over one connection, an outcome each. Past
+        `deadline` (time.monotonic()) the rest are left for the next round, unsent."""
         out: list[Outcome] = []
         try:
             smtp = self._connect()
@@ -116,6 +118,9 @@ class EmailSender:
             return [Outcome(False, error=f"SMTP {self.config.host}:{self.config.port}: {exc}")] * len(items)
         try:
             for item in items:
+                if deadline is not None and time.monotonic() > deadline:
+                    out.append(Outcome(False, error="not sent: the round ran out of time (slow SMTP server)"))
+                    break
                 outcome = self._send_one(smtp, item)
                 out.append(outcome)
                 if not outcome.ok and not outcome.permanent and _connection_gone(outcome):

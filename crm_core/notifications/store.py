@@ -255,7 +255,7 @@ class Outcome:
 OK = Outcome(True)
 
 
-def claim(db: Database, channels: Sequence[str], *, limit: int = 100, lease_s: float = 120.0,
+def claim(db: Database, channels: Sequence[str], *, limit: int = 100, lease_s: float = 600.0,
           now: datetime | None = None) -> list[Outgoing]:
     """Take up to `limit` due notifications of `channels` for sending (see the module doc)."""
     if not channels:

@@ -528,3 +528,16 @@ async def test_the_consultant_sees_whether_the_resident_was_told(seeded: Databas
     card = await desk.find_case(number=made.case.number)
     assert card["notifications"][0]["status"] == "failed"
     assert card["notifications"][0]["last_error"] == "SMTP 550 no"
+
+
+def test_a_round_past_its_deadline_leaves_the_rest_for_the_next(smtp: SmtpServer) -> None:
+    from datetime import UTC, datetime
+
+    def item(i: int) -> store.Outgoing:
+        return store.Outgoing(i, f"case:1:status:{i}:email", "email", f"d{i}@example.test", "pl", "S",
+                              "text", None, 1, datetime.now(UTC))
+
+    outcomes = _sender(smtp.port).send_batch([item(1), item(2)], deadline=time.monotonic() - 1)
+    assert [o.ok for o in outcomes] == [False, False] and not any(o.permanent for o in outcomes)
+    assert "ran out of time" in (outcomes[1].error or "") and smtp.inbox.count() == 0
+    assert [o.ok for o in _sender(smtp.port).send_batch([item(3)])] == [True]
