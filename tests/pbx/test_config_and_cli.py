@@ -178,17 +178,29 @@ def test_ckm_call_with_asterisk_unreachable_says_so(tmp_path: Path) -> None:
 @pytest.mark.asterisk
 def test_ckm_call_json_summary_through_the_real_asterisk(asterisk: object,
                                                          settings: Settings) -> None:
+    import json
     import os
+    import socket
+    import time
+    import urllib.request
 
-    env = dict(os.environ, CKM_ARI_APP=settings.ari_app)
-    controller = subprocess.Popen([sys.executable, "-m", "ckm.cli", "run", "--no-asterisk",
-                                   "--no-web"], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, env=env)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, CKM_ARI_APP=settings.ari_app, CKM_WEB_PORT=str(port))
+    controller = subprocess.Popen([sys.executable, "-m", "ckm.cli", "run", "--no-asterisk"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        import json
-        import time
-
-        time.sleep(4)
+        # Call once the controller is connected (a fixed sleep lost the race on a busy box).
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    if json.loads(r.read()).get("ari") == "connected":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.2)
         proc = subprocess.run([sys.executable, "-m", "ckm.cli", "call", "19115", "--caller-id",
                                "+48600100200", "--name", "Jan Kowalski", "--dtmf", "1,2",
                                "--hangup-after", "3", "--json"], capture_output=True, text=True,
@@ -199,6 +211,13 @@ def test_ckm_call_json_summary_through_the_real_asterisk(asterisk: object,
         assert summary["dtmf_sent"] == ["1", "2"]
         assert summary["prompts_heard"], "the resident heard nothing"
         assert summary["ended_by"] in ("caller", "center")
+        # Each prompt with its text and language, not only its sound file's hash.
+        first = summary["prompts"][0]
+        assert (first["prompt"], first["language"]) == ("greeting.prompt.pl", "pl"), first
+        assert first["text"].startswith("Dzień dobry, tu Miejskie Centrum Kontaktu")
+        # 3 s into the greeting: the IVR is there and no step is taken yet.
+        assert (summary["ivr_node"], summary["ivr_path"]) == ("greeting", []), summary
+        assert summary["language"] == "pl"
     finally:
         controller.terminate()
         controller.wait(10)

@@ -96,6 +96,18 @@ async def test_dtmf_and_caller_id_reach_the_session(
     assert [e.reason for e in recorder.of(call, domain.CallEnded)] == ["caller_hangup"]
 
 
+async def test_without_hangup_after_the_resident_hangs_up_a_margin_after_its_last_key(
+        center: tuple[Controller, Recorder], settings: Settings) -> None:
+    # The README's call used to hang up 8 s after the answer, before its first key (at 15 s).
+    plan = CallPlan(dtmf=(DtmfStep(2.0, "5"),), linger_s=2.0)
+    summary = await place_call(settings, plan)
+    assert summary.dtmf_sent == ["5"] and summary.ended_by == "caller"
+    assert 1.0 + 2.0 + 2.0 <= summary.duration_s < 8.0, summary.duration_s
+    heard = summary.prompts[0]
+    assert (heard.prompt, heard.language) == ("greeting.prompt.pl", "pl"), summary.prompts
+    assert heard.text.startswith("Dzień dobry")
+
+
 async def test_dropped_events_socket_reconnects_resyncs_and_the_call_ends_normally(
         center: tuple[Controller, Recorder], settings: Settings) -> None:
     controller, recorder = center
