@@ -4,8 +4,11 @@ One line per fact, pipe-delimited as app_queue writes it to /var/log/asterisk/qu
 
     epoch|callid|queuename|agent|event|data1|data2|...
 
-`callid` is the caller's channel id (ckm's call id), `agent` the ckm agent id (app_queue's
-member name), "NONE" where there is none. The events and their data, as app_queue writes them:
+`callid` is the caller's channel id (ckm's call id), "CTI" for ADDMEMBER / REMOVEMEMBER (where
+app_queue writes "CLI" or "MANAGER"); `agent` is the ckm agent id (app_queue's member name; for
+ADDMEMBER / REMOVEMEMBER app_queue writes the member's interface, ckm keeps the agent id so an
+analyser sees one agent throughout); "NONE" where there is none. The events and their data, as
+app_queue writes them:
 
     ENTERQUEUE        url|callerid|position
     CONNECT           holdtime|agent channel id|ringtime
@@ -44,6 +47,10 @@ from cti import notices as nt
 log = logging.getLogger(__name__)
 
 NONE = "NONE"
+# app_queue puts where a member was added or removed in the callid field of ADDMEMBER and
+# REMOVEMEMBER ("CLI", "MANAGER", or the channel of AddQueueMember()); ckm's agents join and
+# leave through the CTI hub (the desktop, or a supervisor's forced logout).
+SOURCE = "CTI"
 
 
 class Lookup(Protocol):
@@ -245,13 +252,13 @@ class QueueLogLines:
         if before == "offline" and n.state != "offline":
             queues = self.lookup.queues_of(n.agent)
             added = "PAUSED" if n.state == "paused" else ""  # as app_queue adds a paused member
-            out += [line(n.at, NONE, q, n.agent, "ADDMEMBER", added) for q in queues]
+            out += [line(n.at, SOURCE, q, n.agent, "ADDMEMBER", added) for q in queues]
         if n.state == "paused" and before != "paused":
             out += [line(n.at, NONE, q, n.agent, "PAUSE", n.reason) for q in queues]
         elif before == "paused" and n.state != "paused":
             out += [line(n.at, NONE, q, n.agent, "UNPAUSE", "") for q in queues]
         if n.state == "offline" and before != "offline":
-            out += [line(n.at, NONE, q, n.agent, "REMOVEMEMBER", "") for q in queues]
+            out += [line(n.at, SOURCE, q, n.agent, "REMOVEMEMBER", "") for q in queues]
             self.agents.pop(n.agent, None)
             return out
         self.agents[n.agent] = (n.state, queues)

@@ -34,7 +34,7 @@ def test_a_call_answered_then_one_abandoned_as_app_queue_writes_them() -> None:
     d = Drill(QueueConfig("q", wrapup_s=0, ring_timeout_s=10))
     lines = Lines(d)
     d.login("anna", "q")
-    assert lines.new() == ["NONE|q|anna|ADDMEMBER|"]
+    assert lines.new() == ["CTI|q|anna|ADDMEMBER|"]
     d.call("c1", "q", number="+48221110000")
     d.call("c2", "q", number="+48222220000")
     assert lines.new() == ["c1|q|NONE|ENTERQUEUE||+48221110000|1",
@@ -69,7 +69,7 @@ def test_unanswered_ring_caller_hangup_pause_and_logout() -> None:
     assert "NONE|q|anna|PAUSE|przerwa" in out
     assert "NONE|q|anna|UNPAUSE|" in out
     assert "c1|q|NONE|ABANDON|1|1|5" in out
-    assert out[-1] == "NONE|q|anna|REMOVEMEMBER|"
+    assert out[-1] == "CTI|q|anna|REMOVEMEMBER|"
     d.login("bart", "q")
     d.call("c2", "q")
     d.advance(1)
@@ -107,7 +107,7 @@ def test_writer_appends_lines(tmp_path: Path) -> None:
     for n in d.steps[-1].notices:
         writer(n)
     writer.close()
-    assert (tmp_path / "sub" / "queue_log").read_text() == f"{EPOCH}|NONE|q|anna|ADDMEMBER|\n"
+    assert (tmp_path / "sub" / "queue_log").read_text() == f"{EPOCH}|CTI|q|anna|ADDMEMBER|\n"
 
 
 def test_after_a_restart_the_log_goes_on_without_repeating_logins() -> None:
@@ -132,5 +132,5 @@ def test_logging_in_paused_adds_a_paused_member_with_its_reason() -> None:
     d = Drill(QueueConfig("q"), QueueConfig("water"))
     lines = Lines(d)
     d.login("anna", "q", "water", paused="szkolenie")
-    assert lines.new() == ["NONE|q|anna|ADDMEMBER|PAUSED", "NONE|water|anna|ADDMEMBER|PAUSED",
+    assert lines.new() == ["CTI|q|anna|ADDMEMBER|PAUSED", "CTI|water|anna|ADDMEMBER|PAUSED",
                            "NONE|q|anna|PAUSE|szkolenie", "NONE|water|anna|PAUSE|szkolenie"]
