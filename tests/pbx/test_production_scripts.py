@@ -22,13 +22,15 @@ async def test_the_assembled_center_serves_no_benchmark_script(settings: Setting
     local = replace(settings, data_dir=tmp_path)
     center = await assemble(local, EventBus(), crm=False, acd=False, speech=False)
     try:
-        assert center.services["ivr.library"].names() == ["19115"]
+        names = set(center.services["ivr.library"].names())
+        # Whatever ivr/scripts holds (19115, the overload message, ...), never a bench flow.
+        assert "19115" in names and not names & {"bench", "bench-queue"}, names
     finally:
         await center.close()
     bench = await assemble(local, EventBus(), crm=False, acd=False, speech=False,
                            extra_scripts=flows.SCRIPT_DIRS)
     try:
-        assert set(bench.services["ivr.library"].names()) == {"19115", "bench", "bench-queue"}
+        assert set(bench.services["ivr.library"].names()) == names | {"bench", "bench-queue"}
     finally:
         await bench.close()
 
