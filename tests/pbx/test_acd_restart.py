@@ -58,13 +58,17 @@ async def test_waiting_residents_keep_their_places_across_a_controller_restart(
     assert not any(c.done() for c in calls)
     observer = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, "ckm-obs")
     await observer.hangup(first_order[1])
+    for _ in range(100):  # gone from Asterisk, as a resident's hang-up is, before the restart
+        if first_order[1] not in {ch["id"] for ch in await observer.channels()}:
+            break
+        await asyncio.sleep(0.1)
     await observer.stop()
 
     async with live_center(settings, tmp_path, fresh_db=False) as (center, recorder):
         board = center.services["cti.switchboard"]
         # The one who hung up is no ghost in the line: the snapshot is reconciled with the
         # channels Asterisk still has, and their place is closed as abandoned.
-        for _ in range(50):
+        for _ in range(100):
             waiting = [e.call_id for e in board.acd.entries.values()]
             if first_order[1] not in waiting:
                 break
