@@ -162,7 +162,9 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
     from crm_core.services import department
 
     escalated = await off_loop(department.escalated, desk_of(request).crm.db)
+    undelivered = (await desk_of(request).crm.notifications("failed", limit=20))["notifications"]
     return render(request, "wallboard.html", user, ref=ref, escalated=escalated, when=when,
+                  undelivered=undelivered,
                   d=dept_strings(lang_of(request)),
                   has_phone=user.extension in desk_of(request).softphones,
                   desk_phone=user.extension in desk_of(request).desk_phones)

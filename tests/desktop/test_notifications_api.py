@@ -1,5 +1,5 @@
-"""Supervisors see residents' notifications that failed, with their last error, at
-/wallboard/api/notifications (the CLI's `ckm notifications list --failed` in the wallboard)."""
+"""Supervisors see residents' notifications that failed, with their last error, on the
+wallboard and at /wallboard/api/notifications (what `ckm notifications list --failed` shows)."""
 
 from __future__ import annotations
 
@@ -40,3 +40,12 @@ async def test_failed_notifications_are_listed_for_supervisors(
     assert (row["case_number"], row["kind"], row["to"], row["attempts"]) == (
         made.case.number, "accepted", "gone@example.test", 8)
     assert row["last_error"] == "SMTP 550 5.1.1 no such mailbox"
+    # The wallboard page itself lists them.
+    token = users.open_session(live.db, users.get_user(live.db, "kierownik").id)
+    async with aiohttp.ClientSession() as http, http.get(
+            live.url + "/wallboard", headers={"Cookie": f"ckm_session={token}"}) as response:
+        assert response.status == 200
+        page = await response.text()
+    panel = page.split('id="undelivered"', 1)[1].split("</section>", 1)[0]
+    assert made.case.number in panel and "gone@example.test" in panel
+    assert "SMTP 550 5.1.1 no such mailbox (×8)" in panel and "przyjęcie · e-mailem" in panel
