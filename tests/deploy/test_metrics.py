@@ -164,3 +164,20 @@ async def test_the_grafana_dashboard_asks_only_for_metrics_ckm_exports(running: 
     assert asked and asked <= exported, sorted(asked - exported)
     assert dashboard["templating"]["list"][0]["query"]["query"].startswith(
         "label_values(ckm_queue_waiting")
+
+
+async def test_outbox_backlog_is_the_journals_pending_count(running: Running,
+                                                            tmp_path: Path) -> None:
+    from ckm import events as domain
+    from crm_core.outbox import Journal, journal_path
+
+    journal = Journal(journal_path(tmp_path))
+    try:
+        running.center.services["crm.recorder"] = type("Rec", (), {"journal": journal})()
+        for i in range(3):
+            journal.append(domain.CallAnswered(f"c{i}", running.clock[0]))
+        values = await scrape(running.url)
+        assert values["ckm_outbox_pending{}"] == 3
+        assert values["ckm_outbox_failed{}"] == 0
+    finally:
+        journal.close()
