@@ -218,8 +218,9 @@ def attach(center: Any) -> CenterMetrics:
     db = center.services.get("crm.db")
     if db is not None:
         metrics.watch_engine(db.engine)
-        if getattr(db, "autocommit_engine", None) is not None:
-            metrics.watch_engine(db.autocommit_engine)
+        other = getattr(db, "autocommit_engine", None)
+        if other is not None and other is not db.engine:  # SQLite has the one engine
+            metrics.watch_engine(other)
     return metrics
 
 

@@ -181,3 +181,29 @@ async def test_outbox_backlog_is_the_journals_pending_count(running: Running,
         assert values["ckm_outbox_failed{}"] == 0
     finally:
         journal.close()
+
+
+async def test_crm_statements_are_timed_by_verb(running: Running, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from crm_core.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    try:
+        running.center.services["crm.db"] = db
+        running.center.services.pop(metrics.SERVICE, None)  # attach again, now with the CRM
+        m = metrics.attach(running.center)
+        def selects() -> float:
+            body, _ = m.render()
+            return sum(s.value for f in text_string_to_metric_families(body.decode())
+                       for s in f.samples if s.name == "ckm_db_query_seconds_count"
+                       and s.labels == {"verb": "SELECT"})
+
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))  # the first connection's own queries as well
+            before = selects()
+            conn.execute(sa.text("SELECT 1"))
+            conn.execute(sa.text("select 2"))
+        assert selects() - before == 2
+    finally:
+        db.dispose()
