@@ -85,7 +85,8 @@ async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20,
 
 
 def start_controller() -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "ckm.cli", "run", "--no-asterisk", "--no-web"],
+    # The center with the benchmark's own flow loaded (`ckm run` serves production scripts only).
+    return subprocess.Popen([sys.executable, "-m", "bench.center"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from ckm import edge, metrics, tls
-from ckm.assembly import Center, assemble
+from ckm.assembly import Center, ScriptDirs, assemble
 from ckm.bus import EventBus
 from ckm.settings import Settings, SettingsError
 
@@ -178,7 +178,9 @@ def _crm_lookup(center: Center) -> Any:
 
 
 async def serve(settings: Settings, *, web_enabled: bool = True,
-                stop: asyncio.Event | None = None) -> None:
+                stop: asyncio.Event | None = None, extra_scripts: ScriptDirs = ()) -> None:
+    """The center until `stop` (or SIGINT/SIGTERM); `extra_scripts` are IVR flows beyond
+    `ivr/scripts` (the benchmarks' own, loaded only by them)."""
     from pbx.controller import Controller
     from pbx.watchdog import LoopWatchdog
 
@@ -190,7 +192,7 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
     watchdog = LoopWatchdog()
     watchdog.start()
     bus = EventBus()
-    center = await assemble(settings, bus)
+    center = await assemble(settings, bus, extra_scripts=extra_scripts)
     app = build_web(center)  # web packages find the parts in center.services
     center.controller = Controller(
         settings, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
