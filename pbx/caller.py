@@ -251,6 +251,9 @@ async def _converse(settings: Settings, client: AriClient, plan: CallPlan,
         summary.ended_by = "no_answer"
         await client.hangup(caller)
         return summary
+    except BaseException:
+        await _on_hook(client, caller)
+        raise
     summary.answered = True
     summary.answer_delay_s = time.monotonic() - started
     answered_at = time.monotonic()
@@ -268,6 +271,9 @@ async def _converse(settings: Settings, client: AriClient, plan: CallPlan,
         else:
             summary.ended_by = "caller"
             await client.hangup(caller)
+    except BaseException:
+        await _on_hook(client, caller)
+        raise
     finally:
         for task in (center_hung_up, resident_done, actions):
             task.cancel()
@@ -277,6 +283,13 @@ async def _converse(settings: Settings, client: AriClient, plan: CallPlan,
         watcher.cancel()
     summary.duration_s = time.monotonic() - answered_at
     return summary
+
+
+async def _on_hook(client: AriClient, caller: str) -> None:
+    """Whatever stopped the call (a cancelled task, Ctrl-C), the resident's phone goes on
+    hook: a call left in Asterisk would be adopted by the next controller of that app."""
+    with contextlib.suppress(Exception):
+        await client.hangup(caller)
 
 
 async def _resident_done(plan: CallPlan, actions: asyncio.Task[None]) -> None:

@@ -103,5 +103,4 @@ async def test_zero_pressed_during_the_greeting_reaches_a_consultant(
         steps = [(e.node, e.input_value) for e in recorder.of(domain.IvrStep)]
         assert steps[0] == ("greeting", "0"), steps
     finally:
-        call.cancel()
-        await asyncio.gather(call, return_exceptions=True)
+        await asyncio.gather(call, return_exceptions=True)  # the resident hangs up at 20 s
