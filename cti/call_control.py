@@ -199,7 +199,9 @@ class CallControl(Floor):
     def _complete_transfer(self, call: ActiveCall, at: datetime) -> None:
         consult = call.consult
         assert consult is not None
-        self._cmds.append(cmd.CompleteConsult(call.call_id, call.agent))
+        self._cmds.append(cmd.CompleteConsult(
+            call.call_id, call.agent,
+            consult.target if consult.kind is ev.TargetKind.AGENT else ""))
         self._notes.append(nt.CallTransferred(at, call.call_id, call.agent, consult.kind.value,
                                               consult.target, True))
         self._end_call(call, at, by="transfer")

@@ -121,9 +121,12 @@ class StartConsult(Command):
 
 @dataclass(frozen=True)
 class CompleteConsult(Command):
-    """Bridge the caller with the consultation leg; hang up the transferring agent's leg."""
+    """Bridge the caller with the consultation leg; hang up the transferring agent's leg.
+    `target` is the colleague whose leg the consultation leg becomes ("" for an outside
+    number, whose leg goes when the caller's does)."""
 
     agent: str
+    target: str = ""
 
 
 @dataclass(frozen=True)

@@ -453,7 +453,7 @@ class AcdAdapter:
                                            {"channel": agent_chan}, gone_ok=True)
                 await self._originate(endpoint, leg_id, f"consult,{command.call_id},{agent}",
                                       "19115", "Konsultacja")
-            case cc.CompleteConsult(agent=agent):
+            case cc.CompleteConsult(agent=agent, target=target):
                 if place.consult_bridge:
                     await self.ari.destroy_bridge(place.consult_bridge)
                     place.consult_bridge = ""
@@ -464,7 +464,13 @@ class AcdAdapter:
                 if place.consult_leg:
                     await self._add(place.call_bridge, place.consult_leg)
                     leg = self.legs.get(place.consult_leg)
-                    if leg is not None:
+                    if leg is not None and target:
+                        # The colleague's leg from now on: their hang-up ends their part, and
+                        # the resident's hang-up hangs it up (HangupAgentLeg).
+                        leg.role, leg.agent, leg.answered = "agent", target, True
+                        place.agent_legs[target] = place.consult_leg
+                        place.consult_leg = ""
+                    elif leg is not None:
                         leg.role = "agent"
                         leg.agent = f"transfer:{agent}"
                 old = place.agent_legs.pop(agent, "")
@@ -642,8 +648,10 @@ class AcdAdapter:
             return
         if place.holding_bridge:
             await self._release_holding(place.holding_bridge, place.caller_channel)
-        for chan in list(place.agent_legs.values()):
-            await self.ari.hangup(chan)
+        # An outside party joined by an attended transfer is the last leg of the call.
+        for chan in [*place.agent_legs.values(), place.consult_leg]:
+            if chan:
+                await self.ari.hangup(chan)
         for bridge in (place.call_bridge, place.consult_bridge):
             if bridge:
                 await self.ari.destroy_bridge(bridge)

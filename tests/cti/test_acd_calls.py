@@ -155,7 +155,7 @@ def test_attended_transfer_to_an_agent() -> None:
         d.feed(ev.TransferCompleted(d.t, "c1", "anna"))
     d.feed(ev.ConsultAnswered(d.t, "c1"))
     step = d.feed(ev.TransferCompleted(d.t, "c1", "anna"))
-    assert of(step, cmd.CompleteConsult) == [cmd.CompleteConsult("c1", "anna")]
+    assert of(step, cmd.CompleteConsult) == [cmd.CompleteConsult("c1", "anna", "bart")]
     assert d.acd.calls["c1"].agent == "bart"
     assert (d.status("anna"), d.status("bart")) == ("wrap_up", "on_call")
 

@@ -123,7 +123,7 @@ async def test_attended_transfer_to_a_colleague_joins_them_with_the_resident(
         center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
     c, _ = center
     board = c.services["cti.switchboard"]
-    _, call_id, first_leg = await connected_call(c, phone, settings)
+    _caller, call_id, first_leg = await connected_call(c, phone, settings)
     await log_in(c, "konsultant3", SCRIPTED_AGENT)
     board.feed(ce.TransferRequested(board.now(), call_id, "konsultant1", ce.TargetKind.AGENT,
                                     "konsultant3", attended=True))
@@ -150,6 +150,15 @@ async def test_attended_transfer_to_a_colleague_joins_them_with_the_resident(
         "the colleague does not hear the resident")
     assert rms(await heard_samples(phone, settings, call_id, 2.5)) > 300, (
         "the resident does not hear the colleague")
+    # The resident hangs up: the colleague's leg goes too (it used to stay up, talking to no
+    # one), and so does the call.
+    await phone.hangup(_caller)
+
+    async def all_gone() -> bool:
+        ids = {ch["id"] for ch in await phone.channels()}
+        return colleague not in ids and call_id not in board.acd.calls
+
+    await until("the colleague's leg to be hung up", all_gone, 10)
 
 
 async def test_transfer_to_an_outside_number_dials_it(
