@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,10 +55,16 @@ async def test_a_frozen_asterisk_is_reported_unresponsive_then_ok_again(
         assert await probe.probe_once() == "ok"
         os.kill(pid, signal.SIGSTOP)
         try:
+            # Stopped for real before the probes ask (the kernel delivers SIGSTOP at once).
+            for _ in range(50):
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
+                    break
+                await asyncio.sleep(0.02)
             states = [await probe.probe_once() for _ in range(3)]
         finally:
             os.kill(pid, signal.SIGCONT)
-        assert states[-1] == "unresponsive", states
+        assert states[-1] == "unresponsive", (
+            states, Path(f"/proc/{pid}/status").read_text()[:300])
         assert "does not answer ARI" in probe.health.problem()
         for _ in range(50):
             if await probe.probe_once() == "ok":
