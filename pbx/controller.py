@@ -204,6 +204,12 @@ class Controller:
             if not args or args[0] not in CALL_ENTRIES:
                 continue  # an agent leg or a helper channel: the ACD adapter re-adopts those
             saved = chan.variables.get(cs.STATE_VAR, "")
+            if not saved and chan.state != "Up":
+                # Its StasisStart came while the events socket was down: nobody answered it
+                # yet, so it starts now as a new call would (adopting it left it ringing).
+                log.info("call arrived while disconnected channel=%s: starting it", chan.id)
+                self._start_call(chan, args)
+                continue
             saved_ivr = chan.variables.get(cs.IVR_VAR, "")
             saved_queue = chan.variables.get(cs.QUEUE_VAR, "")
             handle = self._new_call(chan.id, args)
@@ -227,23 +233,7 @@ class Controller:
             case ev.StasisStart(channel=chan, args=args):
                 if chan.id in self.calls or not args or args[0] not in CALL_ENTRIES:
                     return  # agent legs, audio taps: the ACD adapter and speech own those
-                shed = (self.overload_level() == "overloaded"
-                        and SHED_SCRIPT in self.library.names()
-                        and args[0] not in ("bench", "bench-queue"))
-                if shed:
-                    # Before Asterisk wedges: a short message and a callback, not the IVR.
-                    self.stats.calls_shed += 1
-                    log.warning("overload (%s): call %s gets the busy message",
-                                self.guard.reason, chan.id)
-                handle = self._new_call(chan.id, args, script=SHED_SCRIPT if shed else None)
-                handle.started_mono = time.monotonic()
-                self.stats.calls_started += 1
-                dialed = args[1] if len(args) > 1 else chan.exten
-                self._feed(handle, cs.Started(
-                    at=self.clock(), channel_id=chan.id, channel_name=chan.name,
-                    caller_number=chan.caller_number, caller_name=chan.caller_name,
-                    dialed=dialed,
-                ))
+                self._start_call(chan, args)
             case ev.ChannelDtmfReceived(channel=chan, digit=digit):
                 self._feed_id(chan.id, cs.Digit(at=self.clock(), digit=digit))
             case ev.PlaybackFinished(playback_id=pid, target_uri=target):
@@ -260,6 +250,25 @@ class Controller:
                 pass
 
     # --- sessions ----------------------------------------------------------------------------
+    def _start_call(self, chan: ev.Channel, args: tuple[str, ...]) -> None:
+        shed = (self.overload_level() == "overloaded"
+                and SHED_SCRIPT in self.library.names()
+                and args[0] not in ("bench", "bench-queue"))
+        if shed:
+            # Before Asterisk wedges: a short message and a callback, not the IVR.
+            self.stats.calls_shed += 1
+            log.warning("overload (%s): call %s gets the busy message",
+                        self.guard.reason, chan.id)
+        handle = self._new_call(chan.id, args, script=SHED_SCRIPT if shed else None)
+        handle.started_mono = time.monotonic()
+        self.stats.calls_started += 1
+        dialed = args[1] if len(args) > 1 else chan.exten
+        self._feed(handle, cs.Started(
+            at=self.clock(), channel_id=chan.id, channel_name=chan.name,
+            caller_number=chan.caller_number, caller_name=chan.caller_name,
+            dialed=dialed,
+        ))
+
     def _new_call(self, channel_id: str, args: tuple[str, ...], *,
                   script: str | None = None) -> CallHandle:
         name, persist = self.script_for(args)
