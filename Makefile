@@ -30,6 +30,7 @@ run: venv system-deps web-deps
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy

@@ -27,11 +27,11 @@ from agent_desktop.pages import desk_of, lang_of, render
 from agent_desktop.security import DEPT_ROLES, User, requires
 from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.models import CaseStatus
+from crm_core.photos import MediaStore
 from crm_core.services import department, sla
 from crm_core.services.department import Forbidden, InboxFilter, Scope
 from crm_core.services.routing import list_categories
 from crm_core.warsaw import DISTRICTS, TIMEZONE
-from portal.photos import MediaStore
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _media(request: web.Request) -> MediaStore:
 
 
 def media_store(settings: Any) -> MediaStore:
-    """The portal's photo store (portal.photos), read here behind the department check."""
+    """The portal's photo store (crm_core.photos), read here behind the department check."""
     chosen = settings.extra.get("portal", {}).get("media_dir")
     return MediaStore(Path(chosen) if chosen else settings.data_dir / "portal-media", url_prefix="")
 

@@ -97,7 +97,7 @@ async def softphone(request: web.Request) -> web.StreamResponse:
 @requires(DESK_ROLES, api=True)
 async def desk_phone(request: web.Request) -> web.StreamResponse:
     """The SIP account of the consultant's own desk phone, for setting the phone up."""
-    from pbx.asterisk_config import registrar, tls_registrar
+    from ground.phones import registrar, tls_registrar
 
     user = await security.current_user(request)
     assert user is not None

@@ -6,7 +6,7 @@ as a JSON block, so no string is built in two places).
 
 from __future__ import annotations
 
-from portal.i18n import TEXT as PORTAL_TEXT
+from crm_core.status_names import STATUS_NAMES
 
 LANGS = ("pl", "en")
 
@@ -47,6 +47,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "transfer_agent": ("do konsultanta", "to agent"),
     "transfer_external": ("na numer", "to number"),
     "target": ("Cel", "Target"),
+    "choose": ("— wybierz —", "— choose —"),
     "attended": ("z konsultacją", "attended"),
     "consulting": ("Konsultacja w toku", "Consultation in progress"),
     "complete_transfer": ("Dokończ przełączenie", "Complete transfer"),
@@ -267,8 +268,8 @@ TEXT: dict[str, tuple[str, str]] = {
 
 
 # Case statuses read the same on the desk as on the residents' tracking page.
-TEXT.update({key: (entry["pl"], entry["en"]) for key, entry in PORTAL_TEXT.items()
-             if key.startswith("st_")})
+TEXT.update({f"st_{status}": (names["pl"], names["en"])
+             for status, names in STATUS_NAMES.items()})
 
 
 def strings(lang: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Login throttling and the cost of password checks, kept away from the call path.
 
 Rules:
-- Failures are counted per account and per client address (the address as ckm.edge's
+- Failures are counted per account and per client address (the address as ground.edge's
   forwarded middleware leaves it in `request.remote`: behind a trusted proxy, the client's).
   After `account_limit` failures within `window_s` (default 5 in 15 minutes) an account is
   locked; an address after `address_limit` (default 20, several consultants may share a NAT).

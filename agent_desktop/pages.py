@@ -1,4 +1,5 @@
-"""The HTML pages: login/logout, language, the consultant desk, the wallboard, the IVR editor.
+"""The HTML pages: login/logout, language, the consultant desk, the IVR editor (the wallboard
+is agent_desktop.wallboard).
 
 Pages are complete server-rendered HTML (progressive enhancement): the JS modules attach to
 what is there and add the live parts. Nothing user-supplied is ever put into markup by JS.
@@ -14,18 +15,16 @@ from typing import Any
 from aiohttp import web
 
 from agent_desktop import i18n, login_guard, security
-from agent_desktop.crm import off_loop
-from agent_desktop.security import DESK_ROLES, IVR_ROLES, WALLBOARD_ROLES, User, requires
-from ckm import edge
+from agent_desktop.desk import DESK, Desk
+from agent_desktop.security import DESK_ROLES, IVR_ROLES, User, requires
+from ground import edge
 
 LOGIN_CSRF_COOKIE = "ckm_login_csrf"
 HOME_BY_ROLE = {"consultant": "/desk", "supervisor": "/wallboard", "ivr_author": "/ivr",
                 "department_staff": "/dept", "admin": "/wallboard"}
 
 
-def desk_of(request: web.Request) -> Any:
-    from agent_desktop.wiring import DESK
-
+def desk_of(request: web.Request) -> Desk:
     return request.app[DESK]
 
 
@@ -136,7 +135,7 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-async def _user(request: web.Request) -> User:
+async def current(request: web.Request) -> User:
     user = await security.current_user(request)
     assert user is not None  # the role gate ran first
     return user
@@ -144,35 +143,16 @@ async def _user(request: web.Request) -> User:
 
 @requires(DESK_ROLES)
 async def desk_page(request: web.Request) -> web.StreamResponse:
-    user = await _user(request)
+    user = await current(request)
     ref = await desk_of(request).crm.reference()
     return render(request, "desk.html", user, ref=ref,
                   has_phone=user.extension in desk_of(request).softphones,
                   desk_phone=user.extension in desk_of(request).desk_phones)
 
 
-@requires(WALLBOARD_ROLES)
-async def wallboard_page(request: web.Request) -> web.StreamResponse:
-    user = await _user(request)
-    ref = await desk_of(request).crm.reference()
-    desk_of(request).chart.sl_threshold_s.update(
-        {q["name"]: float(q["sl_threshold_s"]) for q in ref["queues"]})
-    from agent_desktop.dept import strings as dept_strings
-    from agent_desktop.dept import when
-    from crm_core.services import department
-
-    escalated = await off_loop(department.escalated, desk_of(request).crm.db)
-    undelivered = (await desk_of(request).crm.notifications("failed", limit=20))["notifications"]
-    return render(request, "wallboard.html", user, ref=ref, escalated=escalated, when=when,
-                  undelivered=undelivered,
-                  d=dept_strings(lang_of(request)),
-                  has_phone=user.extension in desk_of(request).softphones,
-                  desk_phone=user.extension in desk_of(request).desk_phones)
-
-
 @requires(IVR_ROLES)
 async def ivr_page(request: web.Request) -> web.StreamResponse:
-    user = await _user(request)
+    user = await current(request)
     scripts = await desk_of(request).scripts.overview()
     return render(request, "ivr.html", user, scripts=scripts)
 
@@ -184,5 +164,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/lang/{lang}", switch_language)
     app.router.add_get("/desk", desk_page)
-    app.router.add_get("/wallboard", wallboard_page)
     app.router.add_get("/ivr", ivr_page)

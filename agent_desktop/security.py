@@ -4,7 +4,7 @@ Rules:
 - The session is crm_core's web session: the cookie `ckm_session` holds the token whose hash
   the CRM stores, so the CTI hub (cti.crm_link.CrmSessions) admits the same browser with the
   same cookie. HttpOnly and SameSite=Strict always; Secure when the request came over HTTPS,
-  directly or through a trusted proxy (ckm.edge marks every cookie of an HTTPS response;
+  directly or through a trusted proxy (ground.edge marks every cookie of an HTTPS response;
   browsers drop Secure cookies set over plain http, and the center serves http://127.0.0.1 by
   default).
 - CSRF: the token is an HMAC of the session token, so it needs no storage, dies with the

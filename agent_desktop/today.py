@@ -18,8 +18,8 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ckm import events as domain
 from crm_core.services.contact_center import QueuedCallView
+from ground import events as domain
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 SLOTS = 96  # 24 h of 15 minutes

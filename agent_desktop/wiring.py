@@ -1,14 +1,14 @@
-"""How `ckm run` mounts the desktop, the wallboard and the IVR editor: `setup(app, center)`.
+"""How `ckm run` mounts the desktop, the wallboard and the IVR editor: `setup(app, ...)`.
 
-Reads from `center.services` (see ckm/assembly.py):
-  crm.db           crm_core.db.Database — users, sessions, cases, KB, scripts (required; when
-                   absent, the database at settings.db_url is migrated and opened here)
-  cti.hub          cti.hub.CtiHub — the pages' live channel at /cti/ws (mounted by the runner)
-  cti.switchboard  cti.switchboard.Switchboard — read-only: pending callbacks for the desk
-  ivr.library      pbx.script_library.ScriptLibrary — publishing reaches new calls through it
-Creates:
-  desktop.chart    agent_desktop.today.TodayChart — today's per-15-minute figures (bus-fed)
-  desktop.scripts  agent_desktop.ivr_editor.ScriptBook
+What it is given (by the composition root, ckm/assembly.py + ckm/runner.py):
+  db           crm_core.db.Database — users, sessions, cases, KB, scripts (when None, the
+               database at settings.db_url is migrated and opened here, and closed with `app`)
+  bus          the center's event bus — today's chart listens to it
+  library      the live IVR script library (pbx.script_library.ScriptLibrary) — publishing
+               from the editor reaches new calls through it; None without a controller
+  switchboard  cti.switchboard.Switchboard — read-only: pending callbacks for the desk
+  hub          cti.hub.CtiHub — the pages' live channel at /cti/ws (mounted by the runner)
+What it returns: the `Desk` the handlers share (agent_desktop.desk), with today's chart.
 
 Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /ivr, /admin
 (accounts, queues, skills: agent_desktop.admin), /dept (the department workspace:
@@ -21,79 +21,57 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent_desktop import admin, dept, desk_api, ivr_api, login_guard, pages, security
+from agent_desktop import (
+    admin,
+    dept,
+    desk_api,
+    ivr_api,
+    login_guard,
+    pages,
+    security,
+    wallboard,
+)
 from agent_desktop.crm import Crm
+from agent_desktop.desk import DESK, HERE, Desk, templates
 from agent_desktop.ivr_editor import ScriptBook
 from agent_desktop.today import TodayChart, midnight
-from ckm import edge
+from crm_core.db import Database, migrate
+from ground import edge
+from ground.bus import EventBus
+from ground.settings import Settings
+
+if TYPE_CHECKING:
+    from cti.hub import CtiHub
+    from cti.switchboard import Switchboard
 
 log = logging.getLogger(__name__)
 
-HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SIPJS_DIR = ROOT / "node_modules" / "sip.js" / "lib"
 
 
-@dataclass
-class Desk:
-    """What the handlers share; one per application."""
+def _own_database(app: web.Application, settings: Settings) -> Database:
+    """A bare web process (no assembly): open the CRM here and close it with the app."""
+    migrate(settings.db_url)
+    db = Database(settings.db_url)
 
-    crm: Crm
-    scripts: ScriptBook
-    chart: TodayChart
-    settings: Any
-    templates: jinja2.Environment
-    switchboard: Any | None = None
-    softphones: dict[str, str] = field(default_factory=dict)  # extension → SIP password
-    desk_phones: dict[str, str] = field(default_factory=dict)  # the same, for desk SIP phones
-
-    def sip_ws_url(self, request: web.Request) -> str:
-        """Where this page's softphone reaches Asterisk's /ws: the page's own host, wss:// when
-        the page came over HTTPS (ckm.edge.sip_ws_url)."""
-        s = self.settings
-        return edge.sip_ws_url(request, http_port=s.asterisk_http_port,
-                               tls_port=s.asterisk_tls_port, explicit=s.sip_ws_url)
-
-
-DESK: web.AppKey[Desk] = web.AppKey("agent_desktop")
-
-
-def templates() -> jinja2.Environment:
-    # Autoescape everywhere, whatever the file name: caller data reaches templates.
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined)
-
-
-def _database(center: Any) -> Any:
-    db = center.services.get("crm.db")
-    if db is not None:
-        return db
-    from crm_core.db import Database, migrate
-
-    migrate(center.settings.db_url)
-    db = Database(center.settings.db_url)
-    center.services["crm.db"] = db
-
-    async def close() -> None:
+    async def close(app: web.Application) -> None:
         db.dispose()
 
-    center.cleanups.append(close)
+    app.on_cleanup.append(close)
     return db
 
 
-def _phones(settings: Any, kind: str) -> dict[str, str]:
+def _phones(settings: Settings, kind: str) -> dict[str, str]:
     """Extension → SIP password of the consultants' phones of `kind` ("browser" or "desk")."""
     try:
-        from pbx.asterisk_config import desk_phones, softphones
+        from ground.phones import desk_phones, softphones
 
         phones = softphones(settings) if kind == "browser" else desk_phones(settings)
         return {p.user: p.password for p in phones}
@@ -102,8 +80,7 @@ def _phones(settings: Any, kind: str) -> dict[str, str]:
         return {}
 
 
-def _known_queues(center: Any) -> tuple[str, ...]:
-    library = center.services.get("ivr.library")
+def _known_queues(library: Any | None) -> tuple[str, ...]:
     if library is not None:
         return tuple(library.known_queues)
     from ivr.validator import DEFAULT_QUEUES
@@ -137,23 +114,24 @@ def _account_warnings(db: Any) -> None:
         log.warning("accounts could not be checked (%s)", exc)
 
 
-def setup(app: web.Application, center: Any) -> Desk:
-    db = _database(center)
-    crm = Crm(db, idle=timedelta(minutes=center.settings.session_idle_minutes))
+def setup(app: web.Application, settings: Settings, *, db: Database | None = None,
+          bus: EventBus | None = None, library: Any | None = None,
+          switchboard: Switchboard | None = None, hub: CtiHub | None = None) -> Desk:
+    if db is None:
+        db = _own_database(app, settings)
+    crm = Crm(db, idle=timedelta(minutes=settings.session_idle_minutes))
     chart = TodayChart()
-    book = ScriptBook(db, center.services.get("ivr.library"), _known_queues(center))
-    desk = Desk(crm=crm, scripts=book, chart=chart, settings=center.settings,
-                templates=templates(), switchboard=center.services.get("cti.switchboard"),
-                softphones=_phones(center.settings, "browser"),
-                desk_phones=_phones(center.settings, "desk"))
-    center.services["desktop.chart"] = chart
-    center.services["desktop.scripts"] = book
+    book = ScriptBook(db, library, _known_queues(library))
+    desk = Desk(crm=crm, scripts=book, chart=chart, settings=settings,
+                templates=templates(), switchboard=switchboard,
+                softphones=_phones(settings, "browser"),
+                desk_phones=_phones(settings, "desk"))
 
     def start() -> None:
         # Needs the running loop: the bus pumps a task per subscriber, and the script
         # library's publish listeners (prompt rendering) schedule tasks too.
-        if center.bus is not None:
-            center.bus.subscribe("desktop.today", chart.on_event)
+        if bus is not None:
+            bus.subscribe("desktop.today", chart.on_event)
         _fill_chart(chart, db)
         _account_warnings(db)
         restored = book.restore_active()
@@ -180,15 +158,16 @@ def setup(app: web.Application, center: Any) -> Desk:
         start()
     app[DESK] = desk
     login_guard.install(app)  # login throttle; password checks in their own small pool
-    app[admin.CTI_HUB] = center.services.get("cti.hub")
+    app[admin.CTI_HUB] = hub
     app[security.SESSION_LOOKUP] = crm.session_user
     app.middlewares.append(security.guard_cti_socket)
     app.on_response_prepare.append(security.add_security_headers(
         lambda request: edge.ws_origin(desk.sip_ws_url(request))))
 
     pages.add_routes(app)
+    wallboard.add_routes(app)
     admin.add_routes(app)
-    dept.add_routes(app, center.settings)
+    dept.add_routes(app, settings)
     desk_api.add_routes(app)
     ivr_api.add_routes(app)
     app.router.add_static("/static/desk/", HERE / "static", append_version=False)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.calls import cpu_seconds, pct, sandbox_asterisk
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import ari_events as ev
 from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
 
@@ -178,11 +178,11 @@ def main(settings: Settings, callers: int, rate: float) -> int:
 # --- the child: a whole controller with the benchmark queue and its 60 agents ----------------
 async def serve_center(settings: Settings) -> None:
     from bench import flows
-    from ckm import events as domain
     from ckm.assembly import assemble
-    from ckm.bus import EventBus
     from cti import events as ce
     from cti.config import AgentProfile, Membership, QueueConfig
+    from ground import events as domain
+    from ground.bus import EventBus
     from pbx.controller import Controller
 
     # A scratch data folder: the bench's 60 agents and its queue state must never land in the
@@ -199,15 +199,15 @@ async def serve_center(settings: Settings) -> None:
     bus.subscribe("bench", count)
     center = await assemble(settings, bus, crm=False, speech=False,
                             extra_scripts=flows.SCRIPT_DIRS)
-    board = center.services["cti.switchboard"]
+    board = center.switchboard
+    assert board is not None and center.ari is not None and center.library is not None
+    assert center.prompts is not None
     board.feed(ce.QueueConfigured(board.now(), QueueConfig(name="bench", wrapup_s=0.0)))
     for i, endpoint in enumerate(AGENT_EXTENSIONS):
         profile = AgentProfile(f"agent{i:02d}", memberships=(Membership("bench", 0, i),))
         board.feed(ce.AgentLoggedIn(at=board.now(), profile=profile, endpoint=endpoint))
-    controller = Controller(settings, bus, ari=center.services["pbx.ari"],
-                            library=center.services["ivr.library"],
-                            prompts=center.services["ivr.prompts"],
-                            router=center.services["pbx.router"])
+    controller = Controller(settings, bus, ari=center.ari, library=center.library,
+                            prompts=center.prompts, router=center.router)
     await controller.start()
     await controller.ari.wait_connected(10)
     stop = asyncio.Event()

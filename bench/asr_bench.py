@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ckm import settings as settings_mod
+from ground import settings as settings_mod
 from ivr import interpreter, tts, validator
 from ivr.asr import Recognizer
 from ivr.asr import models as speech_models

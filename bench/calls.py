@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import provision
 from pbx.ari_client import AriClient, AriError, new_id
 

@@ -9,7 +9,7 @@ import logging
 
 from bench import flows
 from ckm.runner import serve
-from ckm.settings import load
+from ground.settings import load
 
 
 def main() -> None:

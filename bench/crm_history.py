@@ -27,7 +27,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ckm import events as ev
 from crm_core.db import Database, migrate
 from crm_core.outbox import Journal, OutboxWriter
 from crm_core.search import kb_search
@@ -39,6 +38,7 @@ from crm_core.services.residents import (
     ResidentView,
     caller_history,
 )
+from ground import events as ev
 
 FIRST = [
     "Anna",

@@ -34,10 +34,10 @@ from typing import Any
 
 from playwright.async_api import Page, WebSocket, async_playwright
 
-from ckm.settings import load
 from cti import commands as cmd
 from cti import events as ev
 from cti.config import AgentProfile, Caller, Membership, QueueConfig
+from ground.settings import load
 from tests.desktop.live import CHROMIUM, CHROMIUM_FLAGS, LiveDesk, login, seeded_crm, start_desk
 
 

@@ -52,10 +52,10 @@ def prepare(url: str, cases: int) -> str:
     """Migrate, seed, load `cases` reports; return an API key without a practical rate limit."""
     from crm_core.db import Database, migrate
     from crm_core.models import ApiKey
+    from crm_core.photos import MediaStore
     from crm_core.seed import seed
     from crm_core.services.contact_center import create_api_key
     from crm_core.warsaw import DISTRICTS
-    from portal.photos import MediaStore
     from portal.reports import ReportDraft, submit
 
     migrate(url)
@@ -84,18 +84,15 @@ def serve(url: str, port: int, data_dir: str) -> None:
     from aiohttp import web
 
     import portal.wiring
-    from ckm.assembly import Center
-    from ckm.bus import EventBus
-    from ckm.settings import load
     from crm_core.db import Database
+    from ground.settings import load
     from portal.config import PortalConfig
 
     settings = dataclasses.replace(load(), data_dir=Path(data_dir), database_url=url)
-    center = Center(settings=settings, bus=EventBus(), services={"crm.db": Database(url, pool_size=10)})
-    center.services["portal.config"] = PortalConfig.from_settings(
-        settings, ip_requests_per_min=10**9, ip_submissions_per_min=10**9)
+    config = PortalConfig.from_settings(settings, ip_requests_per_min=10**9,
+                                        ip_submissions_per_min=10**9)
     app = web.Application(client_max_size=12 * 1024 * 1024)
-    portal.wiring.setup(app, center)
+    portal.wiring.setup(app, settings, db=Database(url, pool_size=10), config=config)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 

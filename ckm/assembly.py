@@ -1,50 +1,69 @@
 """How the center's parts are put together for `ckm run` (and for end-to-end tests).
 
 The composition root: the one module that knows every package. Order matters and is the order
-of `assemble`: the CRM (database, migrations, the outbox recorder on the bus) → the ARI client →
-the ACD (switchboard, pbx adapter, CTI hub) → the controller. Web packages then find what they
-need in `center.services`:
-
-  crm.db            crm_core.db.Database
-  crm.recorder      crm_core.recorder.Recorder (outbox journal + writer)
-  crm.notifications crm_core.notifications.dispatcher.Dispatcher (residents' e-mail, SMS)
-  ivr.library       pbx.script_library.ScriptLibrary (what new calls run)
-  ivr.prompts       pbx.prompts.PromptStage
-  cti.switchboard   cti.switchboard.Switchboard
-  cti.hub           cti.hub.CtiHub (mounted at /cti/ws)
-  cti.queue_log     cti.queue_log.QueueLogWriter (the ACD in Asterisk's queue_log format)
-  pbx.router        pbx.acd_adapter.AcdAdapter
-  pbx.ari           pbx.ari_client.AriClient (shared by the controller and the ACD adapter)
-  pbx.speech        pbx.speech.SpeechStreams (callers' audio → Vosk / Whisper)
+of `assemble`: the CRM (database, migrations, the outbox recorder on the bus, the residents'
+notifications) → the ARI client → the ACD (switchboard, pbx adapter, CTI hub, queue_log) →
+speech. The runner then adds the controller and hands each web package the parts it needs,
+by name and type (`agent_desktop.wiring.setup`, `portal.wiring.setup`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ckm.bus import EventBus
-from ckm.settings import Settings
+from ground.bus import EventBus
+from ground.settings import Settings
+
+if TYPE_CHECKING:
+    from crm_core.db import Database
+    from crm_core.notifications.dispatcher import Dispatcher
+    from crm_core.recorder import Recorder
+    from cti.hub import CtiHub
+    from cti.queue_log import QueueLogWriter
+    from cti.switchboard import Switchboard
+    from ivr.asr.models import SpeechModels
+    from pbx.acd_adapter import AcdAdapter
+    from pbx.ari_client import AriClient
+    from pbx.controller import Controller
+    from pbx.prompts import PromptStage
+    from pbx.script_library import ScriptLibrary
+    from pbx.speech import SpeechStreams
 
 log = logging.getLogger("ckm.assembly")
 
 # Extra IVR script folders, each with the queues its scripts may name besides the center's.
 ScriptDirs = Iterable[tuple[Path, tuple[str, ...]]]
+Cleanup = Callable[[], Awaitable[None]]
 
 
 @dataclass
 class Center:
-    """What the running center's parts share; handed to every web `setup`."""
+    """The running center's parts. A part is None when the center runs without it (no CRM, no
+    ACD, speech off); `assemble` fills what it was asked for, the runner adds the controller."""
 
     settings: Settings
     bus: EventBus
-    controller: Any = None
-    services: dict[str, Any] = field(default_factory=dict)
-    cleanups: list[Any] = field(default_factory=list)
+    library: ScriptLibrary | None = None  # what new calls run (the editor publishes into it)
+    prompts: PromptStage | None = None  # prompts rendered to sound files Asterisk plays
+    ari: AriClient | None = None  # shared by the controller and the ACD adapter
+    db: Database | None = None
+    recorder: Recorder | None = None  # outbox journal + writer of the bus's events
+    notifications: Dispatcher | None = None  # residents' e-mail and SMS
+    switchboard: Switchboard | None = None
+    hub: CtiHub | None = None  # mounted at /cti/ws
+    router: AcdAdapter | None = None  # the ACD's hands in Asterisk
+    queue_log: QueueLogWriter | None = None  # the ACD in Asterisk's queue_log format
+    speech: SpeechStreams | None = None  # callers' audio → Vosk / Whisper
+    speech_models: SpeechModels | None = None
+    controller: Controller | None = None
+    cleanups: list[Cleanup] = field(default_factory=list)
+    # Parts added beside the center's own, by name: /metrics (ckm.metrics), a test's recorder.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
         """Stop the controller, run the parts' cleanups newest first, close the bus."""
@@ -70,8 +89,7 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
     for folder, queues in extra_scripts:
         library.load_dir(folder, extra_queues=queues)
     prompts = PromptStage(settings)
-    center.services["ivr.library"] = library
-    center.services["ivr.prompts"] = prompts
+    center.library, center.prompts = library, prompts
     loop = asyncio.get_running_loop()
     started = loop.time()
     for name in library.names():
@@ -90,21 +108,19 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
 
     library.on_publish(render_published)
     if crm:
-        await _attach_crm(center)
-        from crm_core.notifications import wiring as notifications
-
-        await notifications.attach(center)  # resident notifications: the outbox's dispatcher
+        await attach_crm(center)
+        await attach_notifications(center)
     ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
                     settings.ari_app)
-    center.services["pbx.ari"] = ari
+    center.ari = ari
     if acd:
-        await _attach_acd(center, ari, prompts)
+        await attach_acd(center, ari, prompts)
     if speech:
-        await _attach_speech(center, ari)
+        await attach_speech(center, ari)
     return center
 
 
-async def _attach_speech(center: Center, ari: Any) -> None:
+async def attach_speech(center: Center, ari: AriClient) -> None:
     """Load the recognisers once, before any call (a model never loads on a call's path)."""
     from ivr.asr.models import ModelError, SpeechModels
     from pbx.speech import SpeechStreams
@@ -121,21 +137,19 @@ async def _attach_speech(center: Center, ari: Any) -> None:
              ", ".join(f"{lang}={models.engine_name(lang)}" for lang in ("pl", "en", "uk")))
     streams = SpeechStreams(ari, settings, models)
     await streams.open()
-    center.services["pbx.speech"] = streams
-    center.services["ivr.speech_models"] = models
+    center.speech, center.speech_models = streams, models
     center.cleanups.append(streams.close)
 
 
-async def _attach_crm(center: Center) -> None:
+async def attach_crm(center: Center) -> None:
     from crm_core import recorder
     from crm_core.db import Database, migrate
 
     settings = center.settings
     await asyncio.to_thread(migrate, settings.db_url)
     db = Database(settings.db_url)
-    center.services["crm.db"] = db
     rec = recorder.start(settings.db_url, settings.data_dir)
-    center.services["crm.recorder"] = rec
+    center.db, center.recorder = db, rec
     center.bus.subscribe("crm", rec.on_event)
 
     async def close() -> None:
@@ -145,22 +159,37 @@ async def _attach_crm(center: Center) -> None:
     center.cleanups.append(close)
 
 
-async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
+async def attach_notifications(center: Center) -> None:
+    """The residents' notifications: the outbox's dispatcher on the center's CRM, started now
+    and stopped with the center."""
+    if center.db is None:
+        return
+    from crm_core.notifications import wiring as notifications
+
+    dispatcher = notifications.build(center.settings, center.db)
+    await dispatcher.start()
+    center.notifications = dispatcher
+    center.cleanups.append(dispatcher.stop)
+
+
+async def attach_acd(center: Center, ari: AriClient, prompts: PromptStage) -> None:
     """The switchboard with crm_core behind its ports, the hub, and the pbx adapter as its
     hands. `boot` loads the queues, then the snapshot: callers keep their places across a
     restart."""
     from cti.acd import Acd
     from cti.cli import snapshot_path, state_log_path
     from cti.hub import CtiHub
+    from cti.ports import Authenticator, NobodyLogsIn
     from cti.switchboard import Switchboard
-    from cti.wiring import NobodyLogsIn
     from pbx.acd_adapter import AcdAdapter
 
     settings = center.settings
-    db = center.services.get("crm.db")
+    db = center.db
     directory = history = None
-    auth: Any = NobodyLogsIn()
-    if db is not None:
+    auth: Authenticator = NobodyLogsIn()
+    if db is None:
+        log.warning("no CRM database: the ACD has no queues and the CTI hub admits nobody")
+    else:
         from cti.crm_link import CrmDirectory, CrmHistory, CrmSessions
 
         directory, history, auth = CrmDirectory(db), CrmHistory(db), CrmSessions(
@@ -173,9 +202,7 @@ async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
     adapter.attach(board)
     hub = CtiHub(auth, board)
     board.attach(hub)
-    center.services["pbx.router"] = adapter
-    center.services["cti.switchboard"] = board
-    center.services["cti.hub"] = hub
+    center.router, center.switchboard, center.hub = adapter, board, hub
     queue_log = _attach_queue_log(center, board, adapter)
     try:
         log.info("ACD: %s", await board.boot())
@@ -194,7 +221,8 @@ async def _attach_acd(center: Center, ari: Any, prompts: Any) -> None:
     center.cleanups.append(close)
 
 
-def _attach_queue_log(center: Center, board: Any, adapter: Any) -> Any:
+def _attach_queue_log(center: Center, board: Switchboard,
+                      adapter: AcdAdapter) -> QueueLogWriter | None:
     """The ACD's notices as Asterisk queue_log lines in `queue_log_file` (setting queue_log)."""
     from cti.queue_log import QueueLogWriter, SwitchboardLookup
 
@@ -212,7 +240,7 @@ def _attach_queue_log(center: Center, board: Any, adapter: Any) -> Any:
         log.error("queue_log off: %s", exc)
         return None
     board.notice_hooks.append(writer)
-    center.services["cti.queue_log"] = writer
+    center.queue_log = writer
     return writer
 
 

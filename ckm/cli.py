@@ -10,13 +10,13 @@ import logging
 import sys
 from collections.abc import Callable
 
-from ckm import settings as settings_mod
+from ground import settings as settings_mod
 
 # Packages that add sub-commands. A package listed here must have a `cli` module.
 COMMAND_MODULES = (
     "pbx.cli",
     "crm_core.cli",
-    "crm_core.notifications.cli",
+    "crm_core.notifications_cli",
     "ivr.cli",
     "cti.cli",
     "portal.cli",

@@ -24,7 +24,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -32,19 +32,23 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from ckm import edge
 from cti import notices as nt
+
+if TYPE_CHECKING:
+    from ckm.assembly import Center
+from ground import edge
+
+SERVICE = "ckm.metrics"  # where attach keeps them, in center.extras
 
 log = logging.getLogger(__name__)
 
-SERVICE = "metrics"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 WAIT_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 AGENT_STATES = ("offline", "available", "reserved", "on_call", "wrap_up", "paused")
 
 
 class CenterMetrics:
-    def __init__(self, center: Any) -> None:
+    def __init__(self, center: Center) -> None:
         self.center = center
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -116,7 +120,7 @@ class CenterMetrics:
 
     async def refresh(self) -> None:
         """What is read off the event loop before a scrape: the outbox journal's backlog."""
-        recorder = self.center.services.get("crm.recorder")
+        recorder = self.center.recorder
         journal = getattr(recorder, "journal", None)
         if journal is None:
             return
@@ -146,10 +150,10 @@ class _LiveCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         center = self.metrics.center
-        board = center.services.get("cti.switchboard")
+        board = center.switchboard
         if board is not None:
             yield from _acd_families(board)
-        ari = center.services.get("pbx.ari")
+        ari = center.ari
         if ari is not None:
             up = GaugeMetricFamily("ckm_ari_connected",
                                    "1 while the ARI events websocket is connected")
@@ -202,20 +206,20 @@ def _acd_families(board: Any) -> Iterator[Metric]:
     yield agents
 
 
-def attach(center: Any) -> CenterMetrics:
+def attach(center: Center) -> CenterMetrics:
     """The center's metrics, wired to its parts (once; later calls return the same)."""
-    found = center.services.get(SERVICE)
+    found = center.extras.get(SERVICE)
     if isinstance(found, CenterMetrics):
         return found
     metrics = CenterMetrics(center)
-    center.services[SERVICE] = metrics
-    board = center.services.get("cti.switchboard")
+    center.extras[SERVICE] = metrics
+    board = center.switchboard
     if board is not None:
         board.notice_hooks.append(metrics.on_notice)
-    ari = center.services.get("pbx.ari")
+    ari = center.ari
     if ari is not None:
         ari.on_request = metrics.on_ari_request
-    db = center.services.get("crm.db")
+    db = center.db
     if db is not None:
         metrics.watch_engine(db.engine)
         other = getattr(db, "autocommit_engine", None)
@@ -236,7 +240,7 @@ def allowed(request: web.Request, token: str) -> bool:
         return False
 
 
-def mount(app: web.Application, center: Any) -> None:
+def mount(app: web.Application, center: Center) -> None:
     metrics = attach(center)
     token = center.settings.metrics_token
 

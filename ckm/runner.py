@@ -1,9 +1,9 @@
 """`ckm run`: the whole center in one asyncio process.
 
 Order of start: Asterisk (when sandboxed) → event bus and its subscribers → ARI controller →
-web server. Order of stop is the reverse; Ctrl-C and SIGTERM both stop cleanly. Web packages
-(agent_desktop, portal) plug in through `WEB_MODULES`, each with a
-`setup(app, center)` function, so this module stays the only place that knows them all.
+web server. Order of stop is the reverse; Ctrl-C and SIGTERM both stop cleanly. The web
+packages (agent_desktop, portal) are mounted by `build_web`, each given the parts it uses by
+name, so this module and ckm.assembly stay the only places that know them all.
 """
 
 from __future__ import annotations
@@ -11,25 +11,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import signal
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ckm import edge, metrics, tls
+from ckm import metrics, tls
 from ckm.assembly import Center, ScriptDirs, assemble
-from ckm.bus import EventBus
-from ckm.settings import Settings, SettingsError
+from ground import edge
+from ground.bus import EventBus
+from ground.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from pbx.crm_lookup import CrmLookup
+    from portal.config import PortalConfig
 
 log = logging.getLogger("ckm.run")
 
 CENTER = web.AppKey("center", Center)
-# Web packages, in mounting order; the parts they use are in center.services (ckm.assembly).
-WEB_MODULES = ("agent_desktop.wiring", "portal.wiring")
 
 
 def register(sub: Any) -> None:
@@ -129,16 +131,20 @@ def _release(lease: AsteriskLease, target: Any) -> None:
 MAX_REQUEST_LINE = 64 * 1024
 
 
-def build_web(center: Center) -> web.Application:
+def build_web(center: Center, *, portal_config: PortalConfig | None = None) -> web.Application:
+    """The center's web server: /healthz, /metrics, the CTI hub, the desktop and the portal
+    (`portal_config` overrides the portal's limits taken from the settings)."""
+    import agent_desktop.wiring
+    import portal.wiring
+
     app = web.Application(client_max_size=12 * 1024 * 1024,
                           handler_args={"max_line_size": MAX_REQUEST_LINE})
     app[CENTER] = center
     # First: every later middleware and handler sees the client's address and scheme as a
     # trusted proxy forwarded them; HTTPS responses get Secure cookies and HSTS.
     edge.install(app, center.settings.trusted_proxies)
-    hub = center.services.get("cti.hub")
-    if hub is not None:
-        hub.mount(app)
+    if center.hub is not None:
+        center.hub.mount(app)
 
     async def healthz(request: web.Request) -> web.Response:
         body: dict[str, Any] = {"status": "ok"}
@@ -156,19 +162,15 @@ def build_web(center: Center) -> web.Application:
 
     app.router.add_get("/healthz", healthz)
     metrics.mount(app, center)  # /metrics: Prometheus, loopback or metrics_token
-    for name in WEB_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-            continue
-        module.setup(app, center)
+    agent_desktop.wiring.setup(app, center.settings, db=center.db, bus=center.bus,
+                               library=center.library, switchboard=center.switchboard,
+                               hub=center.hub)
+    portal.wiring.setup(app, center.settings, db=center.db, config=portal_config)
     return app
 
 
-def _crm_lookup(center: Center) -> Any:
-    db = center.services.get("crm.db")
+def _crm_lookup(center: Center) -> CrmLookup | None:
+    db = center.db
     if db is None:
         log.warning("no CRM database attached: IVR lookups will take their error path")
         return None
@@ -193,15 +195,15 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
     watchdog.start()
     bus = EventBus()
     center = await assemble(settings, bus, extra_scripts=extra_scripts)
-    app = build_web(center)  # web packages find the parts in center.services
-    center.controller = Controller(
-        settings, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
-        prompts=center.services["ivr.prompts"], lookup=_crm_lookup(center),
-        router=center.services.get("pbx.router"), speech=center.services.get("pbx.speech"),
+    app = build_web(center)
+    assert center.ari is not None and center.library is not None and center.prompts is not None
+    center.controller = controller = Controller(
+        settings, bus, ari=center.ari, library=center.library, prompts=center.prompts,
+        lookup=_crm_lookup(center), router=center.router, speech=center.speech,
     )
     runner: web.AppRunner | None = None
     try:
-        await center.controller.start()
+        await controller.start()
         if web_enabled:
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -214,13 +216,13 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
                   f"  wallboard  {base}/wallboard\n  portal     {base}/portal/\n"
                   f"  Open311    {base}/open311/v2/services.json\n"
                   f"  ARI        {settings.ari_base} (app {settings.ari_app})", flush=True)
-        if not await center.controller.ari.wait_connected(10):
+        if not await controller.ari.wait_connected(10):
             log.error("ARI not connected yet: %s — still retrying",
-                      center.controller.ari.last_error)
+                      controller.ari.last_error)
         await stop.wait()
     finally:
         log.info("stopping")
-        stats = center.controller.stats
+        stats = controller.stats
         print("CKM_STATS " + json.dumps({
             "calls_started": stats.calls_started, "calls_adopted": stats.calls_adopted,
             "calls_ended": stats.calls_ended, "command_errors": stats.command_errors,

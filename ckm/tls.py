@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ckm.settings import Settings, SettingsError, record_local
+from ground.settings import Settings, SettingsError, record_local
 
 CA_DAYS = 3650
 SERVER_DAYS = 825  # the longest lifetime browsers accept for a server certificate

@@ -27,6 +27,9 @@ the recorder, which is the bus subscriber for call events.
                                           queues + members, agent skills, Open311 API keys
     outbox / recorder                     durable journal + writer; recorder.start(url, dir),
                                           bus.subscribe("crm", recorder.on_event)
+    photos.MediaStore(dir)               cases' photos on disk: sniffed type, metadata stripped
+                                          (photo_metadata), unguessable names
+    status_names.STATUS_NAMES            a case status as residents and staff read it (pl, en)
     seed.seed(db, demo=False)             reference data; demo=True adds the demo accounts
 
 Errors: `errors.ValidationError(fields)` (field → message; nothing was written),

@@ -11,9 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ckm.settings import Settings
 from crm_core import db as crm_db
 from crm_core.outbox import Journal, journal_path, replay
+from ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:

@@ -45,10 +45,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ckm import events as ev
 from crm_core.db import Database
 from crm_core.models import AppliedEvent, utcnow
 from crm_core.services.interactions import CallEventBatch
+from ground import events as ev
 
 log = logging.getLogger(__name__)
 

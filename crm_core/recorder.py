@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ckm import events as ev
 from crm_core.db import Database
 from crm_core.outbox import Journal, OutboxWriter, journal_path
+from ground import events as ev
 
 log = logging.getLogger(__name__)
 

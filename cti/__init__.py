@@ -24,7 +24,6 @@ ports.py     protocols for the outside: Authenticator, HistoryProvider, QueueDir
 drill.py     a simulated-clock driver for tests, benchmarks and scripted drills.
 frozen.py    `evolve`, a fast replace for the core's frozen records.
 crm_link.py  crm_core behind the ports (queues/seats/pause reasons, caller history, sessions).
-wiring.py    `setup(app, center)` for `ckm run`: switchboard + hub, boot from the snapshot.
 cli.py       `ckm acd state` (who waits where, from the snapshot), `ckm acd bench`.
 
 Contract with the pbx adapter
@@ -107,9 +106,9 @@ CallbackRequested. Hangups for calls the ACD no longer knows are ignored (ARI re
 in any order). Desktops' events (log in/out, pause, ready, wrap-up, hold, hangup, transfer,
 snoop, schedule callback) come through the hub, checked against the user's role.
 
-Wiring (cti/wiring.py does this for `ckm run`): the pbx side connects both ways once its
-adapter exists — `board = center.services["cti.switchboard"]; board.attach_pbx(adapter);
-adapter.attach(board)`; commands issued before that are held and then sent in order. A sink
+Wiring (ckm/assembly.py does this for `ckm run`): the pbx side connects both ways once its
+adapter exists — `board.attach_pbx(adapter); adapter.attach(board)`; commands issued
+before that are held and then sent in order. A sink
 may feed events from inside `execute` (a scripted agent answering at once): they are queued
 behind the current step.
 

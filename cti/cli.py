@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ckm.settings import Settings
+from ground.settings import Settings
 
 SNAPSHOT_FILE = "acd-state.json"
 STATE_LOG_FILE = "agent-states.jsonl"

@@ -36,6 +36,13 @@ class Authenticator(Protocol):
         """A token, or a web session id: who it belongs to, or None."""
 
 
+class NobodyLogsIn:
+    """The hub's authenticator when the center runs without a CRM: no credential is valid."""
+
+    async def authenticate(self, credential: str) -> Principal | None:
+        return None
+
+
 class HistoryProvider(Protocol):
     async def caller_history(self, number: str) -> Mapping[str, Any]:
         """JSON-ready history for the screen-pop: resident, past contacts, open cases."""

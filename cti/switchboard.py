@@ -30,8 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ckm import events as domain
-from ckm.bus import EventBus
 from cti import events as ev
 from cti import notices as nt
 from cti import protocol, snapshot
@@ -42,6 +40,8 @@ from cti.config import Caller
 from cti.hub import CtiHub, Refused
 from cti.ports import CommandSink, HistoryProvider, Principal, QueueDirectory
 from cti.stats import LiveFigures
+from ground import events as domain
+from ground.bus import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -532,7 +532,7 @@ def _caller(c: Caller) -> dict[str, str]:
 
 
 def _domain_events(n: nt.Notice) -> list[domain.DomainEvent]:
-    """The ACD's facts in the center's shared vocabulary (ckm.events) for the CRM recorder.
+    """The ACD's facts in the center's shared vocabulary (ground.events) for the CRM recorder.
 
     pbx/ publishes CallQueued (when the IVR enqueues) and CallEnded (when the channel goes);
     the ACD adds what only it knows: offers, connections, transfers."""

@@ -14,7 +14,7 @@ mkdir -p "$DEST"
 # The settings in effect (ckm.local.toml, CKM_CONFIG, CKM_* variables), as ckm reads them.
 eval "$("$PY" - <<'PY'
 import shlex
-from ckm.settings import load
+from ground.settings import load
 s = load(generate_secrets=False)
 print(f"DB_URL={shlex.quote(s.db_url)}")
 print(f"DATA_DIR={shlex.quote(str(s.data_dir))}")

@@ -71,7 +71,7 @@ Commands (``ivr.commands``), executed in order; the ARI action each maps to:
   the IVR is done (``state.ended``).
 - ``OfferCallback(queue, number, category, language)`` → register a callback request.
 - ``Hangup(reason)`` → ``DELETE /channels/{id}``.
-- ``RecordStep(...)`` → publish ``cmd.to_event(call_id, at)`` (``ckm.events.IvrStep``) on the
+- ``RecordStep(...)`` → publish ``cmd.to_event(call_id, at)`` (``ground.events.IvrStep``) on the
   bus; ``engine`` and ``confidence`` record each recognition with the interaction.
 
 Stale events (a turn that is not ``state.turn``) are ignored; events after the end are ignored;

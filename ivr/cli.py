@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from ivr import simulate, validator
 from ivr.lookup import StaticLookup
 from ivr.problems import ScriptInvalid

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ckm.events import IvrStep
+from ground.events import IvrStep
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from ground.holidays import is_holiday
 from ivr.commands import (
     CollectDigits,
     Enqueue,
@@ -50,7 +51,6 @@ from ivr.events import (
     SpeechStarted,
     Timeout,
 )
-from ivr.holidays import is_holiday
 from ivr.model import WEEKDAYS, Condition, Node, Prompt, Script
 from ivr.phrases import best_choice
 

@@ -30,8 +30,8 @@ from ivr.model import (
     TimeWindow,
 )
 from ivr.problems import Problem, ScriptInvalid
+from ivr.source_map import JsonPath, SourceMap
 
-JsonPath = tuple[str | int, ...]
 MAX_YAML_NODES = 50_000
 MAX_DEPTH = 40
 _TIME_WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -45,26 +45,6 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-
-
-class SourceMap:
-    """Where each value (and each mapping key) sits in the YAML text."""
-
-    def __init__(self) -> None:
-        self.values: dict[JsonPath, Mark] = {}
-        self.keys: dict[JsonPath, Mark] = {}
-
-    def at(self, path: JsonPath, *, key: bool = False) -> Mark:
-        """The mark of `path`, or of its nearest written ancestor."""
-        table = self.keys if key else self.values
-        probe = path
-        while probe:
-            if probe in table:
-                return table[probe]
-            if probe in self.values:
-                return self.values[probe]
-            probe = probe[:-1]
-        return self.values.get((), Mark())
 
 
 def _mark(node: yaml.Node, *, end: bool = False) -> Mark:

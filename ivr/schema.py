@@ -6,14 +6,12 @@ import json
 import re
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema
 
 from ivr.problems import Problem
-
-if TYPE_CHECKING:
-    from ivr.loader import JsonPath, SourceMap
+from ivr.source_map import JsonPath, SourceMap
 
 
 @cache

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from ivr.commands import PromptRef
 from ivr.model import Prompt, Script
 

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ckm.settings import Settings
 from cti import commands as cc
 from cti import events as ce
 from cti.acd import AcdError
 from cti.config import CallContext, Caller, SkillRequirement
 from cti.floor import valid_number
+from ground.settings import Settings
 from pbx import ari_events as ev
 from pbx import call_session as cs
 from pbx import queue_prompts

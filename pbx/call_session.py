@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ckm import events as domain
+from ground import events as domain
 from ivr import commands as ic
 from ivr import events as ie
 from ivr import interpreter

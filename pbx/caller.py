@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import ari_events as ev
 from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
 from pbx.call_session import IVR_VAR, PATH_VAR, QUEUE_VAR

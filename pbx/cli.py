@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import provision
 from pbx.caller import LINGER_S, MAX_CALL_S
 
@@ -154,8 +154,8 @@ def _registered(settings: Settings) -> dict[str, bool] | None:
 
 
 def _phones(args: argparse.Namespace, settings: Settings) -> int:
-    from ckm.settings import SettingsError
-    from pbx.asterisk_config import desk_phones, registrar, tls_registrar
+    from ground.phones import desk_phones, registrar, tls_registrar
+    from ground.settings import SettingsError
 
     try:
         phones = desk_phones(settings)

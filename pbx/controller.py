@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ckm.bus import EventBus
-from ckm.settings import Settings
+from ground.bus import EventBus
+from ground.settings import Settings
 from ivr import events as ie
 from ivr import lookup as ivr_lookup
 from pbx import ari_events as ev

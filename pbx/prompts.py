@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from ivr import tts
 from ivr.commands import PromptRef
 from ivr.model import Script

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import asterisk_config
 
 log = logging.getLogger(__name__)

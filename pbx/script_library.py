@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ckm.settings import ROOT
+from ground.settings import ROOT
 from ivr import validator
 from ivr.model import Script
 from ivr.problems import ScriptInvalid

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from ivr.asr import Recognition, Recognizer
 from ivr.asr.models import SpeechModels
 from pbx import call_session as cs

@@ -5,7 +5,6 @@ Layout (one concept per module):
   catalog.py    what a resident may report: services built from the CRM's categories, their
                 Open311 attributes, which categories accept anonymous reports
   fields.py     parsing of untrusted text into typed values, one message per bad field
-  photos.py     uploaded photos: type sniffed from bytes, size cap, stored outside the web root
   reports.py    a report (from the form or the API) → resident, interaction and case in the CRM
   tracking.py   what a resident or an API client may see of a case (never contact data)
   ratelimit.py  token buckets per IP and per API key
@@ -14,7 +13,10 @@ Layout (one concept per module):
   open311/      GeoReport v2: handlers, JSON/XML rendering, the OpenAPI document
   keys.py       API-key administration (list; create/revoke are crm_core's)
   cli.py        `ckm open311 keys create|list|revoke`
-  wiring.py     `setup(app, center)`: mounts /portal/ and /open311/v2/ as sub-applications
+  wiring.py     `setup(app, settings, db=, config=)`: mounts /portal/ and /open311/v2/ as
+                sub-applications
+Photos (type sniffed from bytes, metadata stripped, stored outside the web root) are the
+cases' own: crm_core.photos, read by the department workspace too.
 
 Routes. Pages: /portal/ (home), /portal/report (GET form, POST submit → 303 to the private
 link), /portal/t/{secret} (tracking link), /portal/track (number + code), /portal/kb[?q=],

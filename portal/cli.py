@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ckm.settings import Settings
 from crm_core.db import Database, migrate
 from crm_core.errors import CrmError
 from crm_core.services.contact_center import create_api_key, revoke_api_key
+from ground.settings import Settings
 from portal.keys import list_keys
 
 

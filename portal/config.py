@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ckm.settings import Settings
+from ground.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class PortalConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> PortalConfig:
-        from pbx.asterisk_config import derived_secret
+        from ground.phones import derived_secret
 
         base = cls(
             media_dir=settings.data_dir / "portal-media",

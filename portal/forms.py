@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from crm_core.photos import Photo, PhotoRejected, too_large
 from crm_core.services.cases import MAX_DESCRIPTION
 from portal.catalog import Catalog
 from portal.fields import FieldErrors
-from portal.photos import Photo, PhotoRejected, too_large
 from portal.reports import Contact, ReportDraft
 
 

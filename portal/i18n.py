@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from crm_core.status_names import STATUS_NAMES
+
 LANGUAGES = ("pl", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -113,12 +115,6 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Something went wrong. Try again later.",
     },
     # statuses
-    "st_new": {"pl": "Przyjęte", "en": "Received"},
-    "st_forwarded": {"pl": "Przekazane do jednostki", "en": "Forwarded to the department"},
-    "st_in_progress": {"pl": "W realizacji", "en": "In progress"},
-    "st_resolved": {"pl": "Załatwione", "en": "Resolved"},
-    "st_rejected": {"pl": "Odrzucone", "en": "Rejected"},
-    "st_closed": {"pl": "Zamknięte", "en": "Closed"},
     # field errors
     "e_required": {"pl": "To pole jest wymagane.", "en": "This field is required."},
     "e_contact": {
@@ -126,6 +122,8 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "This category needs an e-mail or a phone so that we can answer.",
     },
 }
+# Case statuses: the CRM's one table (the desk reads the same words).
+TEXT.update({f"st_{status}": names for status, names in STATUS_NAMES.items()})
 
 
 def translate(key: str, lang: str) -> str:

@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from ckm import edge
 from crm_core.search import kb_search
 from crm_core.warsaw import DISTRICTS
+from ground import edge
 from portal import kb, tracking
 from portal.fields import InvalidInput
 from portal.forms import parse_report_form

@@ -13,9 +13,9 @@ from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.models import utcnow
 from crm_core.notifications import store as notifications
+from crm_core.photos import MediaStore, Photo
 from crm_core.services import cases, interactions, residents
 from portal.fields import InvalidInput
-from portal.photos import MediaStore, Photo
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ import jinja2
 from aiohttp import web
 
 from crm_core.db import Database
+from crm_core.photos import MediaStore
 from portal import tracking
 from portal.catalog import Catalog, build_catalog
 from portal.config import PortalConfig
 from portal.fields import WARSAW
-from portal.photos import MediaStore
 from portal.ratelimit import RateLimiter
 
 HERE = Path(__file__).resolve().parent

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
-from ckm import edge
+from ground import edge
 from portal.i18n import LANGUAGES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -22,7 +22,7 @@ NEW_CSRF = web.RequestKey("portal.new_csrf", str)
 
 def client_ip(request: web.Request) -> str:
     # The TCP peer, or the address a trusted proxy forwarded (setting trusted_proxies): behind
-    # a reverse proxy, residents are still counted one by one (ckm.edge).
+    # a reverse proxy, residents are still counted one by one (ground.edge).
     return edge.client_address(request)
 
 

@@ -1,23 +1,24 @@
 """How the portal plugs into `ckm run`: sub-applications with their own middlewares,
 `/portal/` (pages), `/open311/v2/` (API) and `/open311/` (the API's discovery document), so
-their rate limits, CSP and error rendering never touch the desktop's routes. Parts are
-published in `center.services` under `portal.`."""
+their rate limits, CSP and error rendering never touch the desktop's routes. Given the CRM
+database by the composition root (or, in a bare web process, opening it here and closing it
+with the app) and optionally its limits (`PortalConfig`, from the settings by default); returns
+the `Portal` its handlers share."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 
-from ckm.settings import ROOT
 from crm_core.db import Database, migrate
+from crm_core.photos import MediaStore
+from ground.settings import ROOT, Settings
 from portal.config import PortalConfig
 from portal.open311.api import KEYS, KeyCache, api_middleware, discovery_routes
 from portal.open311.api import routes as api_routes
 from portal.pages import page_middleware
 from portal.pages import routes as page_routes
-from portal.photos import MediaStore
 from portal.state import HERE, PORTAL, Portal
 from portal.vendor import VendorFiles
 
@@ -25,24 +26,19 @@ log = logging.getLogger("ckm.portal")
 SIPJS_DIR = ROOT / "node_modules" / "sip.js" / "lib"
 
 
-def setup(app: web.Application, center: Any) -> Portal:
-    settings = center.settings
-    db: Database | None = center.services.get("crm.db")
+def setup(app: web.Application, settings: Settings, *, db: Database | None = None,
+          config: PortalConfig | None = None) -> Portal:
     if db is None:
         # Running without the CRM assembly (a bare web process): open it ourselves.
         migrate(settings.db_url)
-        db = Database(settings.db_url)
-        center.services["portal.db"] = db
-        own = db
+        db = own = Database(settings.db_url)
 
-        async def close() -> None:
+        async def close(app: web.Application) -> None:
             own.dispose()
 
-        center.cleanups.append(close)
-    config: PortalConfig = center.services.get("portal.config") or PortalConfig.from_settings(settings)
+        app.on_cleanup.append(close)
+    config = config or PortalConfig.from_settings(settings)
     portal = Portal(db=db, config=config, media=MediaStore(config.media_dir))
-    center.services["portal.state"] = portal
-    center.services["portal.config"] = config
 
     pages = web.Application(middlewares=[page_middleware])
     pages[PORTAL] = portal

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from bench import flows
-from ckm.settings import Settings, load
+from ground.settings import Settings, load
 from pbx import provision
 from pbx.prompts import PromptStage
 from pbx.script_library import ScriptLibrary

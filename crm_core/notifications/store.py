@@ -44,7 +44,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _NOTIFY_FLAG = "ckm_notifications_enqueued"
 
-# --- where the tracking links point (ckm.settings.public_base_url); set by `configure`.
+# --- where the tracking links point (ground.settings.public_base_url); set by `configure`.
 _config = {"public_base_url": "http://127.0.0.1:8080"}
 
 

@@ -1,14 +1,12 @@
-"""The dispatcher as a part of the running center (called by `ckm.assembly`)."""
+"""The dispatcher built from the settings (started by `ckm.assembly`, stopped with the center)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.notifications import store
 from crm_core.notifications.dispatcher import Dispatcher, DispatchPolicy
 from crm_core.notifications.senders import EmailSender, HttpSmsGateway, SmtpConfig
+from ground.settings import Settings
 
 
 def smtp_config(settings: Settings) -> SmtpConfig:
@@ -23,14 +21,3 @@ def build(settings: Settings, db: Database, policy: DispatchPolicy | None = None
     sms = (HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_token)
            if settings.sms_gateway_url else None)
     return Dispatcher(db, email=email, sms=sms, policy=policy)
-
-
-async def attach(center: Any) -> None:
-    """Start the dispatcher on the center's CRM; it stops with the center."""
-    db = center.services.get("crm.db")
-    if db is None:
-        return
-    dispatcher = build(center.settings, db)
-    await dispatcher.start()
-    center.services["crm.notifications"] = dispatcher
-    center.cleanups.append(dispatcher.stop)

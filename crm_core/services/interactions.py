@@ -13,7 +13,6 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ckm import events as ev
 from crm_core.db import Database
 from crm_core.errors import NotFound, ValidationError
 from crm_core.models import (
@@ -26,6 +25,7 @@ from crm_core.models import (
     User,
 )
 from crm_core.phone import is_anonymous, normalize_phone
+from ground import events as ev
 
 MAX_NOTES = 10_000
 MAX_TRANSCRIPT = 200_000

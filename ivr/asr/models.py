@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from ivr.asr import Recognizer
 from ivr.asr.vosk_engine import VoskEngine
 from ivr.asr.whisper_engine import WhisperEngine

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from crm_core.models import utcnow
+from crm_core.photos import Photo, PhotoRejected
 from portal.catalog import ANIMAL_AGGRESSIVE, Catalog
 from portal.fields import FieldErrors, InvalidInput
-from portal.photos import Photo, PhotoRejected
 from portal.reports import Contact, ReportDraft
 from portal.tracking import RequestQuery, case_number
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ckm import events as ev
+from ground import events as ev
 
 T0 = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 

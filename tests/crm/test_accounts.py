@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ckm.settings import Settings
 from crm_core import cli
 from crm_core.db import Database
 from crm_core.errors import NotFound, ValidationError
@@ -20,6 +19,7 @@ from crm_core.models import User
 from crm_core.seed import reference, seed
 from crm_core.services import contact_center as cc
 from crm_core.services import users
+from ground.settings import Settings
 
 AT = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
 GOOD = "zielony-tramwaj-42"

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from ckm import events as ev
 from crm_core.db import Database
 from crm_core.errors import NotFound, ValidationError
 from crm_core.services import interactions, residents
+from ground import events as ev
 from tests.crm.events_factory import T0, call_events
 
 

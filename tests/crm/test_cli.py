@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ckm.settings import Settings
 from crm_core import cli
 from crm_core import db as crm_db
+from ground.settings import Settings
 
 
 def _run(settings: Settings, *argv: str) -> int:

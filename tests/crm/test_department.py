@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from ckm.settings import Settings
 from crm_core import cli
 from crm_core.db import Database
 from crm_core.errors import NotFound, TransitionError, ValidationError
@@ -19,6 +18,7 @@ from crm_core.services import cases, department, sla, users
 from crm_core.services.cases import Actor, NewCase
 from crm_core.services.department import Forbidden, InboxFilter
 from crm_core.warsaw import add_working_hours, working_hours_between
+from ground.settings import Settings
 from portal import tracking
 
 DESK = Actor("konsultant1")

@@ -23,15 +23,15 @@ import sqlalchemy as sa
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from ckm.settings import Settings
+from crm_core import notifications_cli
 from crm_core.db import Database
 from crm_core.models import Notification
-from crm_core.notifications import cli as notifications_cli
 from crm_core.notifications import rules, store
 from crm_core.notifications.dispatcher import Dispatcher, DispatchPolicy
 from crm_core.notifications.senders import EmailSender, HttpSmsGateway, SmtpConfig
 from crm_core.services import cases, residents
 from crm_core.services.cases import Actor, NewCase
+from ground.settings import Settings
 
 DEPT = Actor("department:ZDM")
 POTHOLE = NewCase("roads.pothole", "Dziura na prawym pasie", address="Al. Jerozolimskie 100",
@@ -488,15 +488,15 @@ async def test_the_center_runs_the_dispatcher_from_its_settings(
         seeded: Database, smtp: SmtpServer, tmp_path: Path) -> None:
     """`assemble` attaches the dispatcher (crm_core.notifications.wiring) with the SMTP settings and
     public_base_url; the center's close stops it."""
-    from ckm.assembly import Center
-    from ckm.bus import EventBus
-    from crm_core.notifications import wiring
+    from ckm.assembly import Center, attach_notifications
+    from ground.bus import EventBus
 
     settings = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=smtp.port,
                         smtp_sender="19115 <19115@um.test>", public_base_url="https://19115.um.test/")
-    center = Center(settings=settings, bus=EventBus(), services={"crm.db": seeded})
-    await wiring.attach(center)
-    dispatcher = center.services["crm.notifications"]
+    center = Center(settings=settings, bus=EventBus(), db=seeded)
+    await attach_notifications(center)
+    dispatcher = center.notifications
+    assert dispatcher is not None
     assert dispatcher.channels == ("email",)
     try:
         made = _report(seeded)

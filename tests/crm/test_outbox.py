@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ckm import events as ev
-from ckm.bus import EventBus
 from crm_core import recorder
 from crm_core.db import Database
 from crm_core.models import AppliedEvent, Interaction, IvrPathStep
 from crm_core.outbox import Journal, OutboxWriter, replay
 from crm_core.services.interactions import get_call
+from ground import events as ev
+from ground.bus import EventBus
 from tests.crm import conftest
 from tests.crm.events_factory import T0, call_events
 from tests.crm.tcp_proxy import TcpRelay
@@ -178,7 +178,7 @@ async def test_writer_in_its_own_process_applies_what_the_recorder_journals(
     for event in events:
         await rec.on_event(event)
     code = (
-        "from pathlib import Path; from ckm.settings import Settings; from crm_core import cli; "
+        "from pathlib import Path; from ground.settings import Settings; from crm_core import cli; "
         f"cli._outbox_writer(None, Settings(database_url={seeded_url!r}, "
         f"data_dir=Path({str(tmp_path)!r})))"
     )

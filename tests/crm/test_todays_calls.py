@@ -8,10 +8,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from agent_desktop.today import TodayChart, midnight
-from ckm import events as ev
 from crm_core.db import Database
 from crm_core.services.contact_center import queued_calls_between
 from crm_core.services.interactions import record_event
+from ground import events as ev
 
 # 12:00 in Warsaw (UTC+1 in winter).
 NOW = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ckm.settings import Settings
 from cti import cli, snapshot
 from cti.config import QueueConfig
 from cti.drill import Drill
+from ground.settings import Settings
 
 
 def test_acd_state_lists_waiting_callers_in_order(tmp_path: Path,

@@ -57,24 +57,17 @@ async def test_queues_seats_sessions_and_history_from_the_crm(tmp_path: Path) ->
         db.dispose()
 
 
-async def test_ckm_run_wiring_mounts_the_hub_with_crm_sessions(tmp_path: Path) -> None:
-    import asyncio
-    from dataclasses import dataclass, field
-    from typing import Any
-
+async def test_the_assembly_mounts_the_hub_with_crm_sessions(tmp_path: Path) -> None:
+    """The ACD as `ckm run` assembles it (ckm.assembly.attach_acd) on a CRM: queues booted from
+    the CRM, the hub admits a CRM web session, the snapshot is written when the center stops."""
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
-    from ckm.bus import EventBus
-    from ckm.settings import Settings
-    from cti import wiring
-
-    @dataclass
-    class Center:
-        settings: Settings
-        bus: EventBus
-        services: dict[str, Any] = field(default_factory=dict)
-        cleanups: list[Any] = field(default_factory=list)
+    from ckm.assembly import Center, attach_acd
+    from ground.bus import EventBus
+    from ground.settings import Settings
+    from pbx.ari_client import AriClient
+    from pbx.prompts import PromptStage
 
     url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
     migrate(url)
@@ -82,17 +75,19 @@ async def test_ckm_run_wiring_mounts_the_hub_with_crm_sessions(tmp_path: Path) -
     boss = users.create_user(db, username="boss", full_name="Szef", role="supervisor",
                              password="correct horse")
     cc.create_queue(db, name="general", display_name="Ogólna")
-    center = Center(Settings(data_dir=tmp_path), EventBus(), {"crm.db": db})
+    settings = Settings(data_dir=tmp_path)
+    center = Center(settings, EventBus(), db=db)
+    # No Asterisk in this test: the adapter holds an ARI client that never connects.
+    ari = AriClient("http://127.0.0.1:9/ari", "nobody", "nothing", "ckm-test-nowhere")
+    await attach_acd(center, ari, PromptStage(settings))
+    board, hub = center.switchboard, center.hub
+    assert board is not None and hub is not None
+    assert "general" in board.acd.queues  # booted before attach_acd returned
     app = web.Application()
-    board = wiring.setup(app, center)
+    hub.mount(app)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        for _ in range(100):
-            if "general" in board.acd.queues:
-                break
-            await asyncio.sleep(0.02)
-        assert "general" in board.acd.queues
         token = users.open_session(db, boss.id)
         ws = await client.ws_connect("/cti/ws", headers={"Cookie": f"ckm_session={token}"})
         first = await ws.receive_json(timeout=3)
@@ -100,8 +95,6 @@ async def test_ckm_run_wiring_mounts_the_hub_with_crm_sessions(tmp_path: Path) -
         await ws.close()
     finally:
         await client.close()
-        for cleanup in center.cleanups:
-            await cleanup()
-        await center.bus.close()
+        await center.close()
         db.dispose()
     assert (tmp_path / "acd-state.json").is_file()

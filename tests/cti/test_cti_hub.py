@@ -406,8 +406,8 @@ async def test_a_client_that_stops_reading_is_cut_off_not_the_others(rig: Rig) -
 
 
 async def test_the_crm_hears_offers_connections_transfers_and_dispositions() -> None:
-    from ckm import events as domain
-    from ckm.bus import EventBus
+    from ground import events as domain
+    from ground.bus import EventBus
 
     bus = EventBus()
     heard: list[domain.DomainEvent] = []

@@ -1,4 +1,4 @@
-"""Trusted proxies (ckm.edge): whose X-Forwarded-For / X-Forwarded-Proto are believed, and what
+"""Trusted proxies (ground.edge): whose X-Forwarded-For / X-Forwarded-Proto are believed, and what
 the client address and scheme of a request are, for a trusted and an untrusted peer."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from ckm import edge
-from ckm.settings import SettingsError, load, parse_networks
+from ground import edge
+from ground.settings import SettingsError, load, parse_networks
 
 
 def request(peer: str, headers: dict[str, str] | None = None, *, trusted: str = "",

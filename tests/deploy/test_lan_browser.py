@@ -30,9 +30,9 @@ from playwright.async_api import async_playwright
 
 from ckm import tls
 from ckm.assembly import Center, assemble
-from ckm.bus import EventBus
 from ckm.runner import build_web
-from ckm.settings import Settings
+from ground.bus import EventBus
+from ground.settings import Settings
 from pbx import asterisk_config, provision
 from pbx.caller import CallPlan, place_call
 from pbx.controller import Controller
@@ -160,15 +160,14 @@ async def lan_center(asterisk: Any, center_settings: Settings, settings: Setting
         bus = EventBus()
         center = await assemble(local, bus, speech=False)
         # The portal's web call dials this session's own entry ([inbound-web] routes it here).
-        center.services["portal.config"] = PortalConfig.from_settings(
-            local, webcall_number=f"19115-{local.ari_app}")
+        webcall = PortalConfig.from_settings(local, webcall_number=f"19115-{local.ari_app}")
         center.controller = Controller(
-            local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
-            prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
-            router=center.services["pbx.router"])
+            local, bus, ari=center.ari, library=center.library,
+            prompts=center.prompts, lookup=CrmLookup(center.db),
+            router=center.router)
         await center.controller.start()
         assert await center.controller.ari.wait_connected(5)
-        runner = web.AppRunner(build_web(center), access_log=None)
+        runner = web.AppRunner(build_web(center, portal_config=webcall), access_log=None)
         await runner.setup()
         port = free_port_on(namespace.host_ip)
         await web.TCPSite(runner, namespace.host_ip, port,
@@ -257,7 +256,7 @@ async def test_lan_workstation_https_softphone_over_wss_answers_with_audio_and_p
                 await page.wait_for_selector("#media-state:text-is('connected')", timeout=15000)
                 # Into *this* call's bridge (the one with our softphone's channel): other
                 # sessions on the sandbox may have calls of their own.
-                ari = center.services["pbx.ari"]
+                ari = center.ari
                 ours = {c["id"] for c in await ari.channels()
                         if c["name"].startswith(f"PJSIP/{EXTENSION}-")}
                 bridge = next(b["id"] for b in await ari.bridges()

@@ -17,14 +17,15 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from ckm import edge, metrics
+from ckm import metrics
 from ckm.assembly import Center
-from ckm.bus import EventBus
-from ckm.settings import ROOT, Settings
 from cti import events as ev
 from cti.acd import Acd
 from cti.config import AgentProfile, Caller, Membership, QueueConfig
 from cti.switchboard import Switchboard
+from ground import edge
+from ground.bus import EventBus
+from ground.settings import ROOT, Settings
 
 TOKEN = "scrape-token-for-tests"
 
@@ -50,7 +51,7 @@ async def running(settings: Settings, tmp_path: Path) -> AsyncIterator[Running]:
     clock = [datetime(2026, 12, 1, 9, 0, tzinfo=UTC)]
     board = Switchboard(Acd(), clock=lambda: clock[0], figures_every_s=0)
     center = Center(settings=local, bus=EventBus())
-    center.services["cti.switchboard"] = board
+    center.switchboard = board
     app = web.Application()
     edge.install(app, local.trusted_proxies)
     metrics.mount(app, center)
@@ -156,7 +157,7 @@ async def test_the_grafana_dashboard_asks_only_for_metrics_ckm_exports(running: 
     m.answered.labels("ogolna").inc()
     m.callbacks.labels("ogolna", "reached").inc()
     m.outbox_pending = m.outbox_failed = 0
-    running.center.services["pbx.ari"] = type("Ari", (), {"connected": asyncio.Event()})()
+    running.center.ari = type("Ari", (), {"connected": asyncio.Event()})()
     exported = {name.split("{", 1)[0] for name in await scrape(running.url)}
     dashboard = json.loads((ROOT / "deploy" / "grafana" / "ckm.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
@@ -168,12 +169,12 @@ async def test_the_grafana_dashboard_asks_only_for_metrics_ckm_exports(running: 
 
 async def test_outbox_backlog_is_the_journals_pending_count(running: Running,
                                                             tmp_path: Path) -> None:
-    from ckm import events as domain
     from crm_core.outbox import Journal, journal_path
+    from ground import events as domain
 
     journal = Journal(journal_path(tmp_path))
     try:
-        running.center.services["crm.recorder"] = type("Rec", (), {"journal": journal})()
+        running.center.recorder = type("Rec", (), {"journal": journal})()
         for i in range(3):
             journal.append(domain.CallAnswered(f"c{i}", running.clock[0]))
         values = await scrape(running.url)
@@ -190,8 +191,8 @@ async def test_crm_statements_are_timed_by_verb(running: Running, tmp_path: Path
 
     db = Database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
     try:
-        running.center.services["crm.db"] = db
-        running.center.services.pop(metrics.SERVICE, None)  # attach again, now with the CRM
+        running.center.db = db
+        running.center.extras.pop(metrics.SERVICE)  # attach again, now with the CRM
         m = metrics.attach(running.center)
         def selects() -> float:
             body, _ = m.render()

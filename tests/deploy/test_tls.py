@@ -22,10 +22,10 @@ from cryptography.x509.verification import PolicyBuilder, Store
 
 from ckm import cli, tls
 from ckm.assembly import Center
-from ckm.bus import EventBus
 from ckm.runner import build_web
-from ckm.settings import Settings, load
 from crm_core.db import Database
+from ground.bus import EventBus
+from ground.settings import Settings, load
 from portal.config import PortalConfig
 from tests.desktop.live import PASSWORD, free_port, seeded_crm
 
@@ -100,7 +100,7 @@ def test_cli_self_signed_records_the_files_for_the_next_start(
 
 
 def test_tls_cert_without_key_is_refused(tmp_path: Path) -> None:
-    from ckm.settings import SettingsError
+    from ground.settings import SettingsError
 
     with pytest.raises(SettingsError, match="tls_cert and tls_key"):
         load({"CKM_DATA_DIR": str(tmp_path), "CKM_CONFIG": str(tmp_path / "x.toml"),
@@ -119,9 +119,9 @@ async def serve_center(settings: Settings, tmp: Path, *, tls_on: bool
         client_ctx = ssl.create_default_context(cafile=str(made.ca))
     center = Center(settings=local, bus=EventBus())
     db = Database(local.db_url)
-    center.services["crm.db"] = db
-    center.services["portal.config"] = PortalConfig.from_settings(local, ip_requests_per_min=3)
-    runner = web.AppRunner(build_web(center), access_log=None)
+    center.db = db
+    config = PortalConfig.from_settings(local, ip_requests_per_min=3)
+    runner = web.AppRunner(build_web(center, portal_config=config), access_log=None)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port, ssl_context=tls.server_context(local)).start()
@@ -139,7 +139,7 @@ async def https_center(settings: Settings, tmp_path: Path
         yield base, ctx
     finally:
         await runner.cleanup()
-        center.services["crm.db"].dispose()
+        center.db.dispose()
         await center.close()
 
 
@@ -152,7 +152,7 @@ async def proxied_center(settings: Settings, tmp_path: Path) -> AsyncIterator[st
         yield base
     finally:
         await runner.cleanup()
-        center.services["crm.db"].dispose()
+        center.db.dispose()
         await center.close()
 
 
@@ -258,6 +258,6 @@ async def test_from_an_untrusted_peer_forwarded_headers_are_ignored(
             assert codes == [200, 200, 200, 429]
     finally:
         await runner.cleanup()
-        center.services["crm.db"].dispose()
+        center.db.dispose()
         await center.close()
         await asyncio.sleep(0)

@@ -19,14 +19,14 @@ from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
 
 from ckm.assembly import Center
-from ckm.bus import EventBus
-from ckm.settings import ROOT, Settings
 from crm_core.db import Database, migrate
 from crm_core.seed import seed
 from cti.acd import Acd
 from cti.crm_link import CrmDirectory, CrmHistory, CrmSessions
 from cti.hub import CtiHub
 from cti.switchboard import Switchboard
+from ground.bus import EventBus
+from ground.settings import ROOT, Settings
 from pbx.script_library import ScriptLibrary
 
 CHROMIUM = "/usr/bin/chromium"
@@ -83,13 +83,13 @@ async def start_desk(settings: Settings, tmp: Path, template: Path, *,
                         figures_every_s=figures_every_s)
     hub = CtiHub(CrmSessions(db), board)
     board.attach(hub)
-    center.services.update({"crm.db": db, "cti.switchboard": board, "cti.hub": hub,
-                            "ivr.library": library})
+    center.db, center.switchboard, center.hub, center.library = db, board, hub, library
     await board.configure()
     await board.start()
     app = web.Application()
     hub.mount(app)
-    wiring.setup(app, center)
+    wiring.setup(app, center.settings, db=db, bus=bus, library=library, switchboard=board,
+                 hub=hub)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()

@@ -13,11 +13,11 @@ import aiohttp
 from aiohttp import web
 
 from agent_desktop.security import csrf_for
-from ckm import events as domain
 from crm_core.services import cases, interactions, users
 from cti import commands as cmd
 from cti import events as ev
 from cti.config import Caller
+from ground import events as domain
 from tests.desktop.live import LiveDesk
 
 ANONYMOUS = "anonymous"

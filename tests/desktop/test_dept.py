@@ -11,9 +11,9 @@ import aiohttp
 from aiohttp import web
 
 from agent_desktop.security import csrf_for
+from crm_core.photos import MediaStore, Photo
 from crm_core.services import cases, department, sla, users
 from crm_core.services.cases import Actor, NewCase
-from portal.photos import MediaStore, Photo
 from tests.desktop.live import LiveDesk
 
 DESK = Actor("konsultant1")

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import Page
 
-from ckm import events as domain
 from crm_core.services import cases, interactions, residents
 from cti import commands as cmd
 from cti import events as ev
 from cti.config import CallContext, Caller
+from ground import events as domain
 from tests.desktop.live import LiveDesk, login, shot
 
 pytestmark = pytest.mark.browser

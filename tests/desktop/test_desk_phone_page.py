@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import Page
 
 from crm_core.services import users
-from pbx.asterisk_config import desk_phone_users, registrar, sip_password
+from ground.phones import desk_phone_users, registrar, sip_password
 from tests.desktop.live import LiveDesk, login, shot
 
 pytestmark = pytest.mark.browser

@@ -20,13 +20,13 @@ from aiohttp import web
 from playwright.async_api import Page
 
 from ckm.assembly import Center, assemble
-from ckm.bus import EventBus
 from ckm.runner import build_web
-from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.errors import NotFound
 from crm_core.services import cases, interactions, residents
 from cti import events as ce
+from ground.bus import EventBus
+from ground.settings import Settings
 from pbx.caller import CallPlan, place_call
 from pbx.controller import Controller
 from pbx.crm_lookup import CrmLookup
@@ -43,9 +43,9 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
     bus = EventBus()
     center = await assemble(local, bus, speech=False)
     center.controller = Controller(
-        local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
-        prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
-        router=center.services["pbx.router"])
+        local, bus, ari=center.ari, library=center.library,
+        prompts=center.prompts, lookup=CrmLookup(center.db),
+        router=center.router)
     await center.controller.start()
     assert await center.controller.ari.wait_connected(5)
     runner = web.AppRunner(build_web(center), access_log=None)
@@ -62,7 +62,7 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
 async def test_softphone_call_screen_pop_audio_case_and_wrap_up(
         center: tuple[Center, str], settings: Settings, page: Page) -> None:
     c, base = center
-    db: Database = c.services["crm.db"]
+    db: Database = c.db
     resident = residents.create_resident(db, phones=["+48600100200"], name="Anna Nowak")
     earlier = cases.create_case(db, cases.NewCase(
         category="waste", subcategory="waste.illegal_dump", description="Gruz w lesie",
@@ -93,7 +93,7 @@ async def test_softphone_call_screen_pop_audio_case_and_wrap_up(
         await page.wait_for_selector("#media-state:text-is('connected')", timeout=10000)
         # The scripted caller is silent once bridged (Asterisk sends no RTP for silence), so
         # the caller "speaks" a tone into the call's bridge, as a resident's voice would.
-        ari = c.services["pbx.ari"]
+        ari = c.ari
         bridge = next(b["id"] for b in await ari.bridges() if b["id"].startswith("ckm-call-"))
         await ari.request("POST", f"/bridges/{bridge}/play", {"media": "tone:440/3000"})
         packets = 0
@@ -150,8 +150,8 @@ async def test_notes_typed_long_after_the_hang_up_are_kept(
     for half a minute — longer than the queue's wrap-up time. The timer frees them for the next
     call, but the pop stays and the notes and disposition still reach the CRM."""
     c, base = center
-    db: Database = c.services["crm.db"]
-    board = c.services["cti.switchboard"]
+    db: Database = c.db
+    board = c.switchboard
     board.feed(ce.QueueConfigured(board.now(), replace(board.acd.queues["ogolna"], wrapup_s=8.0)))
     await login(page, base, "konsultant3")
     await page.click("#btn-phone")
@@ -166,7 +166,7 @@ async def test_notes_typed_long_after_the_hang_up_are_kept(
         await page.wait_for_selector("#btn-answer:not([disabled])", timeout=40000)
         await page.keyboard.press("Alt+a")
         await page.wait_for_selector("#call-phase.phase-connected", timeout=10000)
-        ari = c.services["pbx.ari"]
+        ari = c.ari
         bridge = next(b["id"] for b in await ari.bridges() if b["id"].startswith("ckm-call-"))
         call_id = bridge.removeprefix("ckm-call-")
         await ari.hangup(call_id)  # the resident hangs up

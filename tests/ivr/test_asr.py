@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from ivr import interpreter, tts
 from ivr.asr import Recognition, Recognizer
 from ivr.asr import models as speech_models

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from freezegun import freeze_time
 
-from ckm.events import IvrStep
+from ground.events import IvrStep
 from ivr import interpreter
 from ivr.commands import (
     CollectDigits,

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx.ari_client import AriClient, new_id
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx.ari_client import AriClient
 
 from .live_center import PLACED, resident_phone

@@ -18,10 +18,10 @@ import subprocess
 import wave
 from pathlib import Path
 
-from ckm.settings import Settings
+from ground.phones import registrar, sip_password
+from ground.settings import Settings
 from pbx import asterisk_config, provision
 from pbx.ari_client import AriClient, AriError
-from pbx.asterisk_config import registrar, sip_password
 
 MODULES = "/usr/lib/baresip/modules"
 

@@ -17,14 +17,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ckm import events as domain
 from ckm.assembly import Center, assemble
-from ckm.bus import EventBus
 from ckm.runner import build_web
-from ckm.settings import Settings
 from crm_core.db import Database, migrate
 from crm_core.seed import seed
 from cti import events as ce
+from ground import events as domain
+from ground.bus import EventBus
+from ground.settings import Settings
 from pbx.ari_client import AriClient, AriError, new_id
 from pbx.controller import Controller
 from pbx.crm_lookup import CrmLookup
@@ -64,11 +64,11 @@ async def live_center(settings: Settings, data_dir: Path, *, web_port: int | Non
     recorder = Recorder()
     bus.subscribe("test", recorder)
     center = await assemble(local, bus, speech=False)
-    center.services["test.recorder"] = recorder
+    center.extras["test.recorder"] = recorder
     center.controller = Controller(
-        local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
-        prompts=center.services["ivr.prompts"], lookup=CrmLookup(center.services["crm.db"]),
-        router=center.services["pbx.router"])
+        local, bus, ari=center.ari, library=center.library,
+        prompts=center.prompts, lookup=CrmLookup(center.db),
+        router=center.router)
     runner: web.AppRunner | None = None
     if web_port is not None:
         runner = web.AppRunner(build_web(center), access_log=None)
@@ -85,7 +85,7 @@ async def live_center(settings: Settings, data_dir: Path, *, web_port: int | Non
 
 
 async def log_in(center: Center, user: str, endpoint: str) -> None:
-    switchboard = center.services["cti.switchboard"]
+    switchboard = center.switchboard
     seat = await switchboard.directory.seat(user)
     assert seat is not None, f"{user} is not an agent in the seeded CRM"
     switchboard.feed(ce.AgentLoggedIn(at=switchboard.now(), profile=seat.profile,
@@ -93,7 +93,7 @@ async def log_in(center: Center, user: str, endpoint: str) -> None:
 
 
 def set_wrapup(center: Center, queue: str, seconds: float) -> None:
-    switchboard = center.services["cti.switchboard"]
+    switchboard = center.switchboard
     config = switchboard.acd.queues[queue]
     switchboard.feed(ce.QueueConfigured(switchboard.now(), replace(config, wrapup_s=seconds)))
 
@@ -117,8 +117,8 @@ async def call_into_queue(center: Center, phone: AriClient, settings: Settings,
                           caller_id: str) -> tuple[str, str]:
     """Call 19115 and press 0 until the IVR hands the call to the ACD. Returns the resident's
     leg (owned by `phone`) and the call's id (the center's leg)."""
-    board = center.services["cti.switchboard"]
-    recorder = center.services["test.recorder"]
+    board = center.switchboard
+    recorder = center.extras["test.recorder"]
     caller, call_id = new_id("resident"), new_id("resident-in")
     PLACED.update((caller, call_id))
     answered = phone.expect("StasisStart", caller)
@@ -147,7 +147,7 @@ async def crm_call(center: Center, call_id: str, ready: Callable[[Any], bool],
     from crm_core.errors import NotFound
     from crm_core.services import interactions
 
-    db = center.services["crm.db"]
+    db = center.db
     view: Any = None
     for _ in range(int(timeout / 0.2)):
         await center.bus.drain()

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ckm import events as domain
 from ckm.assembly import Center
-from ckm.settings import Settings
+from ground import events as domain
+from ground.settings import Settings
 from pbx.ari_client import AriClient
 from pbx.caller import CallPlan, place_call
 

@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ckm import events as domain
-from ckm.settings import Settings
 from crm_core.services import users
+from ground import events as domain
+from ground.settings import Settings
 from pbx.caller import CallPlan, place_call
 
 from .live_center import free_port, live_center, log_in, set_wrapup
@@ -55,7 +55,7 @@ async def test_each_caller_reaches_one_agent_in_arrival_order_and_abandon_is_cou
         set_wrapup(center, "ogolna", 1.0)
         await log_in(center, "konsultant1", AGENT)
         await log_in(center, "konsultant2", AGENT)
-        db = center.services["crm.db"]
+        db = center.db
         user = users.authenticate(db, "konsultant1", "demo19115")
         assert user is not None
         token = users.open_session(db, user.id)
@@ -94,7 +94,7 @@ async def test_each_caller_reaches_one_agent_in_arrival_order_and_abandon_is_cou
                     spans.append((e.at, end))
             spans.sort()
             assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
-        figures = center.services["cti.switchboard"].figures_view()
+        figures = center.switchboard.figures_view()
         ogolna = next(q for q in figures["queues"] if q["queue"] == "ogolna")
         assert ogolna["answered"] == 4 and ogolna["abandoned"] == 1, ogolna
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from ckm import events as domain
-from ckm.settings import Settings
 from cti import events as ce
+from ground import events as domain
+from ground.settings import Settings
 from pbx.ari_client import AriClient
 from pbx.caller import CallPlan, place_call
 
@@ -39,7 +39,7 @@ async def test_waiting_residents_keep_their_places_across_a_controller_restart(
     async with live_center(settings, tmp_path) as (center, recorder):
         set_wrapup(center, "ogolna", 1.0)
         await log_in(center, "konsultant1", AGENT)
-        board = center.services["cti.switchboard"]
+        board = center.switchboard
         board.feed(ce.AgentPaused(at=board.now(), agent="konsultant1", reason="przerwa"))
         for number in ("+48600100301", "+48600100302", "+48600100303"):
             calls.append(asyncio.create_task(place_call(settings, resident(number))))
@@ -65,7 +65,7 @@ async def test_waiting_residents_keep_their_places_across_a_controller_restart(
     await observer.stop()
 
     async with live_center(settings, tmp_path, fresh_db=False) as (center, recorder):
-        board = center.services["cti.switchboard"]
+        board = center.switchboard
         # The one who hung up is no ghost in the line: the snapshot is reconciled with the
         # channels Asterisk still has, and their place is closed as abandoned.
         for _ in range(100):
@@ -88,7 +88,7 @@ async def test_waiting_residents_keep_their_places_across_a_controller_restart(
         for call in calls:
             call.cancel()
         await asyncio.gather(*calls, return_exceptions=True)
-        ari = center.services["pbx.ari"]
+        ari = center.ari
         for chan in await ari.channels():
             if chan["id"] in first_order:  # this test's calls only, never another session's
                 await ari.hangup(chan["id"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx.acd_adapter import AcdAdapter
 from pbx.ari_client import AriClient
 from pbx.prompts import PromptStage

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import ari_events as ev
 from pbx.ari_client import AriClient, AriError, new_id
 

@@ -20,8 +20,8 @@ import pytest
 import pytest_asyncio
 
 from ckm.assembly import Center
-from ckm.settings import Settings
 from cti import events as ce
+from ground.settings import Settings
 from pbx.ari_client import AriClient, new_id
 
 from .audio_taps import heard_samples, stored_recording, until
@@ -47,7 +47,7 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
 async def connected_call(c: Center, phone: AriClient, settings: Settings,
                          agent: str = "konsultant1") -> tuple[str, str, str]:
     """A resident in a call with `agent`; returns (resident leg, call id, agent leg)."""
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     await log_in(c, agent, SCRIPTED_AGENT)
     caller, call_id = await call_into_queue(c, phone, settings, '"Ewa Lis" <48600100400>')
 
@@ -68,7 +68,7 @@ async def connected_call(c: Center, phone: AriClient, settings: Settings,
 async def test_hold_plays_music_to_the_resident_and_mutes_them_then_unhold(
         center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
     c, _ = center
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     _, call_id, agent_leg = await connected_call(c, phone, settings)
     talking = rms(await heard_samples(phone, settings, agent_leg, 2.5))
     assert talking > 1000, f"the consultant does not hear the resident ({talking:.0f})"
@@ -94,7 +94,7 @@ async def _true(value: bool) -> bool:
 async def test_blind_transfer_to_a_queue_reaches_a_consultant_there(
         center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
     c, _ = center
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     _, call_id, first_leg = await connected_call(c, phone, settings)
     await log_in(c, "konsultant2", SCRIPTED_AGENT)  # a member of czystosc
     board.feed(ce.TransferRequested(board.now(), call_id, "konsultant1", ce.TargetKind.QUEUE,
@@ -122,7 +122,7 @@ async def test_blind_transfer_to_a_queue_reaches_a_consultant_there(
 async def test_attended_transfer_to_a_colleague_joins_them_with_the_resident(
         center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
     c, _ = center
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     _caller, call_id, first_leg = await connected_call(c, phone, settings)
     await log_in(c, "konsultant3", SCRIPTED_AGENT)
     board.feed(ce.TransferRequested(board.now(), call_id, "konsultant1", ce.TargetKind.AGENT,
@@ -164,7 +164,7 @@ async def test_attended_transfer_to_a_colleague_joins_them_with_the_resident(
 async def test_transfer_to_an_outside_number_dials_it(
         center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
     c, _ = center
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     _, call_id, _ = await connected_call(c, phone, settings)
     board.feed(ce.TransferRequested(board.now(), call_id, "konsultant1",
                                     ce.TargetKind.EXTERNAL, "48221234567"))
@@ -183,7 +183,7 @@ async def test_transfer_to_an_outside_number_dials_it(
 async def test_a_recorded_queue_stores_the_call_and_a_supervisor_can_play_it(
         center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
     c, _ = center
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     board.feed(ce.QueueConfigured(board.now(), replace(board.acd.queues["ogolna"], record=True)))
     caller, call_id, _ = await connected_call(c, phone, settings)
     await asyncio.sleep(3)  # the resident talks for a while (the wait is the behaviour)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from ckm import events as domain
+from ground import events as domain
 from ivr import events as ie
 from ivr import loader
 from pbx import call_session as cs

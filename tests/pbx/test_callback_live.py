@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ckm import events as domain
 from ckm.assembly import Center
-from ckm.settings import Settings
 from cti import events as ce
+from ground import events as domain
+from ground.settings import Settings
 from pbx.ari_client import AriClient
 
 from .audio_taps import heard_samples, until
@@ -41,7 +41,7 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
     local = replace(settings, outbound_context="ckm-test-residents")
     async with live_center(local, tmp_path) as running:
         c, _ = running
-        board = c.services["cti.switchboard"]
+        board = c.switchboard
         config = board.acd.queues["ogolna"]
         # A short wait threshold, then the callback offer; quick retries for the test.
         board.feed(ce.QueueConfigured(board.now(), replace(
@@ -54,7 +54,7 @@ async def call_and_ask_for_callback(c: Center, phone: AriClient, settings: Setti
                                     caller_id: str, typed_number: str = "") -> str:
     """Call 19115, press 0, wait for the callback offer, press 1 (and type a number when the
     center asks for one); returns the call's id in the ACD."""
-    adapter = c.services["pbx.router"]
+    adapter = c.router
     caller, call_id = await call_into_queue(c, phone, settings, caller_id)
     await until("the callback offer", _async(lambda: adapter.places[call_id].offering_callback), 15)
     await phone.send_dtmf(caller, "1")
@@ -82,7 +82,7 @@ def _async(check: Any) -> Any:
 async def test_a_callback_rings_the_consultant_then_dials_and_bridges_the_resident(
         center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
     c, recorder = center
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     call_id = await call_and_ask_for_callback(c, phone, settings, '"Jan Kowalski" <48600100200>')
     entry = board.acd.entries[call_id]
     assert entry.callback and entry.caller.number == "48600100200"
@@ -129,7 +129,7 @@ async def test_a_callback_rings_the_consultant_then_dials_and_bridges_the_reside
 async def test_a_withheld_number_is_asked_for_and_a_resident_who_never_answers_is_retried(
         center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
     c, recorder = center
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     # No caller id: the center asks for a number; the resident types one that is busy.
     call_id = await call_and_ask_for_callback(c, phone, settings, '"" <anonymous>',
                                               typed_number="48000000150")

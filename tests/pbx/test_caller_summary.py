@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from ivr import tts
 from ivr.commands import PromptRef
 from pbx import caller

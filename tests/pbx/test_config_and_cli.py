@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ckm import settings as settings_mod
-from ckm.settings import Settings
+from ground import phones as sip_accounts
+from ground import settings as settings_mod
+from ground.settings import Settings
 from pbx import asterisk_config
 from pbx.caller import CallPlan
 
@@ -45,7 +46,7 @@ def test_ari_is_on_loopback_with_the_generated_password(tmp_path: Path,
 def test_softphones_get_distinct_derived_passwords_and_webrtc_sections(
         tmp_path: Path, settings: Settings) -> None:
     pjsip = render(tmp_path, replace(settings, softphone_extensions="1001-1003,1010"))["pjsip.conf"]
-    phones = asterisk_config.softphones(replace(settings, softphone_extensions="1001-1003,1010"))
+    phones = sip_accounts.softphones(replace(settings, softphone_extensions="1001-1003,1010"))
     assert [p.user for p in phones] == ["1001", "1002", "1003", "1010"]
     assert len({p.password for p in phones}) == 4
     assert "webrtc = yes" in pjsip and "protocol = ws" in pjsip
@@ -57,12 +58,12 @@ def test_desk_phones_are_plain_udp_sip_users_with_the_softphones_password_deriva
         tmp_path: Path, settings: Settings) -> None:
     local = replace(settings, softphone_extensions="1001-1002", desk_phone_extensions="2001-2002")
     pjsip = render(tmp_path, local)["pjsip.conf"]
-    desks = asterisk_config.desk_phones(local)
+    desks = sip_accounts.desk_phones(local)
     assert [(p.user, p.kind) for p in desks] == [("2001", "desk"), ("2002", "desk")]
     # One derivation for both kinds: the password depends on the extension only.
-    assert desks[0].password == asterisk_config.sip_password(local, "2001")
-    assert asterisk_config.softphones(local)[0].password == asterisk_config.sip_password(local, "1001")
-    assert len({p.password for p in [*desks, *asterisk_config.softphones(local)]}) == 4
+    assert desks[0].password == sip_accounts.sip_password(local, "2001")
+    assert sip_accounts.softphones(local)[0].password == sip_accounts.sip_password(local, "1001")
+    assert len({p.password for p in [*desks, *sip_accounts.softphones(local)]}) == 4
     template = pjsip.split("[desk-phone-endpoint](!)", 1)[1].split("\n\n", 1)[0]
     for line in ("allow = ulaw,alaw", "dtmf_mode = rfc4733", "rtp_symmetric = yes",
                  "force_rport = yes", "rewrite_contact = yes", "context = agents"):
@@ -73,12 +74,12 @@ def test_desk_phones_are_plain_udp_sip_users_with_the_softphones_password_deriva
         assert f"auth = {phone.user}" in section
         assert f"[{phone.user}](userpass-auth)\nusername = {phone.user}\npassword = {phone.password}" in pjsip
         assert f"[{phone.user}](desk-phone-aor)" in pjsip
-    assert asterisk_config.phone_of(local, "2002") == desks[1]
-    assert asterisk_config.phone_of(local, "1002") == asterisk_config.softphones(local)[1]
-    assert asterisk_config.phone_of(local, "3000") is None
-    assert asterisk_config.phone_of(local, None) is None
+    assert sip_accounts.phone_of(local, "2002") == desks[1]
+    assert sip_accounts.phone_of(local, "1002") == sip_accounts.softphones(local)[1]
+    assert sip_accounts.phone_of(local, "3000") is None
+    assert sip_accounts.phone_of(local, None) is None
     # No certificate: UDP only.
-    assert "protocol = tls" not in pjsip and asterisk_config.tls_registrar(local) is None
+    assert "protocol = tls" not in pjsip and sip_accounts.tls_registrar(local) is None
 
 
 def test_with_a_certificate_desk_phones_may_register_over_tls_too(tmp_path: Path,
@@ -94,7 +95,7 @@ def test_with_a_certificate_desk_phones_may_register_over_tls_too(tmp_path: Path
     # Desk phones pin no transport: each is reached the way it registered, UDP or TLS.
     template = pjsip.split("[desk-phone-endpoint](!)", 1)[1].split("\n\n", 1)[0]
     assert "transport =" not in template
-    assert asterisk_config.tls_registrar(local) == f"{local.sip_bind}:5071"
+    assert sip_accounts.tls_registrar(local) == f"{local.sip_bind}:5071"
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -245,7 +246,7 @@ def test_ckm_phones_list_prints_each_desk_phones_credentials_and_its_consultant(
     rows = json.loads(proc.stdout)
     assert [r["user"] for r in rows] == ["2001", "2002", "2003"]
     for row in rows:
-        assert row["password"] == asterisk_config.sip_password(local, row["user"])
+        assert row["password"] == sip_accounts.sip_password(local, row["user"])
         assert row["registrar"] == f"{local.sip_bind}:{local.sip_port}" and row["transport"] == "udp"
         assert row["tls_registrar"] is None
         assert row["registered"] is None  # this install's ARI password is not Asterisk's

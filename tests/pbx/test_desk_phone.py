@@ -24,15 +24,15 @@ from typing import Any
 
 import pytest
 
-from ckm import events as domain
 from ckm import tls
-from ckm.settings import Settings
 from crm_core.services import users
 from cti import protocol
 from cti.ports import Principal, Role
+from ground import events as domain
+from ground.phones import desk_phone_users
+from ground.settings import Settings
 from pbx import provision
 from pbx.ari_client import AriClient, new_id
-from pbx.asterisk_config import desk_phone_users
 from pbx.caller import CallPlan, place_call, stage_audio
 
 from .audio_taps import heard_samples, until
@@ -58,7 +58,7 @@ async def test_a_desk_sip_phone_is_rung_by_the_acd_answers_and_audio_flows_both_
     try:
         async with live_center(settings, tmp_path / "center") as (c, recorder):
             # The CRM user's extension decides the phone: in desk_phone_extensions → desk phone.
-            users.update_user(c.services["crm.db"], "konsultant1", extension=extension)
+            users.update_user(c.db, "konsultant1", extension=extension)
             phone.start()
             await phone.registered(ari)
             listed = await asyncio.to_thread(
@@ -68,7 +68,7 @@ async def test_a_desk_sip_phone_is_rung_by_the_acd_answers_and_audio_flows_both_
             assert row["registered"] is True, "ckm phones list does not see the phone registered"
 
             # The consultant logs in (ready at once) as the desk does: the CTI command.
-            board = c.services["cti.switchboard"]
+            board = c.switchboard
             me = Principal("konsultant1", Role.CONSULTANT)
             await board.execute(me, protocol.Login(id=None))
             agent = board.acd.agents["konsultant1"]

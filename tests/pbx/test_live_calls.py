@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ckm import events as domain
-from ckm.bus import EventBus
-from ckm.settings import Settings
+from ground import events as domain
+from ground.bus import EventBus
+from ground.settings import Settings
 from ivr.commands import PromptRef
 from pbx.ari_client import AriClient
 from pbx.asterisk_config import NUMBERS_19115

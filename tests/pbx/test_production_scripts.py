@@ -10,8 +10,8 @@ from pathlib import Path
 
 from bench import flows
 from ckm.assembly import assemble
-from ckm.bus import EventBus
-from ckm.settings import ROOT, Settings
+from ground.bus import EventBus
+from ground.settings import ROOT, Settings
 from pbx.controller import Controller
 
 PRODUCTION_PACKAGES = ("ckm", "pbx", "ivr", "cti", "crm_core", "agent_desktop", "portal")
@@ -22,7 +22,7 @@ async def test_the_assembled_center_serves_no_benchmark_script(settings: Setting
     local = replace(settings, data_dir=tmp_path)
     center = await assemble(local, EventBus(), crm=False, acd=False, speech=False)
     try:
-        names = set(center.services["ivr.library"].names())
+        names = set(center.library.names())
         # Whatever ivr/scripts holds (19115, the overload message, ...), never a bench flow.
         assert "19115" in names and not names & {"bench", "bench-queue"}, names
     finally:
@@ -30,7 +30,7 @@ async def test_the_assembled_center_serves_no_benchmark_script(settings: Setting
     bench = await assemble(local, EventBus(), crm=False, acd=False, speech=False,
                            extra_scripts=flows.SCRIPT_DIRS)
     try:
-        assert set(bench.services["ivr.library"].names()) == names | {"bench", "bench-queue"}
+        assert set(bench.library.names()) == names | {"bench", "bench-queue"}
     finally:
         await bench.close()
 
@@ -40,9 +40,9 @@ async def test_a_benchmark_entry_without_its_script_gets_the_center_script(
     center = await assemble(replace(settings, data_dir=tmp_path), EventBus(), crm=False,
                             acd=False, speech=False)
     try:
-        controller = Controller(settings, center.bus, ari=center.services["pbx.ari"],
-                                library=center.services["ivr.library"],
-                                prompts=center.services["ivr.prompts"])
+        controller = Controller(settings, center.bus, ari=center.ari,
+                                library=center.library,
+                                prompts=center.prompts)
         assert controller.script_for(("bench",)) == (settings.ivr_script, True)
     finally:
         await center.close()

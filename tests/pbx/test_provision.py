@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import provision
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ckm import events as domain
-from ckm.bus import EventBus
-from ckm.settings import Settings
+from ground import events as domain
+from ground.bus import EventBus
+from ground.settings import Settings
 from ivr.commands import PromptRef
 from pbx.caller import CallPlan, place_call
 from pbx.controller import Controller

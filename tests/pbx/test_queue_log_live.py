@@ -29,10 +29,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench import flows
 from ckm import metrics
 from ckm.assembly import assemble
-from ckm.bus import EventBus
-from ckm.settings import Settings
 from cti import events as ce
 from cti.config import AgentProfile, Membership, QueueConfig
+from ground.bus import EventBus
+from ground.settings import Settings
 from pbx import provision
 from pbx.ari_client import AriClient, new_id
 from pbx.controller import Controller
@@ -153,17 +153,17 @@ async def test_ckm_queue_log_matches_app_queue_field_by_field(
         bus = EventBus()
         center = await assemble(local, bus, crm=False, speech=False,
                                 extra_scripts=flows.SCRIPT_DIRS)
-        board = center.services["cti.switchboard"]
+        board = center.switchboard
         app = web.Application()
         metrics.mount(app, center)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        center.controller = Controller(local, bus, ari=center.services["pbx.ari"],
-                                       library=center.services["ivr.library"],
-                                       prompts=center.services["ivr.prompts"],
-                                       router=center.services["pbx.router"])
+        center.controller = Controller(local, bus, ari=center.ari,
+                                       library=center.library,
+                                       prompts=center.prompts,
+                                       router=center.router)
         try:
             await center.controller.start()
             assert await center.controller.ari.wait_connected(10)

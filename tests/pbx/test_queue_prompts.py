@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import queue_prompts
 from pbx.prompts import PromptStage
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx.ari_client import AriClient
 from pbx.caller import CallPlan, place_call
 

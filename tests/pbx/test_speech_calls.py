@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ckm import events as domain
 from ckm.assembly import Center, assemble
-from ckm.bus import EventBus
-from ckm.settings import Settings
+from ground import events as domain
+from ground.bus import EventBus
+from ground.settings import Settings
 from ivr.commands import PromptRef
 from pbx.caller import CallPlan, SayStep, place_call
 from pbx.controller import Controller
@@ -35,10 +35,10 @@ def speak(text: str, path: Path) -> Path:
 
 
 def prompt_key(center: Center, node: str) -> str:
-    library = center.services["ivr.library"]
+    library = center.library
     script = library.current("19115")
     text = script.node(node).prompt.text_for("pl", "pl")
-    uri = center.services["ivr.prompts"].media_for(PromptRef(node, text, "pl", script.voice("pl")))
+    uri = center.prompts.media_for(PromptRef(node, text, "pl", script.voice("pl")))
     assert uri is not None
     return str(uri).rsplit("/", 1)[1]
 
@@ -55,10 +55,10 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
 
     bus.subscribe("test", record)
     center = await assemble(local, bus, crm=False, acd=False)
-    assert "pbx.speech" in center.services, "speech models did not load"
+    assert center.speech is not None, "speech models did not load"
     center.controller = Controller(
-        local, bus, ari=center.services["pbx.ari"], library=center.services["ivr.library"],
-        prompts=center.services["ivr.prompts"], speech=center.services["pbx.speech"])
+        local, bus, ari=center.ari, library=center.library,
+        prompts=center.prompts, speech=center.speech)
     await center.controller.start()
     assert await center.controller.ari.wait_connected(5)
     yield center, seen

@@ -19,8 +19,8 @@ import pytest
 import pytest_asyncio
 
 from ckm.assembly import Center
-from ckm.settings import Settings
 from cti import events as ce
+from ground.settings import Settings
 from pbx.ari_client import AriClient
 from pbx.caller import CallPlan, place_call
 
@@ -50,7 +50,7 @@ async def heard_by(ari: AriClient, settings: Settings, supervisor_leg: str,
 async def test_supervisor_listens_whispers_and_barges(center: tuple[Center, Recorder],
                                                       settings: Settings) -> None:
     c, _ = center
-    board = c.services["cti.switchboard"]
+    board = c.switchboard
     await log_in(c, "konsultant1", SCRIPTED_PHONE)
     ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, OBSERVER)
     await ari.start()

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from ckm import events as domain
-from ckm.settings import Settings
 from crm_core.services import interactions
+from ground import events as domain
+from ground.settings import Settings
 from ivr.commands import PromptRef
 from pbx.caller import CallPlan, place_call
 
@@ -53,10 +53,10 @@ async def test_a_surge_past_max_calls_is_answered_with_the_busy_message(
         health = controller.health()
         assert "calls in progress" in str(health["overload_reason"])
         # Each of them heard the busy message (what their phone was played, by media).
-        script = center.services["ivr.library"].current("overload")
+        script = center.library.current("overload")
         busy = script.node("busy").prompt
         assert busy is not None
-        uri = center.services["ivr.prompts"].media_for(PromptRef(
+        uri = center.prompts.media_for(PromptRef(
             "busy.prompt.pl", busy.text_for("pl", "pl"), "pl", script.voice("pl")))
         assert uri is not None
         for summary in summaries:
@@ -64,7 +64,7 @@ async def test_a_surge_past_max_calls_is_answered_with_the_busy_message(
                 assert any(uri.rsplit("/", 1)[-1] in str(p) for p in summary.prompts_heard), (
                     summary.prompts_heard)
         # No caller unaccounted for: every call started, was answered and ended in the CRM.
-        db = center.services["crm.db"]
+        db = center.db
 
         async def all_recorded() -> Any:
             await center.bus.drain()

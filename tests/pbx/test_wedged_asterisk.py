@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ckm.settings import Settings
+from ground.settings import Settings
 from pbx import provision
 from pbx.ari_client import AriClient
 from pbx.ari_health import AriHealth, AriProbe

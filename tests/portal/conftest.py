@@ -24,13 +24,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from psycopg import sql
 
 import portal.wiring
-from ckm.assembly import Center
-from ckm.bus import EventBus
 from ckm.runner import MAX_REQUEST_LINE
-from ckm.settings import Settings
 from crm_core.db import Database, migrate
 from crm_core.seed import seed
 from crm_core.services.contact_center import create_api_key
+from ground.settings import Settings
 from portal.config import PortalConfig
 
 PG_HOST = os.environ.get("CKM_TEST_PG_HOST", "127.0.0.1")
@@ -135,14 +133,13 @@ def make_app(settings: Settings, db: Database, data_dir: Path, *, with_desktop: 
     """The portal on an aiohttp app; `with_desktop` mounts the consultants' desktop beside it,
     on the same CRM, as `ckm run` does."""
     s = dataclasses.replace(settings, data_dir=data_dir)
-    center = Center(settings=s, bus=EventBus(), services={"crm.db": db})
-    center.services["portal.config"] = PortalConfig.from_settings(s, **{**GENEROUS, **config})
     app = web.Application(client_max_size=12 * 1024 * 1024, handler_args={"max_line_size": MAX_REQUEST_LINE})
-    portal.wiring.setup(app, center)
+    portal.wiring.setup(app, s, db=db,
+                        config=PortalConfig.from_settings(s, **{**GENEROUS, **config}))
     if with_desktop:
         import agent_desktop.wiring
 
-        agent_desktop.wiring.setup(app, center)
+        agent_desktop.wiring.setup(app, s, db=db)
     return app
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.services.cases import get_case_by_number
+from ground.settings import Settings
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, make_app, tiny_png
 

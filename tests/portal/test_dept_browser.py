@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from ckm.settings import ROOT, Settings
 from crm_core.db import Database
 from crm_core.services import cases
 from crm_core.services.cases import Actor, NewCase
+from ground.settings import ROOT, Settings
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, make_app
 

@@ -20,13 +20,13 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from playwright.sync_api import expect, sync_playwright
 
-from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.notifications import store
 from crm_core.notifications.dispatcher import Dispatcher, DispatchPolicy
 from crm_core.notifications.senders import EmailSender, SmtpConfig
 from crm_core.services import cases
 from crm_core.services.cases import Actor
+from ground.settings import Settings
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port, make_app
 

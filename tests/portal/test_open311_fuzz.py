@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.services.contact_center import create_api_key
+from ground.settings import Settings
 
 from .conftest import LiveServer, make_app, tiny_png
 

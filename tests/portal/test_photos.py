@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.photos import Photo, PhotoRejected
+from crm_core.photos import Photo, PhotoRejected
 
 from .conftest import tiny_png
 

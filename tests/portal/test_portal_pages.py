@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
 
 import portal
-from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.models import Case, Interaction, Resident, case_interactions
 from crm_core.services.cases import Actor, transition_case
+from ground.settings import Settings
 
 from .conftest import make_app, tiny_png
 
@@ -200,7 +200,7 @@ async def test_pages_forbid_inline_scripts_and_label_every_input(client: Client)
 
 
 async def test_the_browser_call_gets_the_webcall_identity(client: Client, settings: Settings) -> None:
-    from pbx.asterisk_config import derived_secret
+    from ground.phones import derived_secret
 
     config = await (await client.get("/portal/call/config.json")).json()
     assert config["user"] == "webcall" and config["password"] == derived_secret(settings, "sip:webcall")

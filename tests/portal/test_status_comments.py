@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from agent_desktop.security import csrf_for
-from ckm.settings import Settings
 from crm_core.db import Database, create_engine, downgrade, migrate
 from crm_core.models import Case
 from crm_core.services import users
 from crm_core.services.cases import Actor, get_case, transition_case
+from ground.settings import Settings
 
 from .conftest import make_app
 from .test_open311_conformance import post

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from ckm.settings import Settings
+from ground.settings import Settings
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 

@@ -11,10 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import portal.wiring
-from ckm.assembly import Center
-from ckm.bus import EventBus
-from ckm.settings import Settings
 from crm_core.db import Database
+from ground.settings import Settings
 
 from .conftest import make_app
 
@@ -24,15 +22,12 @@ async def test_portal_opens_its_own_database_when_the_center_has_none(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
     s = dataclasses.replace(settings, data_dir=tmp_path, database_url=url)
-    center = Center(settings=s, bus=EventBus())
     app = web.Application()
-    portal.wiring.setup(app, center)
-    assert isinstance(center.services["portal.db"], Database)
+    made = portal.wiring.setup(app, s)
+    assert isinstance(made.db, Database) and str(made.db.engine.url) == url
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/portal")).status == 200  # redirected to /portal/
         assert (await client.get("/open311/v2/services.json")).status == 200  # migrated, no seed: []
-    for cleanup in center.cleanups:
-        await cleanup()
 
 
 async def test_report_submissions_are_limited_per_address(

@@ -7,11 +7,11 @@ import argparse
 import json
 from typing import Any
 
-from ckm.settings import Settings
 from crm_core.db import Database
 from crm_core.errors import NotFound
 from crm_core.models.notifications import NOTIFICATION_STATUSES
 from crm_core.notifications import store
+from ground.settings import Settings
 
 
 def register(subparsers: Any) -> None:

@@ -2,7 +2,7 @@
 
 The type is decided by the file's first bytes, never by its name or the browser's Content-Type:
 only JPEG, PNG and WebP are kept, and their metadata (EXIF GPS position...) is removed
-(metadata.py). Files live under `media_dir` (outside the package, so no static
+(crm_core.photo_metadata). Files live under `media_dir` (outside the package, so no static
 route can reach them) as `<case id>/<32 random hex>.<ext>`; the random part is what makes a
 photo's address unguessable, the case id only groups a case's photos for listing.
 """
@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal.metadata import BrokenImage, strip
+from crm_core.photo_metadata import BrokenImage, strip
 
 KINDS = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")

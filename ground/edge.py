@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import hdrs, web
 
-from ckm.settings import parse_networks
+from ground.settings import parse_networks
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
