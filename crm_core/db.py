@@ -91,6 +91,7 @@ class Database:
         # KB search or a case view costs one round trip per statement, not two more.
         self._read = sessionmaker(self.autocommit_engine, expire_on_commit=False)
         self._held = threading.local()
+        self._unit = threading.local()  # the open unit of work of this thread, if any
         self._held_all: set[sa.Connection] = set()
         self._held_lock = threading.Lock()
         self._write = sessionmaker(writer, expire_on_commit=False)
@@ -102,9 +103,30 @@ class Database:
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any exception."""
+        """A transaction that commits on success and rolls back on any exception. Inside a
+        `unit_of_work` of the same thread it is that unit's transaction (nothing commits yet)."""
+        held: Session | None = getattr(self._unit, "session", None)
+        if held is not None:
+            yield held
+            return
         with self._write() as session, session.begin():
             yield session
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction for several service calls made in this thread: each `writing()`
+        inside joins it, and they commit together at the end or, on any exception, none of
+        them does (a report whose case is refused leaves no resident or contact behind)."""
+        held: Session | None = getattr(self._unit, "session", None)
+        if held is not None:
+            yield held
+            return
+        with self._write() as session, session.begin():
+            self._unit.session = session
+            try:
+                yield session
+            finally:
+                self._unit.session = None
 
     def read_rows(self, statement: sa.Executable, params: dict[str, Any]) -> list[Any]:
         """Run one read statement on a connection kept open per thread: the screen-pop path.

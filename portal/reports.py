@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from crm_core.db import Database
 from crm_core.errors import ValidationError
@@ -77,40 +78,48 @@ def _resident_id(db: Database, contact: Contact | None) -> int | None:
 
 
 def submit(db: Database, media: MediaStore, draft: ReportDraft, *, by: str) -> Submitted:
-    """Blocking (run it in a thread). Raises InvalidInput when the CRM rejects a field."""
+    """Blocking (run it in a thread). Raises InvalidInput when the CRM rejects a field.
+
+    The resident, the contact and the case are one unit of work: all written, or (a field the
+    CRM refuses) none of them."""
     at = utcnow()
     try:
-        resident_id = _resident_id(db, draft.contact)
-        contact = interactions.record_contact(
-            db,
-            channel=draft.channel,
-            at=at,
-            resident_id=resident_id,
-            subject=f"Zgłoszenie: {draft.service_code}"[:200],
-            notes=draft.description,
-        )
-        created = cases.create_case(
-            db,
-            cases.NewCase(
-                category=draft.service_code,
-                description=draft.description,
-                address=draft.address,
-                district=draft.district,
-                lat=draft.lat,
-                lon=draft.lon,
-                location_text=draft.location_details,
-                resident_id=resident_id,
-                channel=draft.channel,
-                interaction_ids=(contact.id,),
-            ),
-            by=cases.Actor(by[:80]),
-            at=at,
-        )
+        with db.unit_of_work():
+            created = _write_report(db, draft, by=by, at=at)
     except ValidationError as exc:
         raise InvalidInput({_CRM_FIELDS.get(k, k): v for k, v in exc.fields.items()}) from None
     _notify_preference(db, created.case.id, draft, created.tracking_token)
     name = media.save(created.case.id, draft.photo) if draft.photo is not None else None
     return Submitted(created.case.id, created.case.number, created.tracking_token, name)
+
+
+def _write_report(db: Database, draft: ReportDraft, *, by: str, at: datetime) -> cases.CreatedCase:
+    resident_id = _resident_id(db, draft.contact)
+    contact = interactions.record_contact(
+        db,
+        channel=draft.channel,
+        at=at,
+        resident_id=resident_id,
+        subject=f"Zgłoszenie: {draft.service_code}"[:200],
+        notes=draft.description,
+    )
+    return cases.create_case(
+        db,
+        cases.NewCase(
+            category=draft.service_code,
+            description=draft.description,
+            address=draft.address,
+            district=draft.district,
+            lat=draft.lat,
+            lon=draft.lon,
+            location_text=draft.location_details,
+            resident_id=resident_id,
+            channel=draft.channel,
+            interaction_ids=(contact.id,),
+        ),
+        by=cases.Actor(by[:80]),
+        at=at,
+    )
 
 
 def _notify_preference(db: Database, case_id: int, draft: ReportDraft, token: str) -> None:
