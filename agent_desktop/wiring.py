@@ -44,6 +44,7 @@ from agent_desktop.today import TodayChart, midnight
 from crm_core.db import Database, migrate
 from ground import edge
 from ground.bus import EventBus
+from ground.phones import desk_phones, softphones
 from ground.settings import Settings
 
 if TYPE_CHECKING:
@@ -71,8 +72,6 @@ def _own_database(app: web.Application, settings: Settings) -> Database:
 def _phones(settings: Settings, kind: str) -> dict[str, str]:
     """Extension → SIP password of the consultants' phones of `kind` ("browser" or "desk")."""
     try:
-        from ground.phones import desk_phones, softphones
-
         phones = softphones(settings) if kind == "browser" else desk_phones(settings)
         return {p.user: p.password for p in phones}
     except Exception:  # a bad extensions setting must not take the desktop down

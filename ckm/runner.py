@@ -162,10 +162,12 @@ def build_web(center: Center, *, portal_config: PortalConfig | None = None) -> w
 
     app.router.add_get("/healthz", healthz)
     metrics.mount(app, center)  # /metrics: Prometheus, loopback or metrics_token
-    agent_desktop.wiring.setup(app, center.settings, db=center.db, bus=center.bus,
-                               library=center.library, switchboard=center.switchboard,
-                               hub=center.hub)
-    portal.wiring.setup(app, center.settings, db=center.db, config=portal_config)
+    desk = agent_desktop.wiring.setup(app, center.settings, db=center.db, bus=center.bus,
+                                      library=center.library, switchboard=center.switchboard,
+                                      hub=center.hub)
+    # The desk's database (the center's, or the one it opened for a center without a CRM):
+    # both packages work on the same engine, as they did when they shared center.services.
+    portal.wiring.setup(app, center.settings, db=desk.crm.db, config=portal_config)
     return app
 
 
