@@ -17,8 +17,12 @@ snapshot.py  dump/restore of the ACD as JSON (callers keep their place across a 
 stats.py     live figures: waiting, longest wait, service level, ASA, abandoned %, callbacks.
 protocol.py  websocket message schema, parsed at the edge.
 hub.py       CtiHub: aiohttp websocket handler, mount at /cti/ws.
-switchboard.py  the running ACD: feeds events, sends commands to pbx, notices to the hub and
-             the bus, arms the timer, persists the snapshot, maps desktop commands to events.
+switchboard.py  the running ACD: feeds events, sends commands to pbx, notices to the bus and
+             the notifier, arms the timer, persists the snapshot, maps desktop commands to events.
+screen_pop.py  ScreenPops (pure): caller histories per call, the offer's pop, the pops sent
+             before their history and the message that completes them.
+notifier.py  notices out: hub events, domain events, state-log lines and figures (pure
+             mappings); the Notifier sends to the hub and fetches histories in the background.
 ports.py     protocols for the outside: Authenticator, HistoryProvider, QueueDirectory,
              CommandSink.
 drill.py     a simulated-clock driver for tests, benchmarks and scripted drills.

@@ -2,7 +2,8 @@
 
 Rules:
 - `feed(event)` is synchronous and never awaits: the ACD decides, commands go to the pbx sink
-  in order, notices go to the live figures, the hub and the domain-event bus. So ordering per
+  in order, notices go to the live figures, the domain-event bus, the notifier (the hub and
+  the screen-pops: `cti.notifier`, `cti.screen_pop`) and the notice hooks. So ordering per
   call is the ACD's ordering, end to end.
 - Time: the switchboard arms one loop timer at the ACD's next deadline and feeds a `Tick`.
 - The screen-pop must not wait for the database: caller history is fetched when the caller
@@ -25,7 +26,7 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,10 @@ from cti.agent import AgentStatus
 from cti.commands import Command
 from cti.config import Caller
 from cti.hub import CtiHub, Refused
+from cti.notifier import Notifier, caller_view, domain_events, figures_messages, queue_brief, state_line
 from cti.ports import CommandSink, HistoryProvider, Principal, QueueDirectory
+from cti.screen_pop import context_pop
 from cti.stats import LiveFigures
-from ground import events as domain
 from ground.bus import EventBus
 
 log = logging.getLogger(__name__)
@@ -69,20 +71,16 @@ class Switchboard:
         self.acd = acd
         self.pbx: CommandSink = pbx if pbx is not None else HeldCommands()
         self.directory = directory
-        self.history = history
         self.bus = bus
         self.clock = clock
         self.snapshot_path = snapshot_path
         self.state_log_path = state_log_path  # agents' state history, one JSON line each
         self._state_lines: list[str] = []
         self.figures_every_s = figures_every_s
-        self.history_timeout_s = history_timeout_s
         self.save_every_s = save_every_s
         self.figures = LiveFigures(acd.tz)
-        self.hub: CtiHub | None = None
-        self.histories: dict[str, Mapping[str, Any] | None] = {}  # call_id -> fetched history
-        self._pending_pops: dict[str, list[str]] = {}  # call_id -> agents waiting for history
-        self._tasks: set[asyncio.Task[None]] = set()
+        # The hub and the screen-pops; `holds` asks the ACD of the moment (boot may replace it).
+        self.notifier = Notifier(self.holds, history, history_timeout_s=history_timeout_s)
         self._timer: asyncio.TimerHandle | None = None
         self._figures_task: asyncio.Task[None] | None = None
         self._save_scheduled = False
@@ -92,8 +90,12 @@ class Switchboard:
         # order, after the hub and the bus; one that fails is logged, never the ACD's problem.
         self.notice_hooks: list[Callable[[nt.Notice], None]] = []
 
+    @property
+    def hub(self) -> CtiHub | None:
+        return self.notifier.hub
+
     def attach(self, hub: CtiHub) -> None:
-        self.hub = hub
+        self.notifier.hub = hub
 
     def attach_pbx(self, pbx: CommandSink) -> None:
         """Connect the pbx adapter; commands issued before it was there are sent now, in order."""
@@ -209,14 +211,11 @@ class Switchboard:
     async def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        tasks = list(self._tasks)
         if self._figures_task is not None:
-            tasks.append(self._figures_task)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+            self._figures_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._figures_task
+        await self.notifier.stop()
         self.save()
 
     async def _figures_loop(self) -> None:
@@ -228,15 +227,12 @@ class Switchboard:
     def publish_figures(self) -> None:
         """Supervisors get everything; each consultant the queues they are a member of."""
         assert self.hub is not None
-        view = self.figures_view()
-        self.hub.publish("figures", view, supervisors=True)
-        for queue in view["queues"]:
-            members = [a.agent_id for a in self.acd.agents.values()
-                       if a.status is not AgentStatus.OFFLINE
-                       and a.profile.membership(queue["queue"]) is not None]
-            if members:
-                self.hub.publish("queue_figures", _queue_brief(queue), agents=members,
-                                 supervisors=False)
+        members = {queue: [a.agent_id for a in self.acd.agents.values()
+                           if a.status is not AgentStatus.OFFLINE
+                           and a.profile.membership(queue) is not None]
+                   for queue in self.acd.queues}
+        for message in figures_messages(self.figures_view(), members):
+            self.notifier.send(message)
 
     # --- snapshot persistence ----------------------------------------------------------------
 
@@ -272,82 +268,13 @@ class Switchboard:
     # --- notices out -------------------------------------------------------------------------
 
     def _publish(self, n: nt.Notice) -> None:
-        if isinstance(n, nt.CallQueued):
-            self._prefetch_history(n.call_id, n.caller.number)
         if isinstance(n, nt.AgentStateChanged) and self.state_log_path is not None:
-            self._state_lines.append(json.dumps(
-                {"at": n.at.isoformat(), "agent": n.agent, "state": n.state,
-                 "reason": n.reason, "call_id": n.call_id},
-                ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._state_lines.append(state_line(n))
         if self.bus is not None:
-            for d in _domain_events(n):
-                self.bus.publish(d)
             queue = self.acd.queues.get(n.queue) if isinstance(n, nt.CallConnected) else None
-            if isinstance(n, nt.CallConnected) and queue is not None and queue.record:
-                # The pbx adapter records the call bridge under the call's id (BridgeCall).
-                self.bus.publish(domain.CallRecorded(n.call_id, n.at, n.call_id))
-        if self.hub is None:
-            if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self.holds(n.call_id):
-                self.histories.pop(n.call_id, None)
-            return
-        hub = self.hub
-        at = n.at.isoformat()
-        if isinstance(n, nt.AgentStateChanged):
-            hub.publish("agent_state", {"agent": n.agent, "state": n.state, "reason": n.reason,
-                                        "call_id": n.call_id, "at": at}, agents=[n.agent])
-        elif isinstance(n, nt.CallQueued):
-            hub.publish("call_queued", {"call_id": n.call_id, "queue": n.queue,
-                                        "caller": _caller(n.caller), "priority": n.priority,
-                                        "callback": n.callback, "at": at})
-        elif isinstance(n, nt.CallOffered):
-            pending = self.history is not None and self.histories.get(n.call_id) is None
-            if pending:
-                self._pending_pops.setdefault(n.call_id, []).append(n.agent)
-            hub.publish("call_offered", {
-                "call_id": n.call_id, "queue": n.queue, "agent": n.agent,
-                "waited_s": round(n.waited_s, 1), "callback": n.callback, "at": at,
-                "screen_pop": {
-                    "caller_number": n.caller.number, "caller_name": n.caller.name,
-                    "ivr_path": list(n.context.ivr_path), "category": n.context.category,
-                    "transcript": n.context.transcript,
-                    "history": self.histories.get(n.call_id), "history_pending": pending,
-                }}, agents=[n.agent])
-        elif isinstance(n, nt.OfferWithdrawn):
-            hub.publish("offer_withdrawn", {"call_id": n.call_id, "agent": n.agent,
-                                            "reason": n.reason, "at": at}, agents=[n.agent])
-        elif isinstance(n, nt.CallConnected):
-            hub.publish("call_answered", {"call_id": n.call_id, "queue": n.queue,
-                                          "agent": n.agent, "waited_s": round(n.waited_s, 1),
-                                          "callback": n.callback, "transferred": n.transferred,
-                                          "at": at}, agents=[n.agent])
-        elif isinstance(n, nt.CallHeld):
-            hub.publish("call_held", {"call_id": n.call_id, "agent": n.agent, "held": n.held,
-                                      "at": at}, agents=[n.agent])
-        elif isinstance(n, nt.CallTransferred):
-            hub.publish("call_transferred", {
-                "call_id": n.call_id, "agent": n.agent, "kind": n.kind, "target": n.target,
-                "attended": n.attended, "at": at},
-                agents=[n.agent, n.target] if n.kind == "agent" else [n.agent])
-        elif isinstance(n, nt.CallEnded):
-            hub.publish("call_ended", {"call_id": n.call_id, "queue": n.queue, "agent": n.agent,
-                                       "by": n.by, "talk_s": round(n.talk_s, 1), "at": at},
-                        agents=[n.agent])
-        elif isinstance(n, nt.CallbackAttempted):
-            hub.publish("callback_attempted", {
-                "call_id": n.call_id, "queue": n.queue, "agent": n.agent,
-                "reached": n.reached, "attempt": n.attempt, "final": n.final, "at": at},
-                agents=[n.agent])
-        elif isinstance(n, nt.CallLeftQueue):
-            hub.publish("call_left_queue", {"call_id": n.call_id, "queue": n.queue,
-                                            "reason": n.reason, "waited_s": round(n.waited_s, 1),
-                                            "callback": n.callback, "at": at})
-        elif isinstance(n, nt.WrapUpDone):
-            hub.publish("wrap_up_done", {"agent": n.agent, "call_id": n.call_id,
-                                         "disposition": n.disposition, "at": at},
-                        agents=[n.agent])
-        if isinstance(n, nt.CallEnded | nt.CallLeftQueue) and not self.holds(n.call_id):
-            self.histories.pop(n.call_id, None)
-            self._pending_pops.pop(n.call_id, None)
+            for d in domain_events(n, recorded=queue is not None and queue.record):
+                self.bus.publish(d)
+        self.notifier.notice(n)
 
     def holds(self, call_id: str) -> bool:
         """Whether the ACD still has the call: waiting, being called back, or connected."""
@@ -358,35 +285,6 @@ class Switchboard:
         calls (a callback waits without one, and its resident's leg has its own id)."""
         return ([e.call_id for e in self.acd.entries.values() if not e.callback]
                 + [c.call_id for c in self.acd.calls.values() if not c.callback])
-
-    def _prefetch_history(self, call_id: str, number: str) -> None:
-        if self.history is None or call_id in self.histories:
-            return
-        self.histories[call_id] = None
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self._fetch_history(call_id, number))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _fetch_history(self, call_id: str, number: str) -> None:
-        assert self.history is not None
-        try:
-            found = await asyncio.wait_for(self.history.caller_history(number),
-                                           self.history_timeout_s)
-        except Exception:
-            log.exception("caller history for %s failed; screen-pop without it", call_id)
-            found = {"error": "history unavailable"}
-        if not self.holds(call_id):
-            self.histories.pop(call_id, None)
-            return
-        self.histories[call_id] = found
-        waiting = self._pending_pops.pop(call_id, [])
-        if waiting and self.hub is not None:
-            self.hub.publish("screen_pop_history", {"call_id": call_id, "history": found},
-                             agents=waiting)
 
     # --- views for the hub -------------------------------------------------------------------
 
@@ -412,7 +310,7 @@ class Switchboard:
                                 "ringing": [self._entry_view(cid) for cid in ringing]}
         if agent is not None:
             data["my_queues"] = [
-                _queue_brief(dataclasses.asdict(q))
+                queue_brief(dataclasses.asdict(q))
                 for q in self.figures.queues(self.acd, self.clock())
                 if agent.profile.membership(q.queue) is not None]
         if principal.role.sees_everything:
@@ -424,7 +322,7 @@ class Switchboard:
     def _call_view(self, call_id: str) -> dict[str, Any]:
         c = self.acd.calls[call_id]
         return {"call_id": c.call_id, "queue": c.queue, "agent": c.agent,
-                "caller": _caller(c.caller), "held": c.held,
+                "caller": caller_view(c.caller), "held": c.held,
                 "connected_at": c.connected_at.isoformat(),
                 "consult": None if c.consult is None else {
                     "kind": c.consult.kind.value, "target": c.consult.target,
@@ -432,13 +330,10 @@ class Switchboard:
 
     def _entry_view(self, call_id: str) -> dict[str, Any]:
         e = self.acd.entries[call_id]
-        return {"call_id": e.call_id, "queue": e.queue, "caller": _caller(e.caller),
+        return {"call_id": e.call_id, "queue": e.queue, "caller": caller_view(e.caller),
                 "priority": e.priority, "callback": e.callback, "phase": e.phase.value,
                 "joined_at": e.joined_at.isoformat(), "offered_to": sorted(e.offered_to),
-                "screen_pop": {"ivr_path": list(e.context.ivr_path),
-                               "category": e.context.category,
-                               "transcript": e.context.transcript,
-                               "history": self.histories.get(call_id)}}
+                "screen_pop": context_pop(e.context, self.notifier.pops.history(call_id))}
 
     # --- commands from desktops --------------------------------------------------------------
 
@@ -520,33 +415,3 @@ class HeldCommands:
     def drain(self) -> list[Command]:
         out, self.commands = self.commands, []
         return out
-
-
-def _queue_brief(q: Mapping[str, Any]) -> dict[str, Any]:
-    """What a consultant sees of their queues."""
-    return {k: q[k] for k in ("queue", "waiting", "longest_wait_s", "callbacks_pending")}
-
-
-def _caller(c: Caller) -> dict[str, str]:
-    return {"number": c.number, "name": c.name}
-
-
-def _domain_events(n: nt.Notice) -> list[domain.DomainEvent]:
-    """The ACD's facts in the center's shared vocabulary (ground.events) for the CRM recorder.
-
-    pbx/ publishes CallQueued (when the IVR enqueues) and CallEnded (when the channel goes);
-    the ACD adds what only it knows: offers, connections, transfers."""
-    if isinstance(n, nt.CallOffered):
-        return [domain.CallOffered(n.call_id, n.at, n.queue, n.agent)]
-    if isinstance(n, nt.CallConnected) and not n.transferred:
-        return [domain.AgentConnected(n.call_id, n.at, n.queue, n.agent, n.waited_s)]
-    if isinstance(n, nt.CallTransferred):
-        return [domain.CallTransferred(n.call_id, n.at, f"{n.kind}:{n.target}")]
-    if isinstance(n, nt.CallQueued) and n.callback:
-        return [domain.CallbackRequested(n.call_id, n.at, n.queue, n.caller.number)]
-    if isinstance(n, nt.CallbackAttempted):
-        return [domain.CallbackAttempted(n.call_id, n.at, n.agent, n.reached, n.attempt,
-                                         n.final)]
-    if isinstance(n, nt.WrapUpDone) and n.call_id is not None and n.disposition:
-        return [domain.CallDispositioned(n.call_id, n.at, n.agent, n.disposition, n.notes)]
-    return []
