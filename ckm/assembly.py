@@ -3,8 +3,9 @@
 The composition root: the one module that knows every package. Order matters and is the order
 of `assemble`: the CRM (database, migrations, the outbox recorder on the bus, the residents'
 notifications) → the ARI client → the ACD (switchboard, pbx adapter, CTI hub, queue_log) →
-speech. The runner then adds the controller and hands each web package the parts it needs,
-by name and type (`agent_desktop.wiring.setup`, `portal.wiring.setup`).
+the residents' notification calls (they reach the ACD) → speech. The runner then adds the
+controller and hands each web package the parts it needs, by name and type
+(`agent_desktop.wiring.setup`, `portal.wiring.setup`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ground.settings import Settings
 
 if TYPE_CHECKING:
     from crm_core.db import Database
+    from crm_core.notifications.call_dispatcher import CallDispatcher
     from crm_core.notifications.dispatcher import Dispatcher
     from crm_core.recorder import Recorder
     from cti.hub import CtiHub
@@ -54,6 +56,7 @@ class Center:
     db: Database | None = None
     recorder: Recorder | None = None  # outbox journal + writer of the bus's events
     notifications: Dispatcher | None = None  # residents' e-mail and SMS
+    notify_calls: CallDispatcher | None = None  # residents' phone calls from 19115
     switchboard: Switchboard | None = None
     hub: CtiHub | None = None  # mounted at /cti/ws
     router: AcdAdapter | None = None  # the ACD's hands in Asterisk
@@ -110,11 +113,13 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
     if crm:
         await attach_crm(center)
         await attach_notifications(center)
+        await attach_forwarding(center)
     ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
                     settings.ari_app)
     center.ari = ari
     if acd:
         await attach_acd(center, ari, prompts)
+        await attach_notify_calls(center, ari, prompts)
     if speech:
         await attach_speech(center, ari)
     return center
@@ -172,6 +177,47 @@ async def attach_notifications(center: Center) -> None:
     center.cleanups.append(dispatcher.stop)
 
 
+async def attach_forwarding(center: Center) -> None:
+    """Cases to departments' own systems (Open311, e-mail) and their answers back; the inbound
+    mail listener when `mail_inbound_port` is set (extras "forwarder", "inbound_mail")."""
+    if center.db is None:
+        return
+    from crm_core.forwarding import wiring as forwarding
+    from portal.config import PortalConfig
+
+    settings = center.settings
+    forwarder = forwarding.build_forwarder(settings, center.db,
+                                           media_dir=PortalConfig.from_settings(settings).media_dir)
+    if center.notifications is not None and center.notifications.email is not None:
+        forwarding.resident_reply_to(settings, center.notifications.email)
+    await forwarder.start()
+    center.extras["forwarder"] = forwarder
+    center.cleanups.append(forwarder.stop)
+    inbound = forwarding.build_inbound(settings, center.db)
+    if inbound is not None:
+        await inbound.start()
+        center.extras["inbound_mail"] = inbound
+        center.cleanups.append(inbound.stop)
+
+
+async def attach_notify_calls(center: Center, ari: AriClient, prompts: PromptStage) -> None:
+    """Residents who chose to be told by phone: the outbox's call dispatcher, placing calls
+    through the pbx's dialer (0 reaches the ACD). Needs the CRM and the ACD."""
+    if center.db is None or center.router is None:
+        return
+    from crm_core.notifications import call_dispatcher
+    from pbx.notify_dial import NotifyDialer
+
+    settings = center.settings
+    policy = call_dispatcher.policy_from(settings)
+    dialer = NotifyDialer(ari, settings, prompts, center.router, queue=settings.notify_call_queue)
+    await dialer.prepare()
+    calls = call_dispatcher.CallDispatcher(center.db, dialer, policy)
+    await calls.start()
+    center.notify_calls = calls
+    center.cleanups.append(calls.stop)
+
+
 async def attach_acd(center: Center, ari: AriClient, prompts: PromptStage) -> None:
     """The switchboard with crm_core behind its ports, the hub, and the pbx adapter as its
     hands. `boot` loads the queues, then the snapshot: callers keep their places across a
@@ -204,6 +250,9 @@ async def attach_acd(center: Center, ari: AriClient, prompts: PromptStage) -> No
     board.attach(hub)
     center.router, center.switchboard, center.hub = adapter, board, hub
     queue_log = _attach_queue_log(center, board, adapter)
+    from cti.report_facts import ReportFacts
+
+    board.notice_hooks.append(ReportFacts(center.bus).on_notice)
     try:
         log.info("ACD: %s", await board.boot())
     except Exception:

@@ -96,6 +96,24 @@ class Settings:
     public_base_url: str = ""
     sms_gateway_url: str = ""  # empty: SMS notifications wait, pending
     sms_gateway_token: str = ""
+    # --- forwarding beyond ckm (crm_core.forwarding): how often a department's Open311 server is
+    # asked about each open request; the inbound SMTP listener the MTA relays replies to (port 0:
+    # off, and forwarded e-mails carry no reply tag); the reply address whose "+tag" variants
+    # thread answers back (empty: the address of smtp_sender).
+    forward_poll_s: float = 300.0
+    mail_inbound_host: str = "127.0.0.1"
+    mail_inbound_port: int = 0
+    mail_reply_address: str = ""
+    # Phone-call notifications (a call from 19115 that says the news,
+    # crm_core.notifications.calls): calls per notification, the first retry's delay in
+    # minutes (doubling, at most three times it: 10, 20, 30), the hours no resident is called
+    # ("HH:MM-HH:MM" Warsaw time, or "none"), the queue a resident reaches by pressing 0, and
+    # how many such calls run at once.
+    notify_call_attempts: int = 3
+    notify_call_retry_minutes: int = 10
+    notify_call_quiet_hours: str = "21:00-08:00"
+    notify_call_queue: str = "ogolna"
+    notify_call_lines: int = 2
     # --- calls: the IVR script new calls to 19115 start with (ivr/scripts/<name>.yaml)
     ivr_script: str = "19115"
     log_level: str = "INFO"

@@ -38,7 +38,7 @@ from crm_core.db import Database
 from crm_core.errors import NotFound, ValidationError
 from crm_core.models import Case, CaseNotifyPreference, CaseStatusChange, Notification, Resident, utcnow
 from crm_core.models.notifications import NOTIFY_CHANNELS
-from crm_core.notifications import rules
+from crm_core.notifications import calls, rules
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -197,7 +197,7 @@ def enqueue_in(
     exists = session.scalar(sa.select(Notification.id).where(Notification.idempotency_key == key))
     if exists is not None:
         return 0
-    rendered = rules.render(rules.MessageContext(
+    context = rules.MessageContext(
         kind=kind,
         language=pref.language,
         case_number=case.number,
@@ -206,7 +206,8 @@ def enqueue_in(
         note=note,
         tracking_url=tracking_url(case.number, pref.tracking_token),
         duplicate_of=duplicate_of,
-    ))
+    )
+    rendered = rules.render(context)
     now = at or utcnow()
     email = pref.channel == "email"
     session.add(Notification(
@@ -217,7 +218,9 @@ def enqueue_in(
         to_address=pref.address,
         language=rules.language_of(pref.language),
         subject=rendered.subject[:200],
-        body_text=rendered.text if email else rendered.sms,
+        # A phone call says the message (crm_core.notifications.calls); SMS sends the short text.
+        body_text=(rendered.text if email else
+                   calls.spoken(context) if pref.channel == "phone" else rendered.sms),
         body_html=rendered.html if email else None,
         status="pending",
         attempts=0,

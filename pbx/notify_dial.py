@@ -1,0 +1,248 @@
+"""Notification calls in Asterisk: the `PhoneCaller` the outbox's call dispatcher uses.
+
+`call(item)` renders the message to speech (a worker thread, before dialling), originates a
+call to the resident's number through `outbound_context` (a trunk in production,
+[ckm-test-residents] in tests — the way the ACD dials callbacks) into the center's Stasis app
+with the args `notify,<notification id>`, and drives `pbx.notify_call.NotifyCall` with what
+Asterisk reports. It returns as soon as the core reports the outcome (answered, or why not);
+the call itself goes on: the message, the menu, and on 0 the ACD (enqueued as the IVR's
+queue node would, with the case as the screen-pop's context).
+
+Rules:
+- the controller and the ACD adapter ignore channels whose Stasis args start with `notify`;
+  this adapter ignores every other channel;
+- each call's commands run in order on its own worker, so a slow request never delays
+  another call;
+- a 404 from ARI while a call ends means the resident was faster: fine;
+- a `notify` channel this process does not know (left by a controller that died) is hung up
+  when it shows up: nobody would play it anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from crm_core.notifications.store import OK, Outcome, Outgoing
+from ground.settings import Settings
+from ivr import commands as ic
+from ivr.tts import TtsError
+from pbx import ari_events as ev
+from pbx import call_session as cs
+from pbx import notify_call as nc
+from pbx import notify_prompts
+from pbx.ari_client import AriClient, AriError, AriUnavailable, new_id
+from pbx.prompts import PromptStage
+
+log = logging.getLogger(__name__)
+
+STASIS_ROLE = "notify"
+CALLER_ID = '"Warszawa 19115" <19115>'
+
+
+class AcdDoor(Protocol):
+    """The part of the ACD adapter a notification call uses (pbx.acd_adapter.AcdAdapter)."""
+
+    async def enqueue(self, call: cs.EnqueueCall) -> None: ...
+
+    async def caller_gone(self, channel_id: str) -> None: ...
+
+    async def digit(self, channel_id: str, digit: str) -> bool: ...
+
+
+@dataclass
+class _Call:
+    core: nc.NotifyCall
+    item: Outgoing
+    outcome: asyncio.Future[Outcome]
+    commands: asyncio.Queue[list[nc.Command] | None] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task[None] | None = None
+    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+
+
+class NotifyDialer:
+    def __init__(self, ari: AriClient, settings: Settings, prompts: PromptStage,
+                 acd: AcdDoor | None, *, queue: str, ring_s: int = 40, plays: int = 2,
+                 menu_wait_s: float = 6.0) -> None:
+        self.ari = ari
+        self.settings = settings
+        self.prompts = prompts
+        self.acd = acd
+        self.queue = queue
+        self.ring_s = ring_s
+        self.plays = plays
+        self.menu_wait_s = menu_wait_s
+        self.calls: dict[str, _Call] = {}
+        ari.on_event(self.on_event)
+
+    def ready(self) -> bool:
+        return self.ari.connected.is_set()
+
+    async def prepare(self) -> int:
+        """Render the fixed prompts (menu, goodbye, connecting) in every language."""
+        return await asyncio.to_thread(self.prompts.prepare_refs, notify_prompts.all_refs())
+
+    # --- PhoneCaller --------------------------------------------------------------------------
+    async def call(self, item: Outgoing, deadline_s: float) -> Outcome:
+        lang = notify_prompts.language_of(item.language)
+        script = nc.CallScript(
+            message=notify_prompts.message(item.text, lang),
+            menu=notify_prompts.sentence("menu", lang),
+            goodbye=notify_prompts.sentence("goodbye", lang),
+            connecting=notify_prompts.sentence("connecting", lang),
+            language=lang, queue=self.queue, plays=self.plays, menu_wait_s=self.menu_wait_s)
+        refs = [script.message, script.menu, script.goodbye, script.connecting]
+        try:
+            await asyncio.to_thread(self.prompts.prepare_refs, refs)
+        except (TtsError, OSError) as exc:
+            return Outcome(False, error=f"the message could not be rendered to speech: {exc}")
+        channel_id = new_id(STASIS_ROLE)
+        call = _Call(nc.NotifyCall(script, channel_id), item,
+                     asyncio.get_running_loop().create_future())
+        call.worker = asyncio.create_task(self._work(channel_id, call), name=f"notify-{channel_id}")
+        self.calls[channel_id] = call
+        try:
+            await self.ari.originate(
+                f"Local/{item.to}@{self.settings.outbound_context}", channel_id=channel_id,
+                app=self.settings.ari_app, app_args=f"{STASIS_ROLE},{item.id}",
+                caller_id=CALLER_ID, timeout=self.ring_s)
+        except (AriError, AriUnavailable) as exc:
+            self._end(channel_id)
+            return Outcome(False, error=f"the call could not be placed: {exc}")
+        log.info("notification %d: calling %s (call %d) as %s", item.id, item.to, item.attempts,
+                 channel_id)
+        try:
+            return await asyncio.wait_for(asyncio.shield(call.outcome), deadline_s)
+        except TimeoutError:
+            await self._give_up(channel_id)
+            return Outcome(False, error=f"no answer and no hang-up within {deadline_s:.0f} s")
+        except asyncio.CancelledError:
+            if not call.outcome.done():  # ckm stops while it rings: the claim's lease retries it
+                await self._give_up(channel_id)
+            raise
+
+    async def _give_up(self, channel_id: str) -> None:
+        with contextlib.suppress(AriError, AriUnavailable):
+            await self.ari.hangup(channel_id)
+        self._end(channel_id)
+
+    # --- events -------------------------------------------------------------------------------
+    async def on_event(self, event: ev.AriEvent) -> None:
+        match event:
+            case ev.StasisStart(channel=chan, args=args) if args and args[0] == STASIS_ROLE:
+                if chan.id in self.calls:
+                    self._feed(chan.id, nc.Answered())
+                else:
+                    log.info("notify call %s is not this process's; hanging it up", chan.id)
+                    await self.ari.hangup(chan.id)
+            case ev.ChannelDtmfReceived(channel=chan, digit=digit):
+                self._feed(chan.id, nc.Digit(digit))
+            case ev.PlaybackFinished(playback_id=pid, target_uri=target):
+                self._feed(target.removeprefix("channel:"), nc.PlaybackDone(pid))
+            case ev.ChannelDestroyed(channel=chan, cause=cause, cause_txt=text):
+                self._feed(chan.id, nc.HungUp(cause, text))
+            case ev.StasisEnd(channel=chan):
+                self._feed(chan.id, nc.HungUp(16, "Normal Clearing"))
+            case _:
+                pass
+
+    def _feed(self, channel_id: str, event: nc.Event) -> None:
+        call = self.calls.get(channel_id)
+        if call is None:
+            return
+        commands = call.core.handle(event)
+        if commands:
+            call.commands.put_nowait(commands)
+        if call.core.phase is nc.Phase.ENDED:
+            call.commands.put_nowait(None)
+
+    def _end(self, channel_id: str) -> None:
+        call = self.calls.pop(channel_id, None)
+        if call is None:
+            return
+        for timer in call.timers.values():
+            timer.cancel()
+        call.commands.put_nowait(None)
+        if not call.outcome.done():
+            call.outcome.set_result(Outcome(False, error="the call ended before an outcome"))
+
+    # --- commands -----------------------------------------------------------------------------
+    async def _work(self, channel_id: str, call: _Call) -> None:
+        try:
+            while (batch := await call.commands.get()) is not None:
+                for command in batch:
+                    try:
+                        await self._run(channel_id, call, command)
+                    except AriError as exc:
+                        if exc.status != 404:
+                            log.warning("notify %s: %s failed: %s", channel_id,
+                                        type(command).__name__, exc)
+                    except AriUnavailable as exc:
+                        log.warning("notify %s: %s not sent: %s", channel_id,
+                                    type(command).__name__, exc)
+                    except Exception:
+                        log.exception("notify %s: %s crashed", channel_id, type(command).__name__)
+        finally:
+            if self.calls.get(channel_id) is call:
+                core = call.core
+                log.info("notification %d: call %s over (answered: %s, message heard: %s, "
+                         "plays: %d, to a consultant: %s)", call.item.id, channel_id,
+                         bool(core.reported and core.reported.delivered), core.heard, core.plays,
+                         core.handed_over)
+                self._end(channel_id)
+
+    async def _run(self, channel_id: str, call: _Call, command: nc.Command) -> None:
+        match command:
+            case nc.Report(delivered=delivered, error=error):
+                if not call.outcome.done():
+                    call.outcome.set_result(OK if delivered else Outcome(False, error=error))
+            case nc.Play(playback_id=pid, prompts=prompts):
+                media = [m for m in (self.prompts.media_for(p) for p in prompts) if m]
+                if not media:
+                    log.error("notify %s: prompt %s not rendered; skipped", channel_id,
+                              prompts[0].id if prompts else "?")
+                    self._feed(channel_id, nc.PlaybackDone(pid))
+                    return
+                await self.ari.play(channel_id, media, pid)
+            case nc.StopPlayback(playback_id=pid):
+                await self.ari.stop_playback(pid)
+            case nc.ArmTimer(name=name, seconds=seconds, turn=turn):
+                old = call.timers.pop(name, None)
+                if old is not None:
+                    old.cancel()
+                call.timers[name] = asyncio.get_running_loop().call_later(
+                    seconds, self._feed, channel_id, nc.TimerFired(name, turn))
+            case nc.CancelTimer(name=name):
+                old = call.timers.pop(name, None)
+                if old is not None:
+                    old.cancel()
+            case nc.ToConsultant(queue=queue, language=language):
+                await self._to_consultant(channel_id, call, queue, language)
+            case nc.AcdDigit(digit=digit):
+                if self.acd is not None:
+                    await self.acd.digit(channel_id, digit)
+            case nc.LeaveAcd():
+                if self.acd is not None:
+                    await self.acd.caller_gone(channel_id)
+            case nc.Hangup():
+                await self.ari.hangup(channel_id)
+
+    async def _to_consultant(self, channel_id: str, call: _Call, queue: str,
+                             language: str) -> None:
+        if self.acd is None:
+            log.error("notify %s: the resident pressed 0 but no ACD is attached", channel_id)
+            await self.ari.hangup(channel_id)
+            return
+        item = call.item
+        # The consultant's screen-pop: where the call comes from, the case (its number is in
+        # the subject) and what the resident was just told.
+        await self.acd.enqueue(cs.EnqueueCall(
+            channel_id=channel_id,
+            request=ic.Enqueue(queue=queue, skills=(), priority=5, category="",
+                               language=language),
+            caller_number=item.to, caller_name="",
+            ivr_path=("notification call", item.subject, "menu:0"),
+            transcript=item.text))
