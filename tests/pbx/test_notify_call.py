@@ -74,7 +74,7 @@ def test_zero_in_the_menu_goes_to_the_acd_and_keys_then_belong_to_it() -> None:
     assert call.phase is nc.Phase.TO_CONSULTANT and call.handed_over
     assert call.handle(nc.Digit("1")) == [nc.AcdDigit("1")]
     # A menu timer armed before the key is stale.
-    assert _menu_timeout(call, out + [nc.ArmTimer(nc.MENU_TIMER, 6.0, 1)]) == []
+    assert _menu_timeout(call, [*out, nc.ArmTimer(nc.MENU_TIMER, 6.0, 1)]) == []
     assert call.handle(nc.HungUp()) == [nc.CancelTimer(nc.MENU_TIMER), nc.LeaveAcd()]
     assert call.phase is nc.Phase.ENDED
 
