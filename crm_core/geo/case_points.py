@@ -1,0 +1,120 @@
+"""The map of reports' data: where cases were reported, filtered by period, category and status.
+
+Rules:
+- The period is whole days in Warsaw time, `since` and `until` both included, on the case's
+  `created_at` (the ix_cases_created_at index bounds the scan; a month of a city's reports is
+  read in one range).
+- A category is a main category (its cases and all their subcategories) or one subcategory.
+- Points are cases with coordinates; the per-district counts cover every case of the filter,
+  with or without a point, so the table beside the map still tells the whole story.
+- At most `limit` points come back (newest first) and the answer says when some were left off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crm_core.db import Database
+from crm_core.errors import ValidationError
+from crm_core.models import Case, CaseStatus, Category
+from crm_core.warsaw import TIMEZONE
+
+MAX_DAYS = 366
+STATUSES = tuple(s.value for s in CaseStatus)
+
+
+@dataclass(frozen=True)
+class MapFilter:
+    since: date
+    until: date
+    category: str | None = None
+    status: str | None = None
+
+    def window(self) -> tuple[datetime, datetime]:
+        start = datetime.combine(self.since, time(0), TIMEZONE).astimezone(UTC)
+        end = datetime.combine(self.until + timedelta(days=1), time(0), TIMEZONE).astimezone(UTC)
+        return start, end
+
+
+@dataclass(frozen=True)
+class CasePoint:
+    lat: float
+    lon: float
+    case_id: int
+    number: str
+    status: str
+    category: str  # the main category's code
+    district: str | None
+
+
+@dataclass(frozen=True)
+class CasePoints:
+    points: list[CasePoint]
+    by_district: dict[str, int] = field(default_factory=dict)  # None → "" (no district given)
+    total: int = 0
+    truncated: bool = False
+
+
+def _check(flt: MapFilter) -> None:
+    problems: dict[str, str] = {}
+    if flt.until < flt.since:
+        problems["until"] = "the period ends before it starts"
+    elif (flt.until - flt.since).days >= MAX_DAYS:
+        problems["until"] = f"a period of at most {MAX_DAYS} days"
+    if flt.status is not None and flt.status not in STATUSES:
+        problems["status"] = f"one of {', '.join(STATUSES)}"
+    if problems:
+        raise ValidationError(problems)
+
+
+def _categories(session: Session) -> dict[int, tuple[str, int | None]]:
+    """id → (code, parent id): a few dozen rows, read instead of joining every case to them."""
+    return {cid: (code, parent) for cid, code, parent in session.execute(
+        sa.select(Category.id, Category.code, Category.parent_id))}
+
+
+def _where(flt: MapFilter, categories: dict[int, tuple[str, int | None]]) -> list[sa.ColumnElement[bool]]:
+    _check(flt)
+    start, end = flt.window()
+    where = [Case.created_at >= start, Case.created_at < end]
+    if flt.status is not None:
+        where.append(Case.status == flt.status)
+    if flt.category is not None:
+        chosen = next((cid for cid, (code, _) in categories.items() if code == flt.category), None)
+        if chosen is None:
+            raise ValidationError({"category": f"unknown category {flt.category!r}"})
+        parent = categories[chosen][1]
+        where.append(Case.category_id == chosen if parent is None else Case.subcategory_id == chosen)
+    return where
+
+
+def _counts(session: Session, where: list[sa.ColumnElement[bool]]) -> dict[str, int]:
+    district = sa.func.coalesce(Case.district, "")
+    return dict(session.execute(
+        sa.select(district, sa.func.count()).where(*where).group_by(district)).all())
+
+
+def district_counts(db: Database, flt: MapFilter) -> dict[str, int]:
+    """Cases of the filter per district ("" for cases without one): the map's table."""
+    with db.reading() as session:
+        return _counts(session, _where(flt, _categories(session)))
+
+
+def case_points(db: Database, flt: MapFilter, *, limit: int = 50_000) -> CasePoints:
+    with db.reading() as session:
+        categories = _categories(session)
+        where = _where(flt, categories)
+        counts = _counts(session, where)
+        rows = session.execute(
+            sa.select(Case.lat, Case.lon, Case.id, Case.number, Case.status, Case.category_id, Case.district)
+            .where(*where, Case.lat.is_not(None), Case.lon.is_not(None))
+            .order_by(Case.created_at.desc()).limit(limit + 1)
+        ).all()
+    points = [CasePoint(lat, lon, cid, number, status, categories[cat][0], district)
+              for lat, lon, cid, number, status, cat, district in rows[:limit]
+              if lat is not None and lon is not None]  # always: the query asks; mypy cannot know
+    return CasePoints(points, counts, sum(counts.values()), len(rows) > limit)
