@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "pbx.cli",
     "crm_core.cli",
     "crm_core.notifications_cli",
+    "crm_core.forwarding_cli",
     "ivr.cli",
     "cti.cli",
     "portal.cli",

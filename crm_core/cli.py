@@ -58,6 +58,9 @@ def _register_departments(subparsers: Any) -> None:
     share.add_argument("department")
     share.add_argument("share", choices=("on", "off"))
     share.set_defaults(handler=_dept_share)
+    from crm_core.forwarding_cli import register_dept
+
+    register_dept(sub)  # ckm dept forward | forwards | forwards-retry
 
 
 def _register_users(subparsers: Any) -> None:

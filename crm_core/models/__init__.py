@@ -20,6 +20,7 @@ from crm_core.models.contact_center import (
     WebSession,
 )
 from crm_core.models.department_work import CaseNote, CaseWork, DepartmentMember, SlaRule
+from crm_core.models.forwarding import CaseForward, InboundMail
 from crm_core.models.interactions import CHANNELS, AppliedEvent, Interaction, IvrPathStep
 from crm_core.models.knowledge import KbArticle, KbArticleVersion
 from crm_core.models.notifications import CaseNotifyPreference, Notification
@@ -34,6 +35,7 @@ __all__ = [
     "AppliedEvent",
     "Base",
     "Case",
+    "CaseForward",
     "CaseNote",
     "CaseNotifyPreference",
     "CaseNumberCounter",
@@ -44,6 +46,7 @@ __all__ = [
     "Department",
     "DepartmentMember",
     "DispositionCode",
+    "InboundMail",
     "Interaction",
     "IvrPathStep",
     "IvrScriptVersion",

@@ -22,6 +22,14 @@ class Department(Base):
     # Whether the department's staff see the resident's name, phone and e-mail on a case card
     # (migration 0005); without it they see the report, the place and the answers only.
     share_resident_contact: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # How the department receives its cases besides /dept (migration 0006,
+    # crm_core.forwarding): "none", "open311" (POSTed to its own GeoReport v2 server at
+    # forward_target with forward_api_key, service codes mapped by forward_service_codes,
+    # "ours=theirs,…") or "email" (a structured message to the address forward_target).
+    forward_channel: Mapped[str] = mapped_column(sa.String(8), default="none", server_default="none")
+    forward_target: Mapped[str | None] = mapped_column(sa.String(500))
+    forward_api_key: Mapped[str | None] = mapped_column(sa.String(200))
+    forward_service_codes: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Category(Base):

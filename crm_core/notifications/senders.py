@@ -25,6 +25,7 @@ import re
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
@@ -70,6 +71,9 @@ class EmailSender:
         name, address = parseaddr(config.sender)
         self._from = formataddr((name, address), charset="utf-8")
         self._envelope_from = address
+        # The Reply-To of a message, when one is set (crm_core.forwarding: a tagged address
+        # that threads the answer back onto the case); None: replies go to the sender.
+        self.reply_to: Callable[[Outgoing], str | None] | None = None
 
     def build(self, item: Outgoing) -> bytes:
         """The message as sent: multipart/alternative (text, then HTML), UTF-8 in base64 (lines
@@ -89,6 +93,9 @@ class EmailSender:
         msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = message_id(item.key, self.domain)
+        reply_to = self.reply_to(item) if self.reply_to is not None else None
+        if reply_to:
+            msg["Reply-To"] = reply_to
         msg["Content-Language"] = item.language
         msg["Auto-Submitted"] = "auto-generated"
         return msg.as_bytes(policy=_SMTP_LINES)  # smtplib sends bytes as they are: CRLF here

@@ -36,6 +36,7 @@ from crm_core.models import (
     utcnow,
 )
 from crm_core.notifications import store as notifications
+from crm_core.services.forwarding import enqueue_forward
 from crm_core.services.routing import find_category, route
 from crm_core.services.sla import start_clock
 from crm_core.warsaw import DISTRICTS, LAT_RANGE, LON_RANGE
@@ -475,6 +476,8 @@ def transition_case(
         if wanted == S.FORWARDED:  # the department's deadline starts (crm_core.services.sla)
             session.flush()
             start_clock(session, case, now)
+            # …and a department with its own system gets the case there (services.forwarding).
+            enqueue_forward(session, case, now, ref=str(case.history[-1].id))
         session.flush()
         return _view(session, case)
 

@@ -38,6 +38,7 @@ from crm_core.models import (
     utcnow,
 )
 from crm_core.services.cases import MAX_COMMENT, TRANSITIONS, Actor, _set_status
+from crm_core.services.forwarding import enqueue_forward
 from crm_core.services.sla import start_clock, work_of
 from crm_core.warsaw import DISTRICTS, TIMEZONE, local_date
 
@@ -571,6 +572,7 @@ def reassign(db: Database, scope: Scope, case_id: int, department: str,
         case.department = target
         session.flush()
         start_clock(session, case, now)
+        enqueue_forward(session, case, now, ref=str(case.history[-1].id))
 
 
 def add_note(db: Database, scope: Scope, case_id: int, text: str, *,
