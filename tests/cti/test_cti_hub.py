@@ -22,6 +22,7 @@ from cti.config import AgentProfile, CallContext, Caller, Membership, QueueConfi
 from cti.hub import CtiHub
 from cti.ports import AgentSeat, Principal, Role
 from cti.switchboard import Switchboard
+from tests.polling import wait_until
 
 QUEUES = (QueueConfig("roads", wrapup_s=30, dispositions=frozenset({"resolved", "case"})),
           QueueConfig("water"))
@@ -64,7 +65,7 @@ class History:
 
     async def caller_history(self, number: str) -> Mapping[str, Any]:
         self.asked.append(number)
-        await asyncio.sleep(self.delay_s)
+        await asyncio.sleep(self.delay_s)  # the CRM's answer time: what the tests vary
         return {"resident": "Jan Kowalski",
                 "open_cases": [{"number": "19115/2026/0042", "category": "roads",
                                 "status": "in_progress"}]}
@@ -163,7 +164,8 @@ async def test_agent_gets_snapshot_then_the_screen_pop_with_history_before_answe
     assert (first["type"], first["user"], first["role"]) == ("snapshot", "anna", "consultant")
     assert first["data"]["agent"] is None
     rig.enqueue("c1")
-    await asyncio.sleep(0.05)  # the history is fetched while the caller waits
+    # The history is fetched while the caller waits, before any agent is there.
+    await wait_until("c1's caller history", lambda: rig.board.notifier.pops.history("c1"))
     assert (await send(anna, type="login", id="1"))["type"] == "ack"
     offered = await until(anna, "call_offered")
     pop = offered["data"]["screen_pop"]
@@ -360,8 +362,7 @@ async def test_restart_from_the_snapshot_file_keeps_the_callers_places(tmp_path:
     r = await make_rig(History(), snapshot_path=path)
     for n in range(3):
         r.enqueue(f"c{n}")
-    await asyncio.sleep(0.01)
-    await r.board.stop()
+    await r.board.stop()  # writes the snapshot, whatever the save timer was doing
     await r.client.close()
     from cti import snapshot
     restored = snapshot.loads(path.read_text(), QUEUES)
@@ -378,9 +379,13 @@ async def test_the_switchboard_clock_times_out_a_ring_and_offers_the_next_agent(
             assert seat is not None
             r.board.feed(ev.AgentLoggedIn(now, seat.profile, seat.endpoint))
         r.enqueue("c1")
-        await asyncio.sleep(0.5)
-        rings = [(c.call_id, c.agent) for c in r.pbx.commands if isinstance(c, cmd.RingAgent)]
-        assert rings[:2] == [("c1", "anna"), ("c1", "bart")]
+
+        def rings() -> list[tuple[str, str]]:
+            return [(c.call_id, c.agent) for c in r.pbx.commands if isinstance(c, cmd.RingAgent)]
+
+        # Only the switchboard's own timer can ring bart: nothing else is fed.
+        await wait_until("the ring to move on to bart", lambda: len(rings()) >= 2, 3.0)
+        assert rings()[:2] == [("c1", "anna"), ("c1", "bart")]
         assert cmd.CancelRing("c1", "anna") in r.pbx.commands
         assert r.board.acd.agents["anna"].reason == "autopause"
     finally:
@@ -477,7 +482,10 @@ async def test_no_credentials_in_time_closes_the_socket(rig: Rig) -> None:
     assert ws.close_code == 4401
     quitter = await rig.client.ws_connect("/cti/ws")
     await quitter.close()  # gone before authenticating: the server just lets go
-    await asyncio.sleep(0.05)
+    server = rig.client.server.runner.server if rig.client.server.runner else None
+    assert server is not None
+    # aiohttp keeps a connection listed until its handler has returned: none is left hanging.
+    await wait_until("both handlers to return", lambda: server.connections == [], 2.0)
     assert rig.board.hub.connections == set()
 
 

@@ -1,0 +1,31 @@
+"""Waiting in tests: poll for the thing itself, with a deadline, never sleep a guessed time.
+
+A fixed sleep is too short on a loaded machine (a flaky failure) and too long everywhere else;
+a poll returns as soon as the awaited state is there and fails with what it waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar, cast
+
+T = TypeVar("T")
+
+
+async def wait_until(what: str, probe: Callable[[], T | Awaitable[T]], timeout_s: float = 5.0,
+                     every_s: float = 0.02) -> T:
+    """Call `probe` (plain or async) until it returns something truthy, and return that;
+    fail naming `what` when `timeout_s` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = probe()
+        found = cast(T, await result if inspect.isawaitable(result) else result)
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what} "
+                                 f"(last: {found!r})")
+        await asyncio.sleep(every_s)
