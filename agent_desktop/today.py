@@ -1,6 +1,6 @@
 """Today's chart for the wallboard: calls per 15 minutes and the service level per slot.
 
-Fed by the domain-event bus (CallQueued, AgentConnected, CallEnded), so it costs the
+Fed by the domain-event bus (CallQueued, AgentConnected, CallLeftQueue), so it costs the
 telephony path nothing; a wallboard opened mid-day loads it once, then keeps it current from
 the CTI websocket's call_queued / call_answered / call_left_queue events (no polling). Slots
 are local Warsaw time, the day the supervisors think in.
@@ -49,9 +49,8 @@ class TodayChart:
                 slot.answered += 1
                 if (call.wait_s or 0.0) <= self.sl_threshold_s.get(call.queue, DEFAULT_SL_S):
                     slot.answered_in_sl += 1
-            elif (call.end_reason == "abandoned" and call.ended_at is not None
-                    and call.ended_at < until):
-                self._slot(call.ended_at).abandoned += 1
+            elif call.abandoned_at is not None and call.abandoned_at < until:
+                self._slot(call.abandoned_at).abandoned += 1
         return len(calls)
 
     def _slot(self, at: datetime) -> Slot:
@@ -71,7 +70,9 @@ class TodayChart:
             slot.answered += 1
             if event.wait_s <= self.sl_threshold_s.get(event.queue, DEFAULT_SL_S):
                 slot.answered_in_sl += 1
-        elif isinstance(event, domain.CallEnded) and event.reason == "abandoned":
+        elif isinstance(event, domain.CallLeftQueue) and event.reason == "abandoned":
+            # The ACD's word, as the live figures and the reports count (pbx's CallEnded
+            # says only that the caller hung up while queued, answered or not).
             self._slot(event.at).abandoned += 1
 
     def view(self) -> dict[str, Any]:

@@ -250,6 +250,9 @@ async def attach_acd(center: Center, ari: AriClient, prompts: PromptStage) -> No
     board.attach(hub)
     center.router, center.switchboard, center.hub = adapter, board, hub
     queue_log = _attach_queue_log(center, board, adapter)
+    from cti.report_facts import ReportFacts
+
+    board.notice_hooks.append(ReportFacts(center.bus).on_notice)
     try:
         log.info("ACD: %s", await board.boot())
     except Exception:

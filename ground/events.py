@@ -74,6 +74,7 @@ class CallQueued(DomainEvent):
     queue: str
     category: str
     priority: int
+    language: str = ""  # the IVR's language when it queued the call ("" from older journals)
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,41 @@ class CallEnded(DomainEvent):
 
 
 @dataclass(frozen=True)
+class CallLeftQueue(DomainEvent):
+    """The ACD took a caller out of `queue` without an agent from it (published by cti/):
+    abandoned | abandoned_after_transfer | overflow | full | no_agents. The reports count
+    abandoned calls from this, as the wallboard does."""
+
+    kind: ClassVar[str] = "call_left_queue"
+    queue: str
+    reason: str
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class CallHeld(DomainEvent):
+    """The consultant put the caller on hold (held) or took them off it (published by cti/)."""
+
+    kind: ClassVar[str] = "call_held"
+    agent: str
+    held: bool
+
+
+@dataclass(frozen=True)
+class AgentStateChanged(DomainEvent):
+    """An agent's state (published by cti/): an agent's fact, not a call's, so `call_id` is the
+    agent's call when there is one and "" otherwise; the CRM keeps these in agent_state_log."""
+
+    kind: ClassVar[str] = "agent_state"
+    agent: str
+    state: str  # offline | available | reserved | on_call | wrap_up | paused
+    reason: str
+
+
+@dataclass(frozen=True)
 class CallDispositioned(DomainEvent):
-    """The consultant closed wrap-up with a disposition code (published by cti/)."""
+    """The consultant's wrap-up ended (published by cti/): with a disposition code, or with
+    "" when its timer ran out first (the wrap-up still counts in the handling time)."""
 
     kind: ClassVar[str] = "call_dispositioned"
     agent: str
@@ -147,7 +181,8 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.kind: cls
     for cls in (CallStarted, CallAnswered, DtmfReceived, PromptPlayed, IvrStep, CallQueued,
                 CallOffered, AgentConnected, CallTransferred, CallEnded, CallDispositioned,
-                CallRecorded, CallbackRequested, CallbackAttempted)
+                CallRecorded, CallbackRequested, CallbackAttempted, CallLeftQueue, CallHeld,
+                AgentStateChanged)
 }
 
 
@@ -160,6 +195,8 @@ def from_dict(data: dict[str, Any]) -> DomainEvent:
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
+            if f.default is not dataclasses.MISSING:  # a field added later: older journals
+                continue
             raise ValueError(f"{kind}: missing field {f.name!r}")
         value = data[f.name]
         kwargs[f.name] = datetime.fromisoformat(value) if f.name == "at" else value

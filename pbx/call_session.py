@@ -466,7 +466,8 @@ class CallSession:
             out.append(StopListening(self.channel_id))
         out.append(Publish(domain.CallQueued(call_id=self.channel_id, at=self._now(),
                                              queue=cmd.queue, category=cmd.category,
-                                             priority=cmd.priority)))
+                                             priority=cmd.priority,
+                                             language=cmd.language)))
         if self.persist:
             out += [SetVar(self.channel_id, QUEUE_VAR, json.dumps({
                         "queue": cmd.queue, "skills": list(cmd.skills), "priority": cmd.priority,

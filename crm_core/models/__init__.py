@@ -21,7 +21,13 @@ from crm_core.models.contact_center import (
 )
 from crm_core.models.department_work import CaseNote, CaseWork, DepartmentMember, SlaRule
 from crm_core.models.forwarding import CaseForward, InboundMail
-from crm_core.models.interactions import CHANNELS, AppliedEvent, Interaction, IvrPathStep
+from crm_core.models.interactions import (
+    CHANNELS,
+    AgentStateLog,
+    AppliedEvent,
+    Interaction,
+    IvrPathStep,
+)
 from crm_core.models.knowledge import KbArticle, KbArticleVersion
 from crm_core.models.notifications import CaseNotifyPreference, Notification
 from crm_core.models.organisation import Category, Department, RoutingRule
@@ -31,6 +37,7 @@ __all__ = [
     "CHANNELS",
     "OPEN_STATUSES",
     "AgentSkill",
+    "AgentStateLog",
     "ApiKey",
     "AppliedEvent",
     "Base",

@@ -42,6 +42,8 @@ class Case(Base):
         sa.Index("ix_cases_resident_status", "resident_id", "status"),
         # Duplicate suggestion: open cases of one category inside a lat/lon box.
         sa.Index("ix_cases_category_status_lat", "category_id", "status", "lat"),
+        # The case reports read a period of cases by when they were reported (migration 0007).
+        sa.Index("ix_cases_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

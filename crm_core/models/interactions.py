@@ -19,6 +19,8 @@ class Interaction(Base):
         sa.CheckConstraint("channel IN ('phone', 'portal', 'app', 'email')", name="channel"),
         # The screen-pop reads a resident's latest interactions: this index serves it alone.
         sa.Index("ix_interactions_resident_started", "resident_id", sa.text("started_at DESC")),
+        # The reports read a period of calls by when they started (migration 0007).
+        sa.Index("ix_interactions_started", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +56,14 @@ class Interaction(Base):
     callback_attempts: Mapped[int | None]
     callback_requested_at: Mapped[datetime | None]
     callback_done_at: Mapped[datetime | None]
+    # For the reports (migration 0007): why the ACD took the caller out of a queue without an
+    # agent (abandoned | abandoned_after_transfer | overflow | full | no_agents) and when, the
+    # time on hold (and since when it is on hold now), the IVR's language when it queued.
+    left_queue_reason: Mapped[str | None] = mapped_column(sa.String(30))
+    left_queue_at: Mapped[datetime | None]
+    hold_s: Mapped[float | None]
+    held_since: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(sa.String(8))
 
     resident: Mapped[Resident | None] = relationship()
     ivr_steps: Mapped[list[IvrPathStep]] = relationship(
@@ -80,6 +90,22 @@ class IvrPathStep(Base):
     next_node: Mapped[str] = mapped_column(sa.String(80))
 
     interaction: Mapped[Interaction] = relationship(back_populates="ivr_steps")
+
+
+class AgentStateLog(Base):
+    """One agent state change (migration 0007): the reports' logged-in time, time by state and
+    pause reason, and unanswered offers (a `reserved` spell not followed by `on_call` on the
+    same call). A state lasts until the agent's next row."""
+
+    __tablename__ = "agent_state_log"
+    __table_args__ = (sa.Index("ix_agent_state_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(sa.String(12))
+    reason: Mapped[str] = mapped_column(sa.String(80), default="")
+    call_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class AppliedEvent(Base):

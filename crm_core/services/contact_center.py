@@ -89,18 +89,30 @@ class QueuedCallView:
     wait_s: float | None
     ended_at: datetime | None
     end_reason: str | None
+    # Why the ACD took the caller out of the queue, and when (migration 0007): "abandoned"
+    # is what the wallboard and the reports count as abandoned.
+    left_queue_reason: str | None = None
+    left_queue_at: datetime | None = None
+
+    @property
+    def abandoned_at(self) -> datetime | None:
+        if self.left_queue_reason == "abandoned":
+            return self.left_queue_at
+        # Calls recorded before the ACD's reason was: a hang-up recorded as abandoned.
+        return self.ended_at if self.end_reason == "abandoned" else None
 
 
 def queued_calls_between(db: Database, since: datetime, until: datetime) -> list[QueuedCallView]:
     """Calls that joined a queue in [since, until), oldest first (a day is a few thousand)."""
     i = Interaction
-    query = (sa.select(i.queue, i.queued_at, i.connected_at, i.wait_s, i.ended_at, i.end_reason)
+    query = (sa.select(i.queue, i.queued_at, i.connected_at, i.wait_s, i.ended_at, i.end_reason,
+                       i.left_queue_reason, i.left_queue_at)
              .where(i.queued_at >= since, i.queued_at < until, i.queue.is_not(None))
              .order_by(i.queued_at))
     with db.reading() as session:
-        return [QueuedCallView(queue or "", queued_at, connected, wait, ended, reason)
-                for queue, queued_at, connected, wait, ended, reason in session.execute(query)
-                if queued_at is not None]
+        return [QueuedCallView(queue or "", queued_at, connected, wait, ended, reason, left, left_at)
+                for queue, queued_at, connected, wait, ended, reason, left, left_at
+                in session.execute(query) if queued_at is not None]
 
 
 def _script_view(s: IvrScriptVersion) -> ScriptVersionView:

@@ -17,6 +17,7 @@ from crm_core.db import Database
 from crm_core.errors import NotFound, ValidationError
 from crm_core.models import (
     CHANNELS,
+    AgentStateLog,
     DispositionCode,
     Interaction,
     IvrPathStep,
@@ -46,8 +47,11 @@ class CallEventBatch:
         # IVR steps are written with one executemany after the calls have ids (finish()):
         # no ORM object per step, and no RETURNING of step ids nobody reads.
         self._steps: list[tuple[Interaction, dict[str, object]]] = []
+        # Agents' state changes are not a call's: written with one executemany in finish().
+        self._states: list[dict[str, object]] = []
 
     def preload(self, events: list[ev.DomainEvent]) -> None:
+        events = [e for e in events if not isinstance(e, ev.AgentStateChanged)]
         call_ids = list({e.call_id for e in events} - self._calls.keys())
         if not call_ids:
             return
@@ -157,10 +161,19 @@ class CallEventBatch:
                 [{"interaction_id": call.id, **row} for call, row in self._steps],
             )
             self._steps.clear()
+        if self._states:
+            states: sa.Table = AgentStateLog.__table__  # type: ignore[assignment]
+            self.session.execute(states.insert(), self._states)
+            self._states.clear()
 
     def apply(self, event: ev.DomainEvent) -> None:
         """Fold one call event into the interaction of `event.call_id`. Applying the same
         event twice is prevented by the outbox (applied_events), not here."""
+        if isinstance(event, ev.AgentStateChanged):
+            self._states.append({"agent": event.agent[:64], "at": event.at,
+                                 "state": event.state[:12], "reason": event.reason[:80],
+                                 "call_id": event.call_id[:64] or None})
+            return
         with self.session.no_autoflush:
             call = self._call(event.call_id, event.at)
             self._apply(call, event)
@@ -198,6 +211,7 @@ class CallEventBatch:
                 call.queued_at = event.at
                 call.category_hint = event.category[:60] or None
                 call.priority = event.priority
+                call.language = event.language[:8] or call.language
             case ev.AgentConnected():
                 call.queue = event.queue[:40] or call.queue
                 call.agent_username = event.agent[:64]
@@ -206,15 +220,30 @@ class CallEventBatch:
                 call.wait_s = event.wait_s
             case ev.CallTransferred():
                 call.transferred_to = event.target[:64]
+            case ev.CallLeftQueue():
+                # The last word wins: an overflowed caller abandoned in the second queue is
+                # that queue's abandoned call (the live figures count it there too).
+                call.queue = event.queue[:40] or call.queue
+                call.left_queue_reason = event.reason[:30]
+                call.left_queue_at = event.at
+                if call.connected_at is None:
+                    call.wait_s = event.waited_s
+            case ev.CallHeld():
+                if event.held:
+                    call.held_since = call.held_since or event.at
+                else:
+                    self._end_hold(call, event.at)
             case ev.CallEnded():
                 call.ended_at = event.at
                 call.end_reason = event.reason[:30]
+                self._end_hold(call, event.at)
                 if call.connected_at is not None:
                     call.talk_s = max(0.0, (event.at - call.connected_at).total_seconds())
             case ev.CallDispositioned():
                 # From the desk via cti: recorded as given (the desk offered only known
                 # codes; an event cannot be refused after the fact).
-                call.disposition_code = event.disposition[:40]
+                # "" when the wrap-up timer ran out: the wrap-up still ended now.
+                call.disposition_code = event.disposition[:40] or call.disposition_code
                 call.notes = event.notes[:MAX_NOTES] or call.notes
                 call.agent_username = call.agent_username or event.agent[:64]
                 call.wrapped_up_at = event.at
@@ -238,6 +267,14 @@ class CallEventBatch:
                 # DTMF digits, prompts and offers are carried by IvrStep / AgentConnected;
                 # the interaction row exists, which is all they add.
                 pass
+
+
+    @staticmethod
+    def _end_hold(call: Interaction, at: datetime) -> None:
+        if call.held_since is not None:
+            held = max(0.0, (at - call.held_since).total_seconds())
+            call.hold_s = (call.hold_s or 0.0) + held
+            call.held_since = None
 
 
 def apply_event(session: Session, event: ev.DomainEvent) -> None:

@@ -1,0 +1,421 @@
+"""Contact-center reports: calls per queue and in total, by day, hour or 15 minutes, and agents.
+
+Rules: `fold_calls` and `fold_agents` are pure (rows in, figures out; time is passed in); the
+queries only fetch the rows. Every figure lands in the bucket of its own moment, as on the
+wallboard: offered when the caller joined the queue, answered when connected, abandoned when
+they hung up in the queue, a callback requested / made when it was. Local time is Warsaw's.
+
+Definitions (the wallboard's, cti/stats.py; the page states them):
+- offered: callers who joined a queue (the queue they were answered or abandoned in);
+- answered: callers connected to a consultant (a consultant's transfer is not a new answer,
+  a callback is counted as a callback, not as an answer);
+- abandoned: callers who hung up waiting (the ACD's "abandoned"); short abandoned: those who
+  waited at most the short-abandon threshold — shown, but not counted against the service level;
+- service level = answered within the queue's threshold / (answered + abandoned − short
+  abandoned); with a zero threshold (the default) it is the wallboard's figure;
+- ASA = mean wait of answered callers; average and p90 wait over answered and abandoned callers;
+- AHT = (talk + hold + wrap-up) / calls handled, talk + hold being connect → hang-up and wrap-up
+  hang-up → end of wrap-up;
+- IVR self-service: calls that never joined a queue and whose IVR path went through a status
+  lookup or information node (`SELF_SERVICE_PREFIXES` of node names).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from crm_core.db import Database
+from crm_core.errors import ValidationError
+from crm_core.models import AgentStateLog, Interaction, IvrPathStep, Queue
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+STEPS = ("day", "hour", "15min")
+TOTAL = ""  # the queue key of the all-queues figures
+ALL = "all"  # the bucket key of the whole period
+SELF_SERVICE_PREFIXES = ("status_", "info_")
+DEFAULT_SL_S = 30.0
+# A call's figures can land up to a day after it joined (a caller waiting past midnight, a
+# callback made the next morning): calls are read from a day before the period.
+LOOKBACK = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """What a report covers: local dates `since`..`until` inclusive, the weekdays (0 Monday) and
+    the hours [hour_from, hour_to) a figure's moment must fall on, the step of its buckets."""
+
+    since: date
+    until: date
+    step: str = "day"
+    weekdays: frozenset[int] = frozenset(range(7))
+    hour_from: int = 0
+    hour_to: int = 24
+    short_abandon_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        errors: dict[str, str] = {}
+        if self.until < self.since:
+            errors["until"] = f"expected a date on or after {self.since.isoformat()}"
+        elif (self.until - self.since).days > 3660:
+            errors["until"] = "at most ten years"
+        if self.step not in STEPS:
+            errors["step"] = f"expected one of {', '.join(STEPS)}, got {self.step!r}"
+        if not self.weekdays or not self.weekdays <= frozenset(range(7)):
+            errors["weekdays"] = "expected at least one of 0 (Monday) .. 6 (Sunday)"
+        if not 0 <= self.hour_from < self.hour_to <= 24:
+            errors["hours"] = f"expected 0 <= from < to <= 24, got {self.hour_from}-{self.hour_to}"
+        if not 0 <= self.short_abandon_s <= 600:
+            errors["short_abandon_s"] = "expected 0 to 600 seconds"
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.since, time(0), tzinfo=WARSAW)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.until + timedelta(days=1), time(0), tzinfo=WARSAW)
+
+    def bucket(self, at: datetime | None) -> str | None:
+        """The bucket key of a moment, None when the filter leaves it out."""
+        if at is None:
+            return None
+        local = at.astimezone(WARSAW)
+        if not self.since <= local.date() <= self.until:
+            return None
+        if local.weekday() not in self.weekdays or not self.hour_from <= local.hour < self.hour_to:
+            return None
+        if self.step == "day":
+            return local.date().isoformat()
+        if self.step == "hour":
+            return local.strftime("%Y-%m-%d %H:00")
+        return local.strftime("%Y-%m-%d %H:") + f"{local.minute // 15 * 15:02d}"
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """What the reports read of one call."""
+
+    queue: str | None
+    queued_at: datetime | None
+    connected_at: datetime | None
+    wait_s: float | None
+    left_queue_reason: str | None
+    left_queue_at: datetime | None
+    ended_at: datetime | None
+    talk_s: float | None
+    hold_s: float | None
+    wrapped_up_at: datetime | None
+    transferred: bool
+    callback_requested_at: datetime | None
+    callback_done_at: datetime | None
+    callback_status: str | None
+    language: str | None
+    agent: str | None
+    started_at: datetime
+    self_service: bool
+
+
+@dataclass
+class Tally:
+    offered: int = 0
+    answered: int = 0
+    answered_in_sl: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    wait_answered_s: float = 0.0
+    waits: list[float] = field(default_factory=list)
+    handled: int = 0
+    talk_s: float = 0.0
+    hold_s: float = 0.0
+    wrapup_s: float = 0.0
+    transfers: int = 0
+    callbacks_requested: int = 0
+    callbacks_made: int = 0
+    callbacks_reached: int = 0
+    self_service: int = 0
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One row of the queue report."""
+
+    bucket: str
+    queue: str
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    answered_in_sl: int
+    service_level: float | None  # 0..1
+    asa_s: float | None
+    avg_wait_s: float | None
+    p90_wait_s: float | None
+    abandoned_pct: float | None
+    aht_s: float | None
+    talk_s: float | None  # mean per handled call, without hold
+    hold_s: float | None
+    wrapup_s: float | None
+    transfers: int
+    callbacks_requested: int
+    callbacks_made: int
+    callbacks_reached: int
+    self_service: int
+
+
+def p90(values: Sequence[float]) -> float | None:
+    """The 90th percentile, nearest-rank (a value some caller really waited)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def figures(bucket: str, queue: str, t: Tally) -> Figures:
+    counted = t.answered + t.abandoned - t.short_abandoned
+    settled = t.answered + t.abandoned
+    handled = t.handled or None
+    return Figures(
+        bucket=bucket, queue=queue, offered=t.offered, answered=t.answered,
+        abandoned=t.abandoned, short_abandoned=t.short_abandoned, answered_in_sl=t.answered_in_sl,
+        service_level=round(t.answered_in_sl / counted, 4) if counted else None,
+        asa_s=round(t.wait_answered_s / t.answered, 1) if t.answered else None,
+        avg_wait_s=round(sum(t.waits) / len(t.waits), 1) if t.waits else None,
+        p90_wait_s=round(v, 1) if (v := p90(t.waits)) is not None else None,
+        abandoned_pct=round(100 * t.abandoned / settled, 2) if settled else None,
+        aht_s=round((t.talk_s + t.hold_s + t.wrapup_s) / handled, 1) if handled else None,
+        talk_s=round(t.talk_s / handled, 1) if handled else None,
+        hold_s=round(t.hold_s / handled, 1) if handled else None,
+        wrapup_s=round(t.wrapup_s / handled, 1) if handled else None,
+        transfers=t.transfers, callbacks_requested=t.callbacks_requested,
+        callbacks_made=t.callbacks_made, callbacks_reached=t.callbacks_reached,
+        self_service=t.self_service,
+    )
+
+
+@dataclass(frozen=True)
+class CallReport:
+    filter: ReportFilter
+    rows: tuple[Figures, ...]  # per bucket and queue (TOTAL for all queues), bucket order
+    period: tuple[Figures, ...]  # bucket ALL: per queue, then TOTAL last
+    languages: tuple[Figures, ...]  # bucket ALL, queue = the language ("?" unknown)
+
+    def total(self) -> Figures:
+        return self.period[-1]
+
+    def queue(self, name: str) -> Figures | None:
+        return next((f for f in self.period if f.queue == name), None)
+
+
+def fold_calls(calls: Iterable[CallRow], flt: ReportFilter,
+               sl_threshold_s: Mapping[str, float]) -> CallReport:
+    tallies: dict[tuple[str, str], Tally] = {}
+    by_language: dict[str, Tally] = {}
+
+    def add(at: datetime | None, queue: str, language: str | None = None) -> list[Tally]:
+        bucket = flt.bucket(at)
+        if bucket is None:
+            return []
+        out = [tallies.setdefault((b, q), Tally())
+               for b in (bucket, ALL) for q in ({queue, TOTAL} if queue else {TOTAL})]
+        if language is not None:
+            out.append(by_language.setdefault(language or "?", Tally()))
+        return out
+
+    for c in calls:
+        queue = c.queue or ""
+        lang = c.language or ""
+        if c.queue and c.queued_at is not None:
+            for t in add(c.queued_at, queue, lang):
+                t.offered += 1
+        if c.connected_at is not None and c.callback_requested_at is None and c.queue:
+            wait = c.wait_s or 0.0
+            in_sl = wait <= sl_threshold_s.get(queue, DEFAULT_SL_S)
+            wrapup = (max(0.0, (c.wrapped_up_at - c.ended_at).total_seconds())
+                      if c.wrapped_up_at is not None and c.ended_at is not None else 0.0)
+            hold = c.hold_s or 0.0
+            for t in add(c.connected_at, queue, lang):
+                t.answered += 1
+                t.answered_in_sl += in_sl
+                t.wait_answered_s += wait
+                t.waits.append(wait)
+                t.transfers += c.transferred
+                if c.ended_at is not None:
+                    t.handled += 1
+                    t.talk_s += max(0.0, (c.talk_s or 0.0) - hold)
+                    t.hold_s += hold
+                    t.wrapup_s += wrapup
+        if c.left_queue_reason == "abandoned" and c.callback_requested_at is None:
+            wait = c.wait_s or 0.0
+            for t in add(c.left_queue_at, queue, lang):
+                t.abandoned += 1
+                t.short_abandoned += wait <= flt.short_abandon_s and flt.short_abandon_s > 0
+                t.waits.append(wait)
+        if c.callback_requested_at is not None:
+            for t in add(c.callback_requested_at, queue):
+                t.callbacks_requested += 1
+            if c.callback_status in ("reached", "failed"):
+                for t in add(c.callback_done_at, queue):
+                    t.callbacks_made += 1
+                    t.callbacks_reached += c.callback_status == "reached"
+        if c.self_service:
+            for t in add(c.started_at, ""):
+                t.self_service += 1
+
+    queues = sorted({q for _, q in tallies} - {TOTAL})
+    rows = tuple(figures(b, q, tallies[b, q])
+                 for b in sorted({b for b, _ in tallies} - {ALL})
+                 for q in (*queues, TOTAL) if (b, q) in tallies)
+    period = tuple(figures(ALL, q, tallies.get((ALL, q), Tally())) for q in (*queues, TOTAL))
+    languages = tuple(figures(ALL, lang, t) for lang, t in sorted(by_language.items()))
+    return CallReport(flt, rows, period, languages)
+
+
+# --- agents
+
+
+@dataclass(frozen=True)
+class StateRow:
+    agent: str
+    at: datetime
+    state: str
+    reason: str
+    call_id: str | None
+
+
+@dataclass(frozen=True)
+class AgentFigures:
+    agent: str
+    logged_in_s: float
+    by_state_s: dict[str, float]  # state → seconds (offline left out)
+    by_pause_reason_s: dict[str, float]
+    handled: int
+    aht_s: float | None
+    unanswered_offers: int
+
+
+def fold_agents(states: Sequence[StateRow], calls: Iterable[CallRow], flt: ReportFilter,
+                now: datetime) -> tuple[AgentFigures, ...]:
+    """Time in each state between the agent's consecutive rows (the last until `now`), cut to
+    the period's days and hours; an offer unanswered is a `reserved` spell in the period that
+    did not become `on_call` for the same call."""
+    spent: dict[str, dict[str, float]] = {}
+    paused: dict[str, dict[str, float]] = {}
+    unanswered: dict[str, int] = {}
+    by_agent: dict[str, list[StateRow]] = {}
+    for row in sorted(states, key=lambda r: r.at):
+        by_agent.setdefault(row.agent, []).append(row)
+    for agent, rows in by_agent.items():
+        mine = spent.setdefault(agent, {})
+        for row, nxt in zip(rows, [*rows[1:], None], strict=True):
+            until = nxt.at if nxt is not None else max(row.at, now)
+            seconds = _seconds_in(row.at, until, flt)
+            if row.state == "reserved" and flt.bucket(row.at) is not None and nxt is not None \
+                    and not (nxt.state == "on_call" and nxt.call_id == row.call_id):
+                unanswered[agent] = unanswered.get(agent, 0) + 1
+            if row.state == "offline" or seconds <= 0:
+                continue
+            mine[row.state] = mine.get(row.state, 0.0) + seconds
+            if row.state == "paused":
+                reasons = paused.setdefault(agent, {})
+                reasons[row.reason or "-"] = reasons.get(row.reason or "-", 0.0) + seconds
+    handled: dict[str, list[float]] = {}
+    for c in calls:
+        if (c.agent and c.connected_at is not None and c.ended_at is not None
+                and c.callback_requested_at is None and flt.bucket(c.connected_at) is not None):
+            wrapup = (max(0.0, (c.wrapped_up_at - c.ended_at).total_seconds())
+                      if c.wrapped_up_at is not None else 0.0)
+            handled.setdefault(c.agent, []).append((c.talk_s or 0.0) + wrapup)
+    agents = sorted(set(spent) | set(handled))
+    return tuple(
+        AgentFigures(
+            agent=a,
+            logged_in_s=round(sum(spent.get(a, {}).values()), 1),
+            by_state_s={s: round(v, 1) for s, v in sorted(spent.get(a, {}).items())},
+            by_pause_reason_s={r: round(v, 1) for r, v in sorted(paused.get(a, {}).items())},
+            handled=len(handled.get(a, [])),
+            aht_s=round(sum(h) / len(h), 1) if (h := handled.get(a)) else None,
+            unanswered_offers=unanswered.get(a, 0),
+        )
+        for a in agents
+    )
+
+
+def _seconds_in(start: datetime, end: datetime, flt: ReportFilter) -> float:
+    """Seconds of [start, end) inside the filter's days, weekdays and hours."""
+    start, end = max(start, flt.start), min(end, flt.end)
+    total = 0.0
+    cursor = start
+    while cursor < end:
+        local = cursor.astimezone(WARSAW)
+        hour_end = (local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+        step_end = min(end, hour_end.astimezone(cursor.tzinfo or WARSAW))
+        if local.weekday() in flt.weekdays and flt.hour_from <= local.hour < flt.hour_to:
+            total += (step_end - cursor).total_seconds()
+        cursor = step_end
+    return total
+
+
+# --- queries
+
+
+def sl_thresholds(db: Database) -> dict[str, float]:
+    with db.reading() as session:
+        return {name: float(s) for name, s in session.execute(
+            sa.select(Queue.name, Queue.sl_threshold_s))}
+
+
+def call_rows(db: Database, since: datetime, until: datetime) -> list[CallRow]:
+    """Phone calls that started in [since − a day, until): every figure of [since, until)."""
+    i = Interaction
+    step = IvrPathStep
+    self_served = sa.and_(
+        i.queued_at.is_(None),
+        sa.exists().where(step.interaction_id == i.id,
+                          sa.or_(*(step.node.startswith(p) for p in SELF_SERVICE_PREFIXES))))
+    query = sa.select(
+        i.queue, i.queued_at, i.connected_at, i.wait_s, i.left_queue_reason, i.left_queue_at,
+        i.ended_at, i.talk_s, i.hold_s, i.wrapped_up_at, i.transferred_to.is_not(None),
+        i.callback_requested_at, i.callback_done_at, i.callback_status, i.language,
+        i.agent_username, i.started_at, self_served,
+    ).where(i.channel == "phone", i.started_at >= since - LOOKBACK, i.started_at < until)
+    with db.reading() as session:
+        rows: list[tuple[Any, ...]] = [tuple(row) for row in session.execute(query)]
+    return [CallRow(*row) for row in rows]
+
+
+def state_rows(db: Database, since: datetime, until: datetime) -> list[StateRow]:
+    """State changes in [since, until) and each agent's last one before (their state then)."""
+    log = AgentStateLog
+    last_before = (sa.select(log.agent, sa.func.max(log.at).label("at"))
+                   .where(log.at < since).group_by(log.agent).subquery())
+    with db.reading() as session:
+        inside = session.execute(
+            sa.select(log.agent, log.at, log.state, log.reason, log.call_id)
+            .where(log.at >= since, log.at < until)).all()
+        before = session.execute(
+            sa.select(log.agent, log.at, log.state, log.reason, log.call_id)
+            .join(last_before, sa.and_(last_before.c.agent == log.agent,
+                                       last_before.c.at == log.at))).all()
+    return [StateRow(a, at, s, r or "", c) for a, at, s, r, c in [*before, *inside]]
+
+
+@dataclass(frozen=True)
+class ContactCenterReport:
+    calls: CallReport
+    agents: tuple[AgentFigures, ...]
+
+
+def contact_center_report(db: Database, flt: ReportFilter, *, now: datetime) -> ContactCenterReport:
+    calls = call_rows(db, flt.start, flt.end)
+    report = fold_calls(calls, flt, sl_thresholds(db))
+    agents = fold_agents(state_rows(db, flt.start, min(flt.end, now)), calls, flt, now)
+    return ContactCenterReport(report, agents)

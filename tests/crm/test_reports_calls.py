@@ -1,0 +1,193 @@
+"""Contact-center reports on a generated day of calls with known answers, on SQLite and
+PostgreSQL. The day is recorded the way the center records it: domain events applied by the
+CRM recorder (crm_core.services.interactions), agent states included."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from crm_core.db import Database
+from crm_core.errors import ValidationError
+from crm_core.services import reports_calls as rc
+from crm_core.services.contact_center import create_queue
+from crm_core.services.interactions import get_call, record_event
+from ground import events as ev
+
+DAY = date(2026, 11, 30)  # a Monday; Warsaw is UTC+1
+MIDNIGHT = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def at(hh: int, mm: int, ss: int = 0) -> datetime:
+    return MIDNIGHT + timedelta(hours=hh, minutes=mm, seconds=ss)
+
+
+def record(db: Database, *events: ev.DomainEvent) -> None:
+    for event in events:
+        record_event(db, event)
+
+
+def queued(db: Database, call_id: str, joined: datetime, queue: str, language: str) -> None:
+    record(db, ev.CallStarted(call_id, joined - timedelta(seconds=30), "+48600100200", "",
+                              "19115", f"PJSIP/trunk-{call_id}"),
+           ev.CallQueued(call_id, joined, queue, "drogi", 2, language))
+
+
+def answered(db: Database, call_id: str, joined: datetime, queue: str, agent: str, *,
+             wait: float, talk: float, wrapup: float | None, language: str = "pl") -> None:
+    queued(db, call_id, joined, queue, language)
+    connected = joined + timedelta(seconds=wait)
+    ended = connected + timedelta(seconds=talk)
+    record(db, ev.CallOffered(call_id, joined, queue, agent),
+           ev.AgentConnected(call_id, connected, queue, agent, wait),
+           ev.CallEnded(call_id, ended, "caller_hangup_in_queue"))
+    if wrapup is not None:
+        record(db, ev.CallDispositioned(call_id, ended + timedelta(seconds=wrapup), agent,
+                                        "info" if wrapup < 60 else "", ""))
+
+
+def abandoned(db: Database, call_id: str, joined: datetime, queue: str, *, wait: float) -> None:
+    queued(db, call_id, joined, queue, "pl")
+    gone = joined + timedelta(seconds=wait)
+    record(db, ev.CallLeftQueue(call_id, gone, queue, "abandoned", wait),
+           ev.CallEnded(call_id, gone, "caller_hangup_in_queue"))
+
+
+def states(db: Database, agent: str, *changes: tuple[datetime, str, str, str]) -> None:
+    record(db, *(ev.AgentStateChanged(call, when, agent, state, reason)
+                 for when, state, reason, call in changes))
+
+
+@pytest.fixture
+def day(db: Database) -> Database:
+    create_queue(db, name="ogolna", display_name="Ogólna", sl_threshold_s=20)
+    create_queue(db, name="transport", display_name="Transport", sl_threshold_s=30)
+    # Queued yesterday 23:59:50, answered today 00:00:10 (20 s: within ogolna's 20 s).
+    answered(db, "c9", at(0, 0, -10), "ogolna", "k2", wait=20, talk=120, wrapup=None)
+    # 08:00 answered in 10 s, 30 s on hold, 180 s from connect to hang-up, 30 s wrap-up.
+    answered(db, "c1", at(8, 0), "ogolna", "k1", wait=10, talk=180, wrapup=30)
+    record(db, ev.CallHeld("c1", at(8, 1), "k1", True), ev.CallHeld("c1", at(8, 1, 30), "k1", False))
+    # 08:10 answered in 50 s (outside the level), in English, transferred; the wrap-up timer
+    # ran out after 60 s (no disposition).
+    answered(db, "c2", at(8, 10), "ogolna", "k2", wait=50, talk=120, wrapup=60, language="en")
+    record(db, ev.CallTransferred("c2", at(8, 12), "blind:k1"))
+    abandoned(db, "c3", at(8, 20), "ogolna", wait=3)  # a short abandon
+    abandoned(db, "c4", at(9, 5), "ogolna", wait=40)
+    answered(db, "c5", at(9, 10), "transport", "k1", wait=6, talk=120, wrapup=20, language="uk")
+    # 09:20 waits, asks for a callback at 09:21; reached at 10:00 (its connection is not an answer).
+    queued(db, "c6", at(9, 20), "transport", "pl")
+    record(db, ev.CallbackRequested("c6", at(9, 21), "transport", "+48600100200"),
+           ev.CallEnded("c6", at(9, 21, 5), "caller_hangup_in_queue"),
+           ev.AgentConnected("c6", at(9, 59), "transport", "k2", 2280.0),
+           ev.CallbackAttempted("c6", at(10, 0), "k2", True, 1, True))
+    # IVR only: a status lookup (self-service) and a caller who left at the menu (not).
+    for call_id, node in (("c7", "status_lookup"), ("c8", "main_menu")):
+        record(db, ev.CallStarted(call_id, at(10, 30), "+48600100300", "", "19115", "PJSIP/x"),
+               ev.IvrStep(call_id, at(10, 30, 20), "19115", "1", node, "dtmf", "3", None, "x"),
+               ev.CallEnded(call_id, at(10, 31), "caller_hangup"))
+    states(db, "k1",
+           (at(7, 55), "available", "", ""),
+           (at(8, 0), "reserved", "", "c1"), (at(8, 0, 10), "on_call", "", "c1"),
+           (at(8, 3, 10), "wrap_up", "", "c1"), (at(8, 3, 40), "available", "", ""),
+           (at(8, 30), "paused", "przerwa", ""), (at(8, 45), "available", "", ""),
+           (at(9, 5, 10), "reserved", "", "c4"), (at(9, 5, 25), "available", "", ""),
+           (at(9, 10), "reserved", "", "c5"), (at(9, 10, 6), "on_call", "", "c5"),
+           (at(9, 12, 6), "wrap_up", "", "c5"), (at(9, 12, 26), "available", "", ""),
+           (at(12, 0), "offline", "", ""))
+    return db
+
+
+def test_the_recorder_keeps_hold_language_and_why_a_caller_left(day: Database) -> None:
+    c1 = get_call(day, "c1")
+    assert c1.talk_s == 180.0
+    from crm_core.models import Interaction
+
+    with day.reading() as session:
+        row = session.query(Interaction).filter_by(call_id="c1").one()
+        assert (row.hold_s, row.held_since, row.language) == (30.0, None, "pl")
+        c2 = session.query(Interaction).filter_by(call_id="c2").one()
+        # The timer ran out: the wrap-up ended, no disposition code.
+        assert c2.wrapped_up_at == at(8, 13, 50) and c2.disposition_code is None
+        c4 = session.query(Interaction).filter_by(call_id="c4").one()
+        assert (c4.left_queue_reason, c4.wait_s) == ("abandoned", 40.0)
+
+
+def test_a_day_per_queue_and_in_total(day: Database) -> None:
+    flt = rc.ReportFilter(DAY, DAY, step="hour", short_abandon_s=5)
+    report = rc.contact_center_report(day, flt, now=NOW).calls
+    ogolna = report.queue("ogolna")
+    assert ogolna is not None
+    assert (ogolna.offered, ogolna.answered, ogolna.answered_in_sl) == (4, 3, 2)
+    assert (ogolna.abandoned, ogolna.short_abandoned) == (2, 1)
+    assert ogolna.service_level == 0.5  # 2 / (3 + 2 − 1)
+    assert ogolna.asa_s == round(80 / 3, 1)
+    assert (ogolna.avg_wait_s, ogolna.p90_wait_s) == (24.6, 50.0)
+    assert ogolna.abandoned_pct == 40.0
+    # talk without hold 150 + 120 + 120, hold 30, wrap-up 30 + 60 + 0, over 3 calls
+    assert (ogolna.aht_s, ogolna.talk_s, ogolna.hold_s, ogolna.wrapup_s) == (170.0, 130.0, 10.0, 30.0)
+    assert ogolna.transfers == 1
+    transport = report.queue("transport")
+    assert transport is not None
+    assert (transport.offered, transport.answered, transport.abandoned) == (2, 1, 0)
+    assert (transport.service_level, transport.asa_s, transport.aht_s) == (1.0, 6.0, 140.0)
+    assert (transport.callbacks_requested, transport.callbacks_made,
+            transport.callbacks_reached) == (1, 1, 1)
+    total = report.total()
+    assert (total.queue, total.offered, total.answered, total.answered_in_sl) == ("", 6, 4, 3)
+    assert (total.abandoned, total.short_abandoned, total.service_level) == (2, 1, 0.6)
+    assert (total.asa_s, total.avg_wait_s, total.p90_wait_s) == (21.5, 21.5, 50.0)
+    assert (total.aht_s, total.self_service) == (162.5, 1)
+    by_hour = {(f.bucket, f.queue): f for f in report.rows}
+    assert by_hour["2026-11-30 00:00", ""].answered == 1
+    eight = by_hour["2026-11-30 08:00", "ogolna"]
+    assert (eight.offered, eight.answered, eight.abandoned) == (3, 2, 1)
+    nine = by_hour["2026-11-30 09:00", ""]
+    assert (nine.offered, nine.answered, nine.abandoned, nine.callbacks_requested) == (3, 1, 1, 1)
+    ten = by_hour["2026-11-30 10:00", ""]
+    assert (ten.callbacks_made, ten.self_service, ten.offered) == (1, 1, 0)
+    languages = {f.queue: (f.offered, f.answered, f.abandoned) for f in report.languages}
+    assert languages == {"pl": (4, 2, 2), "en": (1, 1, 0), "uk": (1, 1, 0)}
+
+
+def test_without_a_short_abandon_threshold_the_level_is_the_wallboards(day: Database) -> None:
+    total = rc.contact_center_report(day, rc.ReportFilter(DAY, DAY), now=NOW).calls.total()
+    assert (total.short_abandoned, total.service_level) == (0, 0.5)  # 3 / (4 + 2)
+    assert total.abandoned_pct == round(100 * 2 / 6, 2)
+
+
+def test_filters_by_weekday_and_hours_and_steps(day: Database) -> None:
+    tuesdays = rc.contact_center_report(
+        day, rc.ReportFilter(DAY, DAY, weekdays=frozenset({1})), now=NOW).calls
+    assert tuesdays.total().offered == 0 and tuesdays.rows == ()
+    nine = rc.contact_center_report(
+        day, rc.ReportFilter(DAY, DAY, hour_from=9, hour_to=10), now=NOW).calls.total()
+    assert (nine.offered, nine.answered, nine.abandoned) == (3, 1, 1)
+    quarters = rc.contact_center_report(
+        day, rc.ReportFilter(DAY, DAY, step="15min"), now=NOW).calls
+    assert {f.bucket for f in quarters.rows if f.queue == "" and f.offered} == {
+        "2026-11-30 08:00", "2026-11-30 08:15", "2026-11-30 09:00", "2026-11-30 09:15"}
+    days = rc.contact_center_report(
+        day, rc.ReportFilter(DAY - timedelta(days=1), DAY, step="day"), now=NOW).calls
+    assert [(f.bucket, f.offered) for f in days.rows if f.queue == ""] == [
+        ("2026-11-29", 1), ("2026-11-30", 6)]
+
+
+def test_agents_time_by_state_pauses_handled_calls_and_unanswered_offers(day: Database) -> None:
+    agents = {a.agent: a for a in rc.contact_center_report(
+        day, rc.ReportFilter(DAY, DAY), now=NOW).agents}
+    k1 = agents["k1"]
+    assert k1.logged_in_s == 4 * 3600 + 5 * 60
+    assert k1.by_state_s == {"available": 14700 - 900 - 31 - 300 - 50, "on_call": 300.0,
+                             "paused": 900.0, "reserved": 31.0, "wrap_up": 50.0}
+    assert k1.by_pause_reason_s == {"przerwa": 900.0}
+    assert (k1.handled, k1.aht_s, k1.unanswered_offers) == (2, 175.0, 1)
+    k2 = agents["k2"]
+    assert (k2.logged_in_s, k2.handled, k2.aht_s, k2.unanswered_offers) == (0.0, 2, 150.0, 0)
+
+
+def test_a_filter_that_makes_no_sense_is_refused_with_its_field_named() -> None:
+    with pytest.raises(ValidationError) as refused:
+        rc.ReportFilter(DAY, DAY - timedelta(days=1), step="week", hour_from=10, hour_to=9)
+    assert set(refused.value.fields) == {"until", "step", "hours"}
