@@ -21,6 +21,7 @@ from ground.bus import EventBus
 from tests.crm import conftest
 from tests.crm.events_factory import T0, call_events
 from tests.crm.tcp_proxy import TcpRelay
+from tests.polling import wait_until
 
 
 def _events(calls: int, prefix: str = "call") -> list[ev.DomainEvent]:
@@ -98,16 +99,17 @@ async def _down_and_back(seeded_url: str, journal: Journal) -> None:
     for event in first:
         await journal.append_async(event)
     assert time.perf_counter() - started < 1.0  # appends never wait for the database
-    await asyncio.sleep(0.5)
-    assert writer.last_error is not None and journal.pending_count() == len(first)
+    await wait_until("the writer to find the database gone", lambda: writer.last_error)
+    assert journal.pending_count() == len(first)
     await relay.start()  # the database is back
     await writer.flushed(timeout=20)
+    await wait_until("the writer to see the database back", lambda: writer.last_error is None)
     # It goes away mid-stream, with connections cut, and comes back again.
     await relay.stop()
     second = _events(10, "flap")
     for event in second:
         await journal.append_async(event)
-    await asyncio.sleep(0.5)
+    await wait_until("the writer to find the database gone again", lambda: writer.last_error)
     assert journal.pending_count() > 0
     await relay.start()
     await writer.flushed(timeout=20)
