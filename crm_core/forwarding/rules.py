@@ -30,7 +30,7 @@ from dataclasses import dataclass
 RESOLVE_WORDS = ("rozwiazane", "zalatwione", "resolved")
 REJECT_WORDS = ("odrzucone", "rejected")
 CLOSED_WITHOUT_NOTES = "Sprawa zamknięta w systemie jednostki."
-_QUOTE_HEADER = re.compile(r"^(On .+ wrote:|W dniu .+ napisał(a)?:|-----Original Message-----)\s*$",
+_QUOTE_HEADER = re.compile(r"^(On .+ wrote:|W dniu .+ napisał(?:\(a\)|a)?:|-----Original Message-----)\s*$",
                            re.IGNORECASE)
 _KEYWORD = re.compile(r"^\s*([^\W\d_]+)\s*:\s*(.*)$", re.DOTALL)
 
