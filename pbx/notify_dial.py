@@ -124,6 +124,13 @@ class NotifyDialer:
                 await self._give_up(channel_id)
             raise
 
+    async def close(self) -> None:
+        """ckm stops: hang up the calls still saying their message (nothing would play the
+        rest); calls already with the ACD are the ACD's, as the IVR's callers are."""
+        for channel_id, call in list(self.calls.items()):
+            if call.core.phase is not nc.Phase.TO_CONSULTANT:
+                await self._give_up(channel_id)
+
     async def _give_up(self, channel_id: str) -> None:
         with contextlib.suppress(AriError, AriUnavailable):
             await self.ari.hangup(channel_id)

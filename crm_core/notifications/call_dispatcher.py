@@ -51,6 +51,10 @@ class PhoneCaller(Protocol):
         reason it was not answered. Gives up (not answered) after `deadline_s`."""
         ...
 
+    async def close(self) -> None:
+        """ckm stops: end the calls still in progress."""
+        ...
+
 
 def defer_due(db: Database, until: datetime, *, now: datetime | None = None) -> int:
     """Move the phone notifications due by now (pending, or claimed by a dispatcher that
@@ -115,6 +119,7 @@ class CallDispatcher:
             task.cancel()
         if self._calls:
             await asyncio.gather(*self._calls, return_exceptions=True)
+        await self.caller.close()
 
     async def _run(self) -> None:
         while not self._stopping:
