@@ -8,8 +8,9 @@ or failed after `max_attempts`). A round that found work is followed at once by 
 idle dispatcher waits for a wake-up (a transaction in this process that enqueued has committed)
 or `poll_s`, whichever is first — notifications enqueued by another process are found by the
 poll. The database being down only delays a round: nothing is claimed, nothing is lost.
-A channel without a configured sender (no `smtp_host`, no `sms_gateway_url`, phone calls) is
-not claimed: its notifications wait, pending and listed, until one is configured.
+A channel without a configured sender (no `smtp_host`, no `sms_gateway_url`) is not claimed:
+its notifications wait, pending and listed, until one is configured. Phone calls are claimed by
+their own loop on the same outbox (`crm_core.notifications.call_dispatcher`).
 
 Stopping lets the round in flight finish, so no message the server accepted stays unmarked
 (the at-least-once window is then only a crash; see `crm_core.notifications.store`).
