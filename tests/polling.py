@@ -10,19 +10,30 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
-async def wait_until(what: str, probe: Callable[[], T | Awaitable[T]], timeout_s: float = 5.0,
-                     every_s: float = 0.02) -> T:
+@overload
+async def wait_until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: float = ...,
+                     every_s: float = ...) -> T: ...
+
+
+@overload
+async def wait_until(what: str, probe: Callable[[], T | None], timeout_s: float = ...,
+                     every_s: float = ...) -> T: ...
+
+
+async def wait_until(what: str, probe: Callable[[], Any], timeout_s: float = 5.0,
+                     every_s: float = 0.02) -> Any:
     """Call `probe` (plain or async) until it returns something truthy, and return that;
     fail naming `what` when `timeout_s` passes first."""
     deadline = time.monotonic() + timeout_s
     while True:
-        result = probe()
-        found = cast(T, await result if inspect.isawaitable(result) else result)
+        found = probe()
+        if inspect.isawaitable(found):
+            found = await found
         if found:
             return found
         if time.monotonic() > deadline:

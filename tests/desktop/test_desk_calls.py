@@ -8,7 +8,6 @@ phone network (agent answered, caller hung up) while everything the browser does
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -161,4 +160,3 @@ async def test_transfer_callbacks_and_knowledge_base(desk: LiveDesk, page: Page)
     assert "harmonogram" in (await page.text_content("#kb-body") or "").lower()
     await shot(page, "desk-kb-callbacks")
     assert page.dialogs == []  # type: ignore[attr-defined]
-    await asyncio.sleep(0)

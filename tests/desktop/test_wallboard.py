@@ -14,6 +14,7 @@ from cti import events as ev
 from cti.config import Caller
 from cti.crm_link import CrmDirectory
 from tests.desktop.live import LiveDesk, login, shot
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -99,10 +100,11 @@ async def test_a_supervisor_gives_a_consultant_in_wrap_up_more_time(
     before = desk.board.acd.agents["konsultant2"].wrapup_until
     assert before is not None and await button.is_enabled()
     await button.click()
-    for _ in range(50):
+
+    def extended() -> datetime | None:
         after = desk.board.acd.agents["konsultant2"].wrapup_until
-        if after is not None and after > before:
-            break
-        await page.wait_for_timeout(100)
-    assert after is not None and (after - before).total_seconds() == 60
+        return after if after is not None and after > before else None
+
+    after = await wait_until("the supervisor's +60 s to reach the ACD", extended)
+    assert (after - before).total_seconds() == 60
     assert desk.board.acd.agents["konsultant2"].status.value == "wrap_up"
