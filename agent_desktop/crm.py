@@ -16,7 +16,7 @@ from crm_core.db import Database
 from crm_core.errors import CrmError, NotFound, ValidationError
 from crm_core.models.cases import CaseStatus
 from crm_core.notifications import store as notifications
-from crm_core.services import cases, contact_center, routing, users
+from crm_core.services import cases, contact_center, follow_up, routing, users
 from crm_core.warsaw import DISTRICTS
 
 T = TypeVar("T")
@@ -138,6 +138,8 @@ class Crm:
              "sent_at": n.sent_at.isoformat() if n.sent_at else None,
              "last_error": n.last_error if n.status != "sent" else None}
             for n in reversed(rows)]
+        # The deadline, the department's answer, forwards beyond ckm (crm_core.services.follow_up).
+        card["follow_up"] = jsonable(await off_loop(follow_up.follow_up, self.db, card["id"]))
         return card
 
     async def change_status(self, case_id: int, status: str, comment: str | None,

@@ -21,6 +21,7 @@ from agent_desktop.crm import error_fields, off_loop
 from agent_desktop.pages import desk_of, lang_of
 from agent_desktop.security import DESK_ROLES, WALLBOARD_ROLES, requires
 from crm_core.errors import CrmError, NotFound, ValidationError
+from crm_core.forwarding import inbound
 from crm_core.services import cases, interactions
 
 MAX_BODY = 64 * 1024
@@ -389,6 +390,18 @@ async def notifications(request: web.Request) -> web.StreamResponse:
     return web.json_response({"ok": True, **await desk_of(request).crm.notifications(status)})
 
 
+@requires(WALLBOARD_ROLES, api=True)
+async def quarantine(request: web.Request) -> web.StreamResponse:
+    """E-mail ckm received and attached to no case (crm_core.forwarding.inbound: no or a forged
+    case tag, a sender who is not the one the tag is for), newest first, with the reason."""
+    db = desk_of(request).crm.db
+    rows = await off_loop(inbound.list_inbound, db, limit=50)
+    total = await off_loop(inbound.quarantine_count, db)
+    return web.json_response({"ok": True, "quarantined": total, "mail": [
+        {"id": r.id, "received_at": r.received_at.isoformat(), "from": r.mail_from, "to": r.rcpt_to,
+         "subject": r.subject, "reason": r.reason, "excerpt": r.excerpt} for r in rows]})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/api/softphone", softphone)
     app.router.add_get("/desk/api/deskphone", desk_phone)
@@ -403,4 +416,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/desk/api/callbacks", callbacks)
     app.router.add_get("/wallboard/api/today", today)
     app.router.add_get("/wallboard/api/notifications", notifications)
+    app.router.add_get("/wallboard/api/quarantine", quarantine)
     app.router.add_get("/desk/api/recordings/{call_id}", recording)

@@ -86,6 +86,8 @@ TEXT: dict[str, dict[str, str]] = {
     "when": {"pl": "Kiedy", "en": "When"},
     "note": {"pl": "Uwagi", "en": "Notes"},
     "agency": {"pl": "Jednostka", "en": "Department"},
+    "expected_by": {"pl": "Termin załatwienia", "en": "Expected by"},
+    "answer": {"pl": "Odpowiedź", "en": "Answer"},
     "place": {"pl": "Miejsce", "en": "Place"},
     "photos": {"pl": "Zdjęcia", "en": "Photos"},
     "report_photo": {"pl": "Zdjęcie dołączone do zgłoszenia", "en": "Photo attached to the report"},

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm_core.db import Database
-from crm_core.models import OPEN_STATUSES, Case, CaseStatusChange, Category, Department
+from crm_core.models import OPEN_STATUSES, Case, CaseStatusChange, CaseWork, Category, Department
 from crm_core.services.cases import token_hash
 
 
@@ -50,6 +50,9 @@ class PublicCase:
     created_at: datetime
     updated_at: datetime
     history: tuple[PublicChange, ...]
+    # The department's deadline (crm_core.services.sla), once the case was forwarded to one:
+    # Open311's expected_datetime and the tracking page's "expected by".
+    due_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -66,6 +69,14 @@ class PublicCase:
                 return change.note
         return None
 
+    @property
+    def answer(self) -> PublicChange | None:
+        """The department's public answer: the note of the last resolve or reject."""
+        for change in reversed(self.history):
+            if change.status in ("resolved", "rejected"):
+                return change if change.note else None
+        return None
+
 
 # Plain column reads, not ORM objects: a page of 50 requests costs ~5 ms instead of ~30 ms
 # (the API's list is the portal's hot path).
@@ -74,7 +85,7 @@ _sub = sa.orm.aliased(Category)
 _COLUMNS = (
     Case.id, Case.number, Case.status, sa.func.coalesce(_sub.code, _main.code),
     sa.func.coalesce(_sub.name, _main.name), Case.description, Case.address, Case.district, Case.lat,
-    Case.lon, Department.name, Case.created_at, Case.updated_at,
+    Case.lon, Department.name, Case.created_at, Case.updated_at, CaseWork.due_at,
 )
 
 
@@ -91,6 +102,7 @@ def _select() -> sa.Select[*tuple[Any, ...]]:
         .join(_main, _main.id == Case.category_id)
         .outerjoin(_sub, _sub.id == Case.subcategory_id)
         .outerjoin(Department, Department.id == Case.department_id)
+        .outerjoin(CaseWork, CaseWork.case_id == Case.id)
     )
 
 
@@ -111,7 +123,7 @@ def _load(session: sa.Connection, stmt: sa.Select[*tuple[Any, ...]]) -> list[Pub
         PublicCase(
             id=r[0], number=r[1], status=r[2], service_code=r[3], service_name=r[4], description=r[5],
             address=r[6], district=r[7], lat=r[8], lon=r[9], agency=r[10], created_at=r[11],
-            updated_at=r[12], history=tuple(history.get(r[0], ())),
+            updated_at=r[12], history=tuple(history.get(r[0], ())), due_at=r[13],
         )
         for r in rows
     ]

@@ -411,6 +411,7 @@ function renderCase(c) {
       el("strong", { text: t[`st_${h.to_status}`] || h.to_status }), ` · ${h.by}`,
       h.comment ? ` — (${h.public ? t.comment_is_public : t.comment_is_internal}) ${h.comment}` : ""));
   }
+  renderFollowUp(c.follow_up || {});
   const told = $("card-notifications");
   told.replaceChildren();
   for (const n of c.notifications || []) {
@@ -429,6 +430,31 @@ function renderCase(c) {
   $("status-form").hidden = !c.next_statuses.length;
   $("status-final").hidden = c.next_statuses.length > 0;
   $("case-card").hidden = false;
+}
+
+// The department's side: deadline (missed, escalated, waiting for the resident), its public
+// answer, and the department's own system when the case went there (Open311 or e-mail).
+function renderFollowUp(f) {
+  const due = $("card-due");
+  due.replaceChildren(f.due_at ? warsawTime(f.due_at) : "—");
+  if (f.overdue) due.append(" ", el("span", { class: "badge warn", text: t.card_overdue }));
+  if (f.escalation_level) {
+    due.append(" ", el("span", { class: "badge warn", text: `${t.card_escalated} ${f.escalation_level}` }));
+  }
+  if (f.awaiting_resident) due.append(" ", el("span", { class: "badge", text: t.card_awaiting }));
+  const answer = $("card-answer");
+  if (f.answer) {
+    answer.replaceChildren(el("strong", { text: t[`st_${f.answer.status}`] || f.answer.status }),
+      ` · ${warsawTime(f.answer.at)} · ${f.answer.by} — `, el("span", { class: "pre", text: f.answer.text }));
+  } else {
+    answer.replaceChildren(el("span", { class: "muted", text: t.card_no_answer }));
+  }
+  const forwards = $("card-forwards");
+  forwards.replaceChildren(...(f.forwards || []).map((w) => el("div", { "data-status": w.status },
+    `${w.department} · ${w.channel} · ${t[`nts_${w.status}`] || w.status}`,
+    w.remote_id ? ` · ${w.remote_id}${w.remote_status ? ` (${w.remote_status})` : ""}` : "",
+    w.last_error ? ` — ${w.last_error}` : "")));
+  forwards.hidden = $("card-forwards-label").hidden = !forwards.children.length;
 }
 
 async function showCase(query) {

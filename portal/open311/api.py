@@ -138,7 +138,7 @@ def request_row(portal: Portal, case: tracking.PublicCase) -> dict[str, Any]:
         "service_notice": None,
         "requested_datetime": render.w3c(case.created_at),
         "updated_datetime": render.w3c(case.updated_at),
-        "expected_datetime": None,
+        "expected_datetime": render.w3c(case.due_at),
         "address": ", ".join(x for x in (case.address, case.district) if x) or None,
         "address_id": None,
         "zipcode": None,

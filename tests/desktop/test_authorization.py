@@ -87,6 +87,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/desk/api/callbacks"): Rule(DESK, "api"),
     ("GET", "/wallboard/api/today"): Rule(WALLBOARD, "api"),
     ("GET", "/wallboard/api/notifications"): Rule(WALLBOARD, "api"),
+    ("GET", "/wallboard/api/quarantine"): Rule(WALLBOARD, "api"),
     ("GET", "/desk/api/recordings/{call_id}"): Rule(WALLBOARD, "api"),
     ("GET", "/ivr/api/scripts/{name}"): Rule(IVR, "api"),
     ("GET", "/ivr/api/scripts/{name}/versions/{version}"): Rule(IVR, "api"),
