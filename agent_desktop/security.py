@@ -158,7 +158,7 @@ def is_desk_path(path: str) -> bool:
 
 
 DESK_PREFIXES = ("/login", "/logout", "/lang", "/desk", "/wallboard", "/ivr", "/admin", "/dept",
-                 "/static/desk/", "/static/vendor/")
+                 "/reports", "/static/desk/", "/static/vendor/", "/static/geo/")
 
 
 def add_security_headers(ws_origin: Callable[[web.Request], str]

@@ -34,6 +34,7 @@ from agent_desktop import (
     ivr_api,
     login_guard,
     pages,
+    report_map,
     security,
     wallboard,
 )
@@ -169,6 +170,7 @@ def setup(app: web.Application, settings: Settings, *, db: Database | None = Non
     dept.add_routes(app, settings)
     desk_api.add_routes(app)
     ivr_api.add_routes(app)
+    report_map.add_routes(app)
     app.router.add_static("/static/desk/", HERE / "static", append_version=False)
     if SIPJS_DIR.is_dir():
         app.router.add_static("/static/vendor/sip.js/", SIPJS_DIR)

@@ -99,12 +99,27 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/cti/ws"): Rule(DESK, "ws"),
     ("GET", "/static/desk"): Rule(PUBLIC),
     ("GET", "/static/vendor/sip.js"): Rule(PUBLIC),
+    ("GET", "/reports/map"): Rule(WALLBOARD),
+    ("GET", "/reports/map/api/points"): Rule(WALLBOARD, "api"),
+    ("GET", "/static/geo/warsaw_districts.geojson"): Rule(PUBLIC),
+    ("GET", "/static/geo"): Rule(PUBLIC),
+    ("GET", "/static/vendor/leaflet"): Rule(PUBLIC),
+    ("GET", "/static/vendor/leaflet.markercluster"): Rule(PUBLIC),
+    ("GET", "/static/vendor/leaflet.heat"): Rule(PUBLIC),
+    ("GET", "/reports"): Rule(WALLBOARD),
+    ("GET", "/reports/export.xlsx"): Rule(WALLBOARD),
+    ("GET", "/reports/export/{table}.csv"): Rule(WALLBOARD),
+    ("GET", "/static/vendor/chart.js"): Rule(PUBLIC),
 }
 # What goes into the path's {placeholders}; a request for a file under a static prefix.
 FILL = {"username": "matrix_target", "case_id": "999999", "slug": "no-such-article",
         "name": "19115", "version": "1", "lang": "en", "photo": "0123456789abcdef.jpg",
-        "call_id": "no-such-call"}
-STATIC_FILE = {"/static/desk": "/desk.css", "/static/vendor/sip.js": "/api/index.js"}
+        "call_id": "no-such-call", "table": "queues"}
+STATIC_FILE = {"/static/desk": "/desk.css", "/static/vendor/sip.js": "/api/index.js",
+               "/static/geo": "/ckm-map.js", "/static/vendor/leaflet": "/leaflet.js",
+               "/static/vendor/leaflet.markercluster": "/leaflet.markercluster.js",
+               "/static/vendor/leaflet.heat": "/leaflet-heat.js",
+               "/static/vendor/chart.js": "/chart.umd.min.js"}
 TARGET_PASSWORD = "cel-macierzy-uprawnien"
 
 
