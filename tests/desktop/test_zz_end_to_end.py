@@ -31,6 +31,7 @@ from pbx.caller import CallPlan, place_call
 from pbx.controller import Controller
 from pbx.crm_lookup import CrmLookup
 from tests.desktop.live import free_port, login, seeded_crm, shot
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
 
@@ -96,13 +97,12 @@ async def test_softphone_call_screen_pop_audio_case_and_wrap_up(
         ari = c.ari
         bridge = next(b["id"] for b in await ari.bridges() if b["id"].startswith("ckm-call-"))
         await ari.request("POST", f"/bridges/{bridge}/play", {"media": "tone:440/3000"})
-        packets = 0
-        for _ in range(30):
-            packets = int(await page.text_content("#rtp-in") or "0")
-            if packets > 0:
-                break
-            await asyncio.sleep(0.3)
-        assert packets > 0, "no inbound RTP: the call connected but no audio arrived"
+
+        async def packets_in() -> int:
+            return int(await page.text_content("#rtp-in") or "0")
+
+        await wait_until("inbound RTP (the call connected: audio must arrive)", packets_in, 10.0,
+                         every_s=0.3)
 
         await page.select_option("#case-category", "roads.pothole")
         await page.select_option("#case-district", "Mokotów")
@@ -129,17 +129,17 @@ async def test_softphone_call_screen_pop_audio_case_and_wrap_up(
     newest = cases.list_cases(db)[0]
     assert (newest.department, newest.resident_id) == ("ZDM", resident.id)
     call_id = summary.callee_channel
-    view = None
-    for _ in range(50):  # the outbox writes the interaction shortly after the events
-        await c.bus.drain()
+
+    async def dispositioned() -> interactions.InteractionView | None:
+        await c.bus.drain()  # the outbox writes the interaction shortly after the events
         try:
             view = interactions.get_call(db, call_id)
         except NotFound:
-            view = None
-        if view is not None and view.disposition_code == "case_created":
-            break
-        await asyncio.sleep(0.2)
-    assert view is not None, "the CRM has no interaction for the call"
+            return None
+        return view if view.disposition_code == "case_created" else None
+
+    view = await wait_until("the CRM's interaction for the call, with its disposition",
+                            dispositioned, 10.0, every_s=0.2)
     assert (view.agent_username, view.disposition_code) == ("konsultant3", "case_created")
     assert view.notes == "Przyjęto zgłoszenie dziury"
 
