@@ -22,6 +22,7 @@ from cti.drill import Drill
 from cti.notifier import Notifier, domain_events, figures_messages, hub_message, state_line
 from cti.screen_pop import HistoryWanted, HubMessage, ScreenPops
 from ground import events as domain
+from tests.polling import wait_until
 
 CONTEXT = CallContext(("welcome", "roads"), "pothole", "dziura na ulicy Puławskiej")
 KOWALSKI = {"resident": {"name": "Jan Kowalski"},
@@ -267,12 +268,8 @@ class SlowCrm:
 
 async def history_of(notifier: Notifier, call_id: str, timeout_s: float = 3.0
                      ) -> Mapping[str, Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while (found := notifier.pops.history(call_id)) is None:
-        assert loop.time() < deadline, f"no history for {call_id} within {timeout_s} s"
-        await asyncio.sleep(0.01)
-    return found
+    return await wait_until(f"{call_id}'s history", lambda: notifier.pops.history(call_id),
+                            timeout_s)
 
 
 def queued(d: Drill, call_id: str) -> nt.Notice:
