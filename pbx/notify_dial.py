@@ -15,7 +15,8 @@ Rules:
   another call;
 - a 404 from ARI while a call ends means the resident was faster: fine;
 - a `notify` channel this process does not know (left by a controller that died) is hung up
-  when it shows up: nobody would play it anything.
+  when it shows up and after every (re)connect, unless a bridge holds it (the ACD's): nobody
+  would play it anything.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class NotifyDialer:
         self.menu_wait_s = menu_wait_s
         self.calls: dict[str, _Call] = {}
         ari.on_event(self.on_event)
+        ari.on_connected(self.reclaim)
 
     def ready(self) -> bool:
         return self.ari.connected.is_set()
@@ -135,6 +137,25 @@ class NotifyDialer:
         with contextlib.suppress(AriError, AriUnavailable):
             await self.ari.hangup(channel_id)
         self._end(channel_id)
+
+    async def reclaim(self) -> list[str]:
+        """After every (re)connect: hang up the notification calls in our app that this process
+        does not drive and that no bridge holds (the ACD's are in one) — a controller that died
+        mid-message left them in silence. Returns their ids."""
+        bridged = {ch for b in await self.ari.bridges() for ch in b.get("channels", [])}
+        orphans = []
+        for raw in await self.ari.channels():
+            chan_id = str(raw.get("id", ""))
+            app_data = str(raw.get("dialplan", {}).get("app_data", ""))
+            if (app_data.startswith(f"{self.settings.ari_app},{STASIS_ROLE},")
+                    and chan_id not in self.calls and chan_id not in bridged):
+                orphans.append(chan_id)
+        for chan_id in orphans:
+            await self.ari.hangup(chan_id)
+        if orphans:
+            log.warning("hung up %d notification calls left by an earlier controller: %s",
+                        len(orphans), ", ".join(orphans[:5]))
+        return orphans
 
     # --- events -------------------------------------------------------------------------------
     async def on_event(self, event: ev.AriEvent) -> None:

@@ -258,3 +258,44 @@ def _async(check: Any) -> Any:
         except KeyError:
             return False
     return probe
+
+
+async def test_notification_calls_nobody_drives_are_hung_up(
+        center: tuple[Center, Recorder], phone: AriClient, settings: Settings) -> None:
+    c, _ = center
+    ari, db, calls = c.ari, c.db, c.notify_calls
+    assert ari is not None and db is not None and calls is not None
+    dialer = calls.caller
+    assert isinstance(dialer, NotifyDialer)
+
+    async def gone(channel: str) -> bool:
+        return channel not in {ch["id"] for ch in await phone.channels()}
+
+    # A notify call this process never placed (an earlier controller's) enters the app.
+    stray = new_id("notify")
+    await phone.originate("Local/48000000999@ckm-test-phones", channel_id=stray,
+                          app=settings.ari_app, app_args="notify,999", timeout=10)
+    await until("the stray notification call to be hung up", lambda: gone(stray), 15)
+
+    # A call in the middle of its message whose controller forgot it (died and came back):
+    # after the events socket reconnects, it is hung up rather than left in silence.
+    rings: asyncio.Queue[ev.StasisStart] = asyncio.Queue()
+
+    async def ringing(event: ev.AriEvent) -> None:
+        if isinstance(event, ev.StasisStart) and event.args[:1] == ("phone",):
+            rings.put_nowait(event)
+
+    phone.on_event(ringing)
+    case_id = await asyncio.to_thread(_report_by_phone, db, "+48000000302")
+    await asyncio.to_thread(cases.transition_case, db, case_id, "in_progress", by=DEPT)
+    mine = (await asyncio.wait_for(rings.get(), 15)).channel.id
+    try:
+        [leg] = dialer.calls
+        await phone.answer(mine)
+        await until("the message to start", _async(lambda: dialer.calls[leg].core.plays == 1), 10)
+        dialer._end(leg)  # the new process knows nothing of it
+        await ari.drop_connection()
+        await until("the forgotten call to be hung up", lambda: gone(leg), 15)
+        await until("the resident's phone to be hung up", lambda: gone(mine), 10)
+    finally:
+        await phone.hangup(mine)
