@@ -78,7 +78,7 @@ class NotifyDialer:
         self.menu_wait_s = menu_wait_s
         self.calls: dict[str, _Call] = {}
         ari.on_event(self.on_event)
-        ari.on_connected(self.reclaim)
+        ari.on_connected(self._on_connected)
 
     def ready(self) -> bool:
         return self.ari.connected.is_set()
@@ -137,6 +137,9 @@ class NotifyDialer:
         with contextlib.suppress(AriError, AriUnavailable):
             await self.ari.hangup(channel_id)
         self._end(channel_id)
+
+    async def _on_connected(self) -> None:
+        await self.reclaim()
 
     async def reclaim(self) -> list[str]:
         """After every (re)connect: hang up the notification calls in our app that this process
