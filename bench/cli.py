@@ -18,7 +18,15 @@ def register(sub: Any) -> None:
     acd = bench_sub.add_parser("acd", help="the ACD vs app_queue: 60 agents, steady arrivals")
     acd.add_argument("-n", "--callers", type=int, default=200)
     acd.add_argument("-r", "--rate", type=float, default=8.0, help="callers per second")
+    acd.add_argument("--sides", choices=("both", "native", "ckm"), default="both",
+                     help="run app_queue, ckm's ACD or both (the ratios need both)")
     acd.set_defaults(handler=_acd)
+    surge = bench_sub.add_parser(
+        "surge", help="the ACD vs app_queue at twice what the machine serves: served, busy, lost")
+    surge.add_argument("-n", "--callers", type=int, default=400)
+    surge.add_argument("-r", "--rate", type=float, default=16.0, help="callers per second")
+    surge.add_argument("--sides", choices=("both", "native", "ckm"), default="both")
+    surge.set_defaults(handler=_surge)
     routing = bench_sub.add_parser("acd-routing",
                                    help="routing decisions/s and hub fan-out latency")
     routing.set_defaults(handler=_acd_routing)
@@ -41,7 +49,13 @@ def _calls(args: argparse.Namespace, settings: Settings) -> int:
 def _acd(args: argparse.Namespace, settings: Settings) -> int:
     from bench import acd_calls
 
-    return acd_calls.main(settings, args.callers, args.rate)
+    return acd_calls.main(settings, args.callers, args.rate, sides=args.sides)
+
+
+def _surge(args: argparse.Namespace, settings: Settings) -> int:
+    from bench import acd_calls
+
+    return acd_calls.main(settings, args.callers, args.rate, surge=True, sides=args.sides)
 
 
 def _acd_center(args: argparse.Namespace, settings: Settings) -> int:

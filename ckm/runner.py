@@ -228,7 +228,7 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
         print("CKM_STATS " + json.dumps({
             "calls_started": stats.calls_started, "calls_adopted": stats.calls_adopted,
             "calls_ended": stats.calls_ended, "command_errors": stats.command_errors,
-            "answer_latency_s": stats.answer_latency_s,
+            "answer_latency_s": stats.answer_latency_s, "stasis_lag_s": stats.stasis_lag_s,
             "loop_stalls": len(watchdog.stalls),
         }), flush=True)
         if runner is not None:

@@ -11,9 +11,12 @@ Rules:
   `resident,<call>`, `consult,<call>,<agent>`, `supervisor,<call>,<agent>`), so after a
   restart the legs can be told apart from residents' calls;
 - a 404 while tearing down means the other side was faster: fine;
-- holding bridges are named after their queue (`ckm-queue-<queue>`) and destroyed when the
-  last caller leaves, call bridges (`ckm-call-<call>`) when the call ends, so nothing is left
-  in Asterisk after the calls;
+- a waiting caller costs Asterisk what one in app_queue costs: music on hold started on the
+  caller's own channel (no holding bridge, no announcer channel per bridge), restarted after
+  each queue prompt; the only bridge of a call is its call bridge (`ckm-call-<call>`), made
+  when a consultant answers and destroyed when the call ends, so nothing is left in Asterisk
+  after the calls (measured, `bench/acd_calls.py`: a shared holding bridge's announcer wedged
+  Asterisk at 200 callers);
 - on every (re)connect, our bridges found empty for over a minute are destroyed: a controller
   that died mid-call leaves them, and no owner keeps an empty bridge that long.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -42,6 +45,7 @@ from pbx.prompts import PromptStage
 
 log = logging.getLogger(__name__)
 
+# ckm-queue-: holding bridges of earlier versions, swept when found empty.
 OUR_BRIDGES = ("ckm-call-", "ckm-queue-", "ckm-consult-", "ckm-snoop-")
 STALE_BRIDGE_S = 60.0
 
@@ -71,12 +75,20 @@ class Leg:
     partner: str = ""  # a supervisor's snoop channel and the snoop's supervisor, each other's
 
 
+@dataclass(frozen=True)
+class ResumeMusic:
+    """Internal to the adapter: a queue prompt ended; the waiting caller hears music again."""
+
+    call_id: str
+
+
 @dataclass
 class CallPlace:
     """Where a call's pieces are in Asterisk."""
 
     caller_channel: str
-    holding_bridge: str = ""
+    waiting: bool = False  # in line, hearing music on hold on its own channel
+    moh_class: str = "default"
     call_bridge: str = ""
     consult_bridge: str = ""
     agent_legs: dict[str, str] = field(default_factory=dict)  # agent -> channel id
@@ -107,9 +119,9 @@ class AcdAdapter:
         self.acd: AcdFeed | None = None
         self.places: dict[str, CallPlace] = {}
         self.legs: dict[str, Leg] = {}
-        self.holding_members: dict[str, set[str]] = {}
         self.callbacks: dict[str, tuple[str, str]] = {}  # callback id -> (number, name)
-        self._queues: dict[str, asyncio.Queue[cc.Command | None]] = {}
+        self._playing: dict[str, str] = {}  # queue prompt's playback id -> call id
+        self._queues: dict[str, asyncio.Queue[cc.Command | ResumeMusic | None]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._bg: set[asyncio.Task[Any]] = set()
         self._forgotten: set[str] = set()
@@ -159,7 +171,7 @@ class AcdAdapter:
         return len(stale)
 
     # --- CommandSink ---------------------------------------------------------------------
-    def execute(self, command: cc.Command) -> None:
+    def execute(self, command: cc.Command | ResumeMusic) -> None:
         queue = self._queues.get(command.call_id)
         if queue is None:
             queue = self._queues[command.call_id] = asyncio.Queue()
@@ -167,13 +179,17 @@ class AcdAdapter:
                 self._worker(command.call_id, queue), name=f"acd-{command.call_id}")
         queue.put_nowait(command)
 
-    async def _worker(self, call_id: str, queue: asyncio.Queue[cc.Command | None]) -> None:
+    async def _worker(self, call_id: str,
+                      queue: asyncio.Queue[cc.Command | ResumeMusic | None]) -> None:
         while True:
             command = await queue.get()
             if command is None:
                 return
             try:
-                await self._run(command)
+                if isinstance(command, ResumeMusic):
+                    await self._resume_music(command.call_id)
+                else:
+                    await self._run(command)
             except AriError as exc:
                 if exc.status == 404:
                     log.info("acd %s: %s after the channel left", call_id, type(command).__name__)
@@ -204,8 +220,10 @@ class AcdAdapter:
         place.language = queue_prompts.language_of(req.language)
         place.caller_number = call.caller_number
         if call.channel_id in self._waiting_in_snapshot():
-            # Re-adopted after a restart: the ACD kept its place; find its holding bridge.
-            await self._adopt_holding(place)
+            # Re-adopted after a restart: the ACD kept its place. The music went on in
+            # Asterisk meanwhile, unless a queue prompt ended while nobody listened: start it.
+            place.waiting = True
+            await self._music(place)
             return
         self._feed(ce.CallEnqueued(
             at=self.clock(), call_id=call.channel_id, queue=req.queue,
@@ -296,17 +314,24 @@ class AcdAdapter:
                 leg = self.legs.pop(chan.id, None)
                 if leg is not None:
                     self._leg_gone(leg)
-            case ev.PlaybackFinished():
-                pass
+            case ev.PlaybackFinished(playback_id=pid):
+                call_id = self._playing.pop(pid, "")
+                place = self.places.get(call_id)
+                if place is not None and place.playback in ("", pid):
+                    place.playback = ""
+                    if place.waiting:
+                        # Through the call's worker: in order with a BridgeCall under way.
+                        self.execute(ResumeMusic(call_id))
             case _:
                 pass
 
     async def _leg_answered(self, chan: ev.Channel, args: tuple[str, ...]) -> None:
         leg = self.legs.get(chan.id)
         if leg is None:
-            # A leg from before a restart: the ACD forgot its rings; hang it up.
+            # A leg from before a restart (or whose originate timed out): the ACD forgot its
+            # rings; hang it up — in the background, never holding the event stream up.
             log.info("acd: unknown %s leg %s; hanging it up", args[0], chan.id)
-            await self.ari.hangup(chan.id)
+            self._spawn(self.ari.hangup(chan.id))
             return
         leg.answered = True
         at = self.clock()
@@ -369,12 +394,16 @@ class AcdAdapter:
             return  # the caller is gone; only tearing down still makes sense
         place = self.places.setdefault(command.call_id, CallPlace(caller_channel=command.call_id))
         match command:
-            case cc.HoldInQueue(bridge=bridge, moh_class=moh):
-                await self._leave_bridges(place)
-                await self._ensure_holding(bridge, moh)
-                await self._add(bridge, place.caller_channel)
-                place.holding_bridge = bridge
-                self.holding_members.setdefault(bridge, set()).add(place.caller_channel)
+            case cc.HoldInQueue(moh_class=moh):
+                if place.call_bridge:
+                    # Back in line after a transfer: out of the call bridge (kept, emptied,
+                    # for the next consultant) and onto music of its own.
+                    with contextlib.suppress(AriError):
+                        await self.ari.request(
+                            "POST", f"/bridges/{place.call_bridge}/removeChannel",
+                            {"channel": place.caller_channel}, gone_ok=True)
+                place.waiting, place.moh_class = True, moh or "default"
+                await self._music(place)
             case cc.AnnouncePosition(position=pos, estimated_wait_s=wait):
                 await self._say(place, "position", pos, wait=bool(wait))
                 if wait:
@@ -383,7 +412,7 @@ class AcdAdapter:
                 place.offering_callback = True
                 await self._say(place, "callback_offer")
             case cc.RejectFromQueue(reason=reason):
-                await self._leave_bridges(place)
+                place.waiting = False  # the prompt ends the music
                 await self._say(place, "full" if reason == "full" else "no_agents", wait=True)
                 await self.ari.hangup(place.caller_channel)
             case cc.RingAgent():
@@ -394,19 +423,13 @@ class AcdAdapter:
                     self.legs.pop(chan, None)
                     await self.ari.hangup(chan)
             case cc.BridgeCall(agent=agent, record=record):
-                # No removeChannel first: adding the caller to the call bridge moves them out
-                # of the holding bridge (Asterisk does it in one step), a request fewer on the
-                # path between the agent answering and the two hearing each other.
-                holding, place.holding_bridge = place.holding_bridge, ""
+                # The agent has answered: the requests that stop the caller's music and queue
+                # prompt go out together with the bridge's, then both legs join at once.
                 place.call_bridge = f"ckm-call-{command.call_id}"
                 members = [place.caller_channel]
                 if agent in place.agent_legs:
                     members.append(place.agent_legs[agent])
-                try:
-                    await self._bridge(place.call_bridge, members)
-                finally:
-                    if holding:
-                        await self._release_holding(holding, place.caller_channel)
+                await self._bridge(place.call_bridge, members, before=self._leave_queue(place))
                 if record:
                     await self.ari.request("POST", f"/bridges/{place.call_bridge}/record",
                                            {"name": command.call_id, "format": "wav",
@@ -436,7 +459,7 @@ class AcdAdapter:
                     await self.ari.hangup(chan)
                 await self.ari.hangup(place.caller_channel)
             case cc.DialExternal(number=number):
-                await self._leave_bridges(place)
+                await self._leave_queue(place)
                 # The caller leaves our hands: the dialplan dials out and the call ends there.
                 await self.ari.request("POST", f"/channels/{place.caller_channel}/continue",
                                        {"context": self.settings.outbound_context, "extension": number,
@@ -547,31 +570,25 @@ class AcdAdapter:
                                  timeout=timeout,
                                  formats="opus,ulaw" if endpoint.startswith("PJSIP/") else "")
 
-    async def _ensure_holding(self, bridge: str, moh: str) -> None:
-        if self.holding_members.get(bridge):
-            return
-        try:
-            await self.ari.create_bridge(bridge, "holding", bridge)
-        except AriError as exc:
-            if exc.status not in (409, 500):
-                raise
-        await self.ari.request("POST", f"/bridges/{bridge}/moh", {"mohClass": moh or "default"})
-
-    async def _bridge(self, bridge: str, channels: list[str]) -> None:
-        try:
-            await self.ari.create_bridge(bridge, "mixing", bridge)
-        except AriError as exc:
-            # Ours already: a caller transferred back into a queue meets the next consultant
-            # in the bridge of their first call (emptied when they went back in line).
-            if exc.status != 409:
-                raise
-        try:
-            for chan in channels:
-                await self._add(bridge, chan)
-        except AriError:
+    async def _bridge(self, bridge: str, channels: list[str],
+                      before: Awaitable[None] | None = None) -> None:
+        """Create `bridge` (alongside `before`, requests that must be done first) and add
+        `channels` to it, all at once: the legs hear each other a round trip sooner."""
+        made = await asyncio.gather(self.ari.create_bridge(bridge, "mixing", bridge),
+                                    before or asyncio.sleep(0), return_exceptions=True)
+        for failed in made:
+            # Ours already (409): a caller transferred back into a queue meets the next
+            # consultant in the bridge of their first call (emptied when they went back).
+            if isinstance(failed, BaseException) and not (
+                    isinstance(failed, AriError) and failed.status == 409):
+                raise failed
+        added = await asyncio.gather(*(self._add(bridge, chan) for chan in channels),
+                                     return_exceptions=True)
+        problem = next((r for r in added if isinstance(r, BaseException)), None)
+        if problem is not None:
             # A side hung up meanwhile: no half-empty bridge may outlive the call.
             await self.ari.destroy_bridge(bridge)
-            raise
+            raise problem
 
     async def _add(self, bridge: str, channel: str) -> None:
         await self.ari.request("POST", f"/bridges/{bridge}/addChannel",
@@ -582,29 +599,29 @@ class AcdAdapter:
         entries = getattr(acd, "entries", {})
         return {getattr(e, "call_id", "") for e in entries.values()}
 
-    async def _adopt_holding(self, place: CallPlace) -> None:
-        for found in await self.ari.bridges():
-            if (str(found.get("id", "")).startswith("ckm-queue-")
-                    and place.caller_channel in found.get("channels", [])):
-                place.holding_bridge = str(found["id"])
-                self.holding_members.setdefault(place.holding_bridge, set()).update(
-                    found.get("channels", []))
+    async def _music(self, place: CallPlace) -> None:
+        await self.ari.request("POST", f"/channels/{place.caller_channel}/moh",
+                               {"mohClass": place.moh_class})
 
-    async def _leave_bridges(self, place: CallPlace) -> None:
-        if place.holding_bridge:
-            bridge, place.holding_bridge = place.holding_bridge, ""
-            await self.ari.request("POST", f"/bridges/{bridge}/removeChannel",
-                                   {"channel": place.caller_channel}, gone_ok=True)
-            await self._release_holding(bridge, place.caller_channel)
+    async def _resume_music(self, call_id: str) -> None:
+        place = self.places.get(call_id)
+        # Decided now, not when the prompt ended: a key may have started another prompt.
+        if place is not None and place.waiting and not place.playback:
+            await self._music(place)
 
-    async def _release_holding(self, bridge: str, channel: str) -> None:
-        members = self.holding_members.get(bridge)
-        if members is None:
+    async def _leave_queue(self, place: CallPlace) -> None:
+        """The caller stops waiting: no more music, and the queue prompt (if any) cut short."""
+        if not place.waiting:
             return
-        members.discard(channel)
-        if not members:
-            del self.holding_members[bridge]
-            await self.ari.destroy_bridge(bridge)
+        place.waiting = False
+        stops = [self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh",
+                                  gone_ok=True)]
+        if place.playback:
+            playback, place.playback = place.playback, ""
+            stops.append(self.ari.stop_playback(playback))
+        for result in await asyncio.gather(*stops, return_exceptions=True):
+            if isinstance(result, AriUnavailable):
+                raise result
 
     async def _say(self, place: CallPlace, key: str, value: int | None = None, *,
                    wait: bool = False) -> None:
@@ -618,6 +635,7 @@ class AcdAdapter:
             log.error("queue prompt %s (%s) is not rendered; not played", key, place.language)
             return
         playback = place.playback = new_id("acd-pb")
+        self._playing[playback] = self._call_of(place)
         done = self.ari.expect("PlaybackFinished", playback) if wait else None
         await self.ari.play(place.caller_channel, uris, playback)
         if done is not None:
@@ -633,9 +651,7 @@ class AcdAdapter:
 
     async def _release_caller(self, call_id: str) -> None:
         """The caller's channel is gone but the call lives on in the ACD (a callback)."""
-        place = self.places.pop(call_id, None)
-        if place is not None and place.holding_bridge:
-            await self._release_holding(place.holding_bridge, place.caller_channel)
+        self.places.pop(call_id, None)
 
     async def _forget(self, call_id: str) -> None:
         self._forgotten.add(call_id)
@@ -646,8 +662,6 @@ class AcdAdapter:
         self._workers.pop(call_id, None)
         if place is None:
             return
-        if place.holding_bridge:
-            await self._release_holding(place.holding_bridge, place.caller_channel)
         # An outside party joined by an attended transfer is the last leg of the call.
         for chan in [*place.agent_legs.values(), place.consult_leg]:
             if chan:
@@ -655,6 +669,11 @@ class AcdAdapter:
         for bridge in (place.call_bridge, place.consult_bridge):
             if bridge:
                 await self.ari.destroy_bridge(bridge)
+
+    def _call_of(self, place: CallPlace) -> str:
+        if self.places.get(place.caller_channel) is place:
+            return place.caller_channel
+        return next((cid for cid, p in self.places.items() if p is place), "")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -259,6 +259,10 @@ class AriClient:
                             log.exception("ari resync after connect failed")
                     async for message in ws:
                         await self._dispatch(message)
+                        # Events that arrive in a burst are read without a pause; yield after
+                        # each so that calls' tasks (an answer, a bridge) are not held back
+                        # behind the whole burst.
+                        await asyncio.sleep(0)
             except asyncio.CancelledError:
                 raise
             except websockets.InvalidStatus as exc:

@@ -24,7 +24,7 @@ class Reading:
     at: datetime
     calls: int  # calls the controller is handling (IVR and queued)
     ari_state: str = "ok"  # pbx.ari_health verdict
-    ari_rtt_s: float | None = None
+    ari_rtt_s: float | None = None  # typical: the median of the last few round trips
     loop_lag_s: float = 0.0  # the event loop's typical lag lately (the median of a few)
     load_per_core: float = 0.0  # 1-minute load average / cores
 
