@@ -70,6 +70,7 @@ def follow_up(db: Database, case_id: int, *, at: datetime | None = None) -> Foll
         overdue=bool(work and is_open and work.due_at < now),
         escalation_level=work.escalation_level if work and is_open else 0,
         awaiting_resident=bool(work and is_open and work.awaiting_resident_since),
-        answer=Answer(*answer_row) if answer_row is not None else None,
+        answer=(Answer(answer_row[0], answer_row[1] or "", answer_row[2], answer_row[3])
+                if answer_row is not None else None),
         forwards=tuple(ForwardState(*f) for f in forwards),
     )
