@@ -147,7 +147,7 @@ async def test_the_resident_hears_the_news_presses_zero_and_reaches_a_consultant
     # The department accepts the case: that is news for the resident.
     await asyncio.to_thread(cases.transition_case, db, case_id, "in_progress", by=DEPT)
 
-    ring = await asyncio.wait_for(rings.get(), 15)
+    ring = await asyncio.wait_for(rings.get(), 30)
     assert ring.args == ("phone", "48000000301")
     mine = ring.channel.id
     await phone.answer(mine)  # the resident picks up
@@ -174,7 +174,7 @@ async def _hears_and_presses_zero(c: Center, recorder: Recorder, phone: AriClien
         [row] = await asyncio.to_thread(_notifications, db, case_id)
         return row.status == "sent"
 
-    await until("the notification to be sent at the answer", sent, 10)
+    await until("the notification to be sent at the answer", sent, 20)
 
     def menu_read() -> bool:
         return any("naciśnij zero" in text for text in _heard(settings, seen, notify_leg))
@@ -200,7 +200,7 @@ async def _hears_and_presses_zero(c: Center, recorder: Recorder, phone: AriClien
     await phone.send_dtmf(mine, "0")
 
     offered = await until("a consultant to be offered the call", _async(
-        lambda: [e for e in recorder.of(domain.CallOffered) if e.call_id == notify_leg]), 15)
+        lambda: [e for e in recorder.of(domain.CallOffered) if e.call_id == notify_leg]), 30)
     assert offered[0].agent == "konsultant1" and offered[0].queue == "ogolna"
 
     async def bridged() -> dict[str, Any] | None:
@@ -209,7 +209,7 @@ async def _hears_and_presses_zero(c: Center, recorder: Recorder, phone: AriClien
                 return b
         return None
 
-    await until("the resident and the consultant to be bridged", bridged, 15)
+    await until("the resident and the consultant to be bridged", bridged, 30)
     # The consultant's screen-pop: a notification call, about this case, with what was said.
     context = board.acd.calls[notify_leg].context
     assert context.ivr_path[0] == "notification call" and case_number in context.ivr_path[1]
@@ -220,7 +220,7 @@ async def _hears_and_presses_zero(c: Center, recorder: Recorder, phone: AriClien
     assert max(abs(s) for s in samples) > 1000, "the resident hears nothing"
 
     await phone.hangup(mine)
-    await until("the call to end in the ACD", _async(lambda: not board.holds(notify_leg)), 10)
+    await until("the call to end in the ACD", _async(lambda: not board.holds(notify_leg)), 20)
     [row] = await asyncio.to_thread(_notifications, db, case_id)
     assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
     assert rings.empty(), "the resident was called a second time"
@@ -239,7 +239,7 @@ async def test_a_resident_who_never_answers_is_called_three_times_then_it_fails(
         [row] = await asyncio.to_thread(_notifications, db, case_id)
         return row.status == "failed"
 
-    await until("three unanswered calls", failed, 60)
+    await until("three unanswered calls", failed, 90)
     [row] = await asyncio.to_thread(_notifications, db, case_id)
     assert row.attempts == 3 and row.channel == "phone"
     assert row.last_error is not None and row.last_error.startswith("not answered"), row.last_error
@@ -288,7 +288,7 @@ async def test_notification_calls_nobody_drives_are_hung_up(
     phone.on_event(ringing)
     case_id = await asyncio.to_thread(_report_by_phone, db, "+48000000302")
     await asyncio.to_thread(cases.transition_case, db, case_id, "in_progress", by=DEPT)
-    mine = (await asyncio.wait_for(rings.get(), 15)).channel.id
+    mine = (await asyncio.wait_for(rings.get(), 30)).channel.id
     try:
         [leg] = dialer.calls
         await phone.answer(mine)
