@@ -26,6 +26,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ground.holidays import is_holiday
+from ivr.asr.grammar import Grammar
 from ivr.commands import (
     CollectDigits,
     Enqueue,
@@ -276,11 +277,8 @@ def _ask(state: CallState, node: Node, cmds: list[IvrCommand],
 
 
 def _phrases(state: CallState, node: Node) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for choice in node.choices:
-        for phrase in choice.phrases.get(state.language, ()):
-            seen.setdefault(phrase, None)
-    return tuple(seen)
+    # a Grammar is the tuple of phrases that also knows which belong to one choice
+    return Grammar(c.phrases.get(state.language, ()) for c in node.choices)
 
 
 def _prompts(state: CallState, node: Node, slots: tuple[str, ...]) -> tuple[PromptRef, ...]:

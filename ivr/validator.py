@@ -14,8 +14,9 @@ from difflib import get_close_matches
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr import loader
+from ivr.asr.keywords import collisions as keyword_collisions
 from ivr.model import Mark, Node, Prompt, Script
-from ivr.phrases import shared_phrases
+from ivr.phrases import normalize, shared_phrases
 from ivr.problems import Problem, ScriptInvalid, ordered
 
 DEFAULT_QUEUES: tuple[str, ...] = (
@@ -230,6 +231,15 @@ def _check_choices(script: Script, node: Node) -> list[Problem]:
             out.append(_p(c2.mark, f"{node.id}: phrase '{phrase}' ({lang}) belongs to two "
                                    f"choices ('{c1.next}' and '{c2.next}')",
                           "a spoken answer must lead to one place; keep it in one choice"))
+        # the recogniser hears any inflected form: "hałas" and "hałasu" are the same answer
+        ordered = [c.phrases.get(lang, ()) for c in node.choices]
+        for phrase, index, other, other_index in keyword_collisions(ordered, lang):
+            if normalize(phrase) == normalize(other):
+                continue  # reported above as the same phrase
+            c1, c2 = node.choices[other_index], node.choices[index]
+            out.append(_p(c2.mark, f"{node.id}: phrase '{phrase}' ({lang}) of '{c2.next}' has "
+                                   f"the same key words as '{other}' of '{c1.next}'",
+                          "callers say either in any form; keep such phrases in one choice"))
     return out
 
 

@@ -115,7 +115,7 @@ class SpeechStreams:
             stream.recognizer = await asyncio.get_running_loop().run_in_executor(
                 self.executor, self.models.recognizer, language, 16000)
             stream.language = language
-        stream.recognizer.set_grammar(list(phrases))
+        stream.recognizer.set_grammar(phrases)  # a Grammar: phrases grouped by choice
         stream.recognizer.reset()
         stream.turn, stream.sink = turn, sink
         stream.began, stream.active = False, True

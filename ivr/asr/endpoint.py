@@ -52,6 +52,11 @@ class Endpointer:
     def ended(self) -> bool:
         return self._ended
 
+    @property
+    def silence_frames(self) -> int:
+        """Quiet frames since the last speech frame."""
+        return self._silence_frames
+
     def reset(self) -> None:
         self._speech_frames = self._silence_frames = 0
         self._started = self._ended = False

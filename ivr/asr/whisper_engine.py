@@ -1,11 +1,24 @@
-"""Whisper base through faster-whisper: Polish (and English, Ukrainian) speech out of the box.
+"""Whisper base through faster-whisper / CTranslate2: Polish (and English, Ukrainian) menus.
 
-Whisper is not streaming: the recognizer buffers the caller's audio, cuts the utterance where
-speech ends (`Endpointer`), trims silence and decodes once, greedy (beam 1, temperature 0, no
-timestamps, no fallback) — latency over beauty. The menu's phrases go in as `initial_prompt`;
-the text heard is then mapped to the closest phrase (closed set, `ivr.phrases.best_choice`), and
-the confidence combines that match, Whisper's own certainty and a penalty when it merely echoed
-the prompt list (a known Whisper habit).
+Why this shape (issue #13: natural sentences, any voice, telephone band, decision ≤ 500 ms):
+- **One encoder pass per utterance, no 30-s padding.** The recognizer buffers the caller's
+  audio, cuts it where speech ends (`Endpointer`), trims silence and computes log-mel features
+  of the speech only, padded to `min_frames` (Whisper degrades on very short inputs; 10 s is
+  where it stops hallucinating on one word) instead of 30 s. The CTranslate2 encoder accepts the
+  shorter input: ~0.05 s instead of ~1 s on this machine's two cores.
+- **Closed-set scoring.** Every phrase of the menu is scored against that one encoder output by
+  forced decoding (`ctranslate2.models.Whisper.align`, which returns each given token's
+  probability; all phrases in one batch), normalised per token. This decides among the choices
+  directly instead of mapping a free transcript that Whisper base garbles on 8 kHz audio.
+- **Keywords inside sentences.** One greedy free decoding of the same encoder output gives a
+  transcript in which the choices' key words are looked for in any inflected form
+  (`keywords.spot`, Polish lemmas by simplemma): "tramwaju", "chodnikiem", "kotem".
+- **Calibrated confidence and "none of these"**: `closed_set.decide` + `calibration`.
+- **Speed.** The model is warmed at load (the first CTranslate2 call allocates); decoding starts
+  speculatively once the caller has been quiet for `SPECULATE_MS`: when the end-pointer
+  confirms the end, the decision is usually ready; if the caller speaks again it is discarded.
+  Whisper is not streaming, so there are no partial results.
+The old free-text path (`transcribe`) stays for tools that want a transcript.
 """
 
 from __future__ import annotations
@@ -13,35 +26,130 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ivr.asr import Recognition
-from ivr.asr.endpoint import Endpointer, pcm_to_float, resample_to_16k, trim
-from ivr.phrases import best_choice, normalize
+from ivr.asr.calibration import Calibration
+from ivr.asr.closed_set import Decision, Evidence, decide
+from ivr.asr.endpoint import FRAME_MS, Endpointer, pcm_to_float, resample_to_16k, trim
+from ivr.asr.grammar import Grammar
+from ivr.asr.keywords import spot
 
 MAX_UTTERANCE_S = 8.0
+MIN_FRAMES = 1000  # 10 ms mel frames: the encoder input is never shorter than 10 s
+SPECULATE_MS = 160  # quiet this long after speech: start decoding before the end is confirmed
+MAX_FREE_TOKENS = 48
+
+
+@dataclass(frozen=True)
+class Heard:
+    """Everything one utterance yields: the decision and how long its parts took."""
+
+    decision: Decision
+    transcript: str
+    encode_s: float
+    decode_s: float
 
 
 class WhisperEngine:
     name = "whisper"
 
     def __init__(self, model_dir: Path, language: str = "pl", cpu_threads: int = 2,
-                 beam_size: int = 1) -> None:
+                 beam_size: int = 1, min_frames: int = MIN_FRAMES,
+                 calibration: Calibration | None = None, warm: bool = True) -> None:
         from faster_whisper import WhisperModel
 
         self.model_dir = Path(model_dir)
         self.language = language
         self.beam_size = beam_size
+        self.min_frames = min_frames
+        self.calibration = calibration or Calibration.load()
         self.model: Any = WhisperModel(str(model_dir), device="cpu", compute_type="int8",
                                        local_files_only=True, cpu_threads=cpu_threads)
+        self._tokenizers: dict[str, Any] = {}
+        self._phrase_tokens: dict[tuple[str, str], list[int]] = {}
+        if warm:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Run the whole decision path once so the first caller does not pay for allocation."""
+        rng = np.random.default_rng(0)
+        noise = (rng.standard_normal(16000) * 0.01).astype(np.float32)
+        self.hear(noise, self.language, Grammar([["tak"], ["nie"]]))
 
     def new_recognizer(self, sample_rate: int = 8000,
                        language: str | None = None) -> WhisperRecognizer:
         return WhisperRecognizer(self, sample_rate, language or self.language)
 
+    # --- the decision ----------------------------------------------------------------------
+    def tokenizer(self, language: str) -> Any:
+        if language not in self._tokenizers:
+            from faster_whisper.tokenizer import Tokenizer
+
+            self._tokenizers[language] = Tokenizer(self.model.hf_tokenizer, True,
+                                                   task="transcribe", language=language)
+        return self._tokenizers[language]
+
+    def _tokens(self, language: str, phrase: str) -> list[int]:
+        key = (language, phrase)
+        if key not in self._phrase_tokens:
+            tokens: list[int] = self.tokenizer(language).encode(" " + phrase)
+            self._phrase_tokens[key] = tokens
+        return self._phrase_tokens[key]
+
+    def encode(self, audio16k: np.ndarray) -> tuple[Any, np.ndarray, int]:
+        """Encoder output (as CTranslate2 and numpy) of the speech, and its frame count."""
+        import ctranslate2
+
+        feats = self.model.feature_extractor(audio16k)
+        frames = int(feats.shape[-1])
+        width = min(3000, max(self.min_frames, frames + 50))
+        padded = np.zeros((1, feats.shape[0], width), dtype=np.float32)
+        padded[0, :, :min(frames, width)] = feats[:, :width]
+        out = self.model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=True)
+        return out, np.asarray(out), min(frames, width)
+
+    def hear(self, audio16k: np.ndarray, language: str, grammar: Grammar) -> Heard:
+        import ctranslate2
+
+        tok = self.tokenizer(language)
+        started = time.perf_counter()
+        encoded, array, frames = self.encode(audio16k)
+        encode_s = time.perf_counter() - started
+        free = self.model.model.generate(
+            encoded, [[*tok.sot_sequence, tok.no_timestamps]], beam_size=1,
+            max_length=MAX_FREE_TOKENS, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=[-1])[0]
+        ids = [t for t in free.sequences_ids[0] if t < tok.eot]
+        transcript = tok.decode(ids).strip()
+        logprob = float(free.scores[0]) if free.scores else -5.0
+        no_speech = float(getattr(free, "no_speech_prob", 0.0))
+        choices = [c for c in grammar.choices]
+        phrases = [p for c in choices for p in c]
+        audio: list[float] = []
+        audio_phrase: list[str] = []
+        if phrases:
+            batch = [self._tokens(language, p) for p in phrases]
+            tiled = ctranslate2.StorageView.from_array(
+                np.ascontiguousarray(np.repeat(array, len(batch), axis=0)))
+            aligned = self.model.model.align(tiled, tok.sot_sequence, batch, frames)
+            per_phrase = {p: _mean_log(r.text_token_probs) for p, r in zip(phrases, aligned,
+                                                                            strict=True)}
+            for c in choices:
+                best = max(c, key=lambda p: per_phrase[p])
+                audio.append(per_phrase[best])
+                audio_phrase.append(best)
+        evidence = Evidence(tuple(audio), tuple(audio_phrase), tuple(spot(transcript, choices,
+                                                                           language)),
+                            transcript, logprob, no_speech)
+        decision = decide(evidence, self.calibration)
+        return Heard(decision, transcript, encode_s, time.perf_counter() - started - encode_s)
+
+    # --- free text (tools, the old path) ---------------------------------------------------
     def transcribe(self, audio16k: np.ndarray, language: str,
                    phrases: Sequence[str]) -> tuple[str, float]:
         """Text and Whisper's own certainty (0..1) for 16 kHz float audio."""
@@ -60,19 +168,10 @@ class WhisperEngine:
         return text, (min(certainty) if certainty else 0.0)
 
 
-def closed_set(heard: str, certainty: float, phrases: Sequence[str]) -> tuple[str, float]:
-    """Map free text onto the grammar: (phrase, confidence), ("", 0) when nothing fits."""
-    if not phrases:
-        return heard, certainty
-    match = best_choice(heard, [[p] for p in phrases])
-    if match is None:
-        return "", 0.0
-    said = normalize(heard)
-    named = [p for p in phrases if normalize(p) and f" {normalize(p)} " in f" {said} "]
-    echo = 0.4 if len({normalize(p) for p in named}) >= 3 else 1.0  # it read the prompt back
-    # Whisper's certainty is low on short words even when right: let it lower, not rule.
-    confidence = match.confidence * (0.6 + 0.4 * certainty) * echo
-    return match.phrase, round(confidence, 4)
+def _mean_log(probs: Sequence[float]) -> float:
+    if not probs:
+        return -30.0
+    return float(np.mean(np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-12))))
 
 
 class WhisperRecognizer:
@@ -84,17 +183,21 @@ class WhisperRecognizer:
         self.owner = owner
         self.sample_rate = sample_rate
         self.language = language
-        self._phrases: tuple[str, ...] = ()
+        self.grammar = Grammar([])
         self._buffer = bytearray()
         self._endpoint = Endpointer(sample_rate)
+        self._speculated: tuple[int, Recognition, Heard | None] | None = None
+        self.last: Heard | None = None  # the evidence behind the last final result
 
     def set_grammar(self, phrases: Sequence[str]) -> None:
-        self._phrases = tuple(dict.fromkeys(p for p in phrases if p.strip()))
+        """The menu's phrases; a `Grammar` also says which phrases are one choice."""
+        self.grammar = Grammar.of(phrases)
         self.reset()
 
     def reset(self) -> None:
         self._buffer.clear()
         self._endpoint.reset()
+        self._speculated = None
 
     @property
     def speech_started(self) -> bool:
@@ -108,17 +211,37 @@ class WhisperRecognizer:
             return self.finish()
         if too_long:  # only noise so far: keep the last second
             del self._buffer[: len(self._buffer) - 2 * self.sample_rate]
+        quiet_ms = self._endpoint.silence_frames * FRAME_MS
+        if self._endpoint.started and quiet_ms >= SPECULATE_MS:
+            if self._speculated is None:
+                result, heard = self._decide(bytes(self._buffer))
+                self._speculated = (len(self._buffer), result, heard)
+        else:
+            self._speculated = None  # speech again: what was decoded is not the utterance
         return None
 
     def finish(self) -> Recognition:
         started = time.perf_counter()
-        samples = trim(pcm_to_float(bytes(self._buffer)), self.sample_rate)
-        audio_s = len(samples) / self.sample_rate
+        speculated = self._speculated
+        buffer = bytes(self._buffer)
         self.reset()
-        if len(samples) == 0:
-            return Recognition("", 0.0, True, self.engine, "", 0.0, time.perf_counter() - started)
-        heard, certainty = self.owner.transcribe(resample_to_16k(samples, self.sample_rate),
-                                                 self.language, self._phrases)
-        text, confidence = closed_set(heard, certainty, self._phrases)
-        return Recognition(text, confidence, True, self.engine, heard, audio_s,
-                           time.perf_counter() - started)
+        if speculated is not None and speculated[0] <= len(buffer):
+            # nothing but the quiet tail came after the speculative decoding
+            self.last = speculated[2]
+            return speculated[1]
+        result, self.last = self._decide(buffer)
+        return Recognition(result.text, result.confidence, True, self.engine, result.raw_text,
+                           result.audio_s, time.perf_counter() - started)
+
+    def _decide(self, buffer: bytes) -> tuple[Recognition, Heard | None]:
+        started = time.perf_counter()
+        samples = trim(pcm_to_float(buffer), self.sample_rate)
+        audio_s = len(samples) / self.sample_rate
+        if len(samples) < self.sample_rate // 10:
+            return Recognition("", 0.0, True, self.engine, "", audio_s,
+                               time.perf_counter() - started), None
+        heard = self.owner.hear(resample_to_16k(samples, self.sample_rate), self.language,
+                                self.grammar)
+        d = heard.decision
+        return Recognition(d.phrase, d.confidence, True, self.engine, heard.transcript,
+                           audio_s, time.perf_counter() - started), heard
