@@ -23,6 +23,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "wallboard": ("Tablica kierownika", "Supervisor wallboard"),
     "ivr": ("Edytor IVR", "IVR editor"),
     "dept": ("Jednostka", "Department"),
+    "reports": ("Raporty", "Reports"),
     # softphone
     "phone": ("Telefon", "Phone"),
     "phone_login": ("Zaloguj telefon", "Log in phone"),
@@ -88,6 +89,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "district": ("Dzielnica", "District"),
     "lat": ("Szer. geogr.", "Latitude"),
     "lon": ("Dł. geogr.", "Longitude"),
+    "map_pick": ("Mapa dzielnic: kliknij albo użyj strzałek, by wskazać miejsce",
+                 "Map of the districts: click or use the arrow keys to set the place"),
     "description": ("Opis", "Description"),
     "priority": ("Priorytet", "Priority"),
     "save_case": ("Zapisz zgłoszenie", "Save case"),

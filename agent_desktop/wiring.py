@@ -12,7 +12,7 @@ What it returns: the `Desk` the handlers share (agent_desktop.desk), with today'
 
 Routes: / (home by role), /login, /logout, /lang/{pl|en}, /desk, /wallboard, /ivr, /admin
 (accounts, queues, skills: agent_desktop.admin), /dept (the department workspace:
-agent_desktop.dept); JSON under /desk/api/, /wallboard/api/,
+agent_desktop.dept), /reports (agent_desktop.reports); JSON under /desk/api/, /wallboard/api/,
 /ivr/api/; static at /static/desk/ and SIP.js at /static/vendor/sip.js/.
 """
 
@@ -34,6 +34,7 @@ from agent_desktop import (
     ivr_api,
     login_guard,
     pages,
+    reports,
     report_map,
     security,
     wallboard,
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 ROOT = HERE.parent
 SIPJS_DIR = ROOT / "node_modules" / "sip.js" / "lib"
+CHARTJS_DIR = ROOT / "node_modules" / "chart.js" / "dist"
 
 
 def _own_database(app: web.Application, settings: Settings) -> Database:
@@ -170,10 +172,16 @@ def setup(app: web.Application, settings: Settings, *, db: Database | None = Non
     dept.add_routes(app, settings)
     desk_api.add_routes(app)
     ivr_api.add_routes(app)
+    reports.add_routes(app)
     report_map.add_routes(app)
     app.router.add_static("/static/desk/", HERE / "static", append_version=False)
     if SIPJS_DIR.is_dir():
         app.router.add_static("/static/vendor/sip.js/", SIPJS_DIR)
     else:
         log.warning("%s missing (npm install): the browser softphone cannot load", SIPJS_DIR)
+    if CHARTJS_DIR.is_dir():
+        app.router.add_static("/static/vendor/chart.js/", CHARTJS_DIR)
+    else:
+        log.warning("%s missing (npm install): the reports show tables without charts",
+                    CHARTJS_DIR)
     return desk

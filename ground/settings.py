@@ -126,6 +126,14 @@ class Settings:
     queue_log: bool = True
     queue_log_path: Path | None = None  # None: {data_dir}/queue_log
     metrics_token: str = ""  # empty: /metrics answers loopback clients only
+    # --- reports (/reports, crm_core.services.reports_*): callers who hung up within this many
+    # seconds of joining a queue are short abandons (shown, not counted against the service
+    # level; 0: none, as on the wallboard); the monthly report (run on the 1st, or
+    # `ckm reports monthly`) is written as XLSX into report_monthly_dir and/or e-mailed to
+    # report_monthly_to (comma-separated addresses) through the SMTP settings above.
+    report_short_abandon_s: int = 0
+    report_monthly_dir: str = ""
+    report_monthly_to: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -64,6 +64,12 @@ def states(db: Database, agent: str, *changes: tuple[datetime, str, str, str]) -
 def day(db: Database) -> Database:
     create_queue(db, name="ogolna", display_name="Ogólna", sl_threshold_s=20)
     create_queue(db, name="transport", display_name="Transport", sl_threshold_s=30)
+    record_day(db)
+    return db
+
+
+def record_day(db: Database) -> None:
+    """The day of calls whose figures the tests know (queues ogolna and transport)."""
     # Queued yesterday 23:59:50, answered today 00:00:10 (20 s: within ogolna's 20 s).
     answered(db, "c9", at(0, 0, -10), "ogolna", "k2", wait=20, talk=120, wrapup=None)
     # 08:00 answered in 10 s, 30 s on hold, 180 s from connect to hang-up, 30 s wrap-up.
@@ -96,7 +102,6 @@ def day(db: Database) -> Database:
            (at(9, 10), "reserved", "", "c5"), (at(9, 10, 6), "on_call", "", "c5"),
            (at(9, 12, 6), "wrap_up", "", "c5"), (at(9, 12, 26), "available", "", ""),
            (at(12, 0), "offline", "", ""))
-    return db
 
 
 def test_the_recorder_keeps_hold_language_and_why_a_caller_left(day: Database) -> None:

@@ -20,6 +20,7 @@ from cti import events as ev
 from cti.config import CallContext, Caller
 from cti.crm_link import CrmDirectory
 from tests.a11y import Tour, require_tools
+from tests.crm.test_reports_calls import DAY, record_day
 from tests.desktop.live import PASSWORD, LiveDesk
 
 pytestmark = pytest.mark.browser
@@ -164,6 +165,23 @@ async def test_every_desktop_page_is_accessible_and_valid(desk: LiveDesk, browse
     await tour.check(page, "dept-inbox", await source_of(response))
     response = await page.goto(f"{desk.url}/dept/cases/{made.case.id}")
     await tour.check(page, "dept-case", await source_of(response))
+    await page.close()
+
+    # The reports with a day of calls (tables, the charts drawn from them), and with a bad date.
+    record_day(desk.db)
+    page = await open_as(browser, desk, tour, "kierownik")
+    response = await page.goto(f"{desk.url}/reports?since={DAY}&until={DAY}&step=hour")
+    await page.wait_for_selector("#chart-calls[data-drawn]", state="attached")
+    await tour.check(page, "reports", await source_of(response), dom=True)
+    response = await page.goto(f"{desk.url}/reports?since=abc")
+    await tour.check(page, "reports-errors", await source_of(response))
+    await page.close()
+
+    # The map of reports: districts, the case above as a point, the table of districts.
+    page = await open_as(browser, desk, tour, "kierownik")
+    response = await page.goto(f"{desk.url}/reports/map")
+    await page.wait_for_selector("#report-map[data-points='1']")
+    await tour.check(page, "report-map", await source_of(response), dom=True)
     await page.close()
 
     tour.verdict()
