@@ -114,6 +114,7 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
         await attach_crm(center)
         await attach_notifications(center)
         await attach_forwarding(center)
+        await attach_monthly_reports(center)
     ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
                     settings.ari_app)
     center.ari = ari
@@ -175,6 +176,19 @@ async def attach_notifications(center: Center) -> None:
     await dispatcher.start()
     center.notifications = dispatcher
     center.cleanups.append(dispatcher.stop)
+
+
+async def attach_monthly_reports(center: Center) -> None:
+    """Last month's report at 06:00 on the 1st, when report_monthly_dir or _to is set."""
+    settings = center.settings
+    if center.db is None or not (settings.report_monthly_dir or settings.report_monthly_to):
+        return
+    from crm_core.reports_monthly import MonthlyReports
+
+    monthly = MonthlyReports(settings, center.db)
+    await monthly.start()
+    center.extras["monthly_reports"] = monthly
+    center.cleanups.append(monthly.stop)
 
 
 async def attach_forwarding(center: Center) -> None:

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "crm_core.cli",
     "crm_core.notifications_cli",
     "crm_core.forwarding_cli",
+    "crm_core.reports_cli",
     "ivr.cli",
     "cti.cli",
     "portal.cli",
