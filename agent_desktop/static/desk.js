@@ -4,6 +4,7 @@ import {
   $, api, CtiSocket, el, formatSeconds, setText, stateLabel, t, warsawTime,
 } from "./common.js";
 import { attachDeskPhone, attachPhone } from "./phone_ui.js";
+import { pointPicker } from "/static/geo/ckm-map.js";
 
 const ref = JSON.parse($("ref").textContent);
 const main = document.querySelector("main.desk");
@@ -349,6 +350,9 @@ async function updateNearby() {
 
 for (const id of ["case-category", "case-district"]) $(id).addEventListener("change", updateRouting);
 for (const id of ["case-lat", "case-lon"]) $(id).addEventListener("change", updateNearby);
+// The map sets the point (and an empty district); the fields stay the way to type one.
+pointPicker($("case-map"), { lat: $("case-lat"), lon: $("case-lon"), district: $("case-district") })
+  .catch((e) => console.warn("the case map is unavailable:", e));
 
 $("case-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Page
 
-from crm_core.geo.districts import random_point
+from crm_core.geo.districts import district_at, random_point
 from crm_core.services import cases, users
 from crm_core.warsaw import DISTRICTS
 from ground.settings import ROOT
@@ -149,3 +149,36 @@ async def test_bad_period_is_named_and_consultants_are_refused(desk: LiveDesk) -
                 assert r.status == 403, path
         async with http.get(desk.url + "/static/geo/warsaw_districts.geojson") as r:
             assert r.status == 200 and len((await r.json())["features"]) == 18
+
+
+async def test_consultant_sets_the_case_point_on_the_map(desk: LiveDesk, page: Page) -> None:
+    """The desk's case form: a click on the map fills latitude and longitude and the empty
+    district with the district under the click; arrow keys move the point; the case is saved
+    with it."""
+    await login(page, desk.url, "konsultant1")
+    await page.select_option("#case-category", "roads.pothole")
+    picker = page.locator("#case-map")
+    await picker.scroll_into_view_if_needed()
+    await page.wait_for_selector("#case-map path.district")
+    assert await page.locator("#case-map path.district").count() == 18
+    # Where the district's name is written (the name lets clicks through to the map).
+    label = await page.locator("#case-map .district-label span", has_text="Mokotów").bounding_box()
+    assert label is not None
+    await page.mouse.click(label["x"] + label["width"] / 2, label["y"] + label["height"] / 2)
+    await page.wait_for_selector("#case-map .case-point.picked")
+    lat, lon = float(await page.input_value("#case-lat")), float(await page.input_value("#case-lon"))
+    assert district_at(lat, lon) == "Mokotów"
+    assert await page.input_value("#case-district") == "Mokotów"
+    await page.wait_for_selector("#case-department:has-text('Zarząd Dróg Miejskich')")
+    await picker.focus()
+    await page.keyboard.press("ArrowUp")
+    await page.keyboard.press("ArrowRight")
+    assert float(await page.input_value("#case-lat")) == pytest.approx(lat + 0.002, abs=1e-5)
+    assert float(await page.input_value("#case-lon")) == pytest.approx(lon + 0.002, abs=1e-5)
+    await page.fill("#case-description", "Zapadnięta studzienka")
+    await page.click("#case-save")
+    await page.wait_for_selector("#case-result:has-text('Zapisano zgłoszenie')")
+    newest = cases.list_cases(desk.db)[0]
+    assert (newest.lat, newest.lon, newest.district) == (
+        pytest.approx(lat + 0.002, abs=1e-5), pytest.approx(lon + 0.002, abs=1e-5), "Mokotów")
+    await page.screenshot(path=str(SHOTS / "desk-case-map.png"), full_page=True)
