@@ -11,7 +11,8 @@ The dispatcher (`crm_core.notifications.call_dispatcher`) asks for a call; the a
 Rules:
 - The outcome is reported once: `delivered` the moment the resident answers (a call answered
   is a message delivered, see `crm_core.notifications.calls`), otherwise the reason the call
-  was not answered (Asterisk's hang-up cause). Nothing after the answer changes it.
+  was not answered (Asterisk's hang-up cause, in words: busy, no answer, congestion...).
+  Nothing after the answer changes it.
 - Answered: the message is played, then the menu "press 1 to hear it again, 0 for a
   consultant". Keys count at any moment after the answer, also during a prompt (a resident
   who knows what they want need not wait for the end): 1 plays the message again from its
@@ -137,6 +138,17 @@ Command = Report | Play | StopPlayback | ArmTimer | CancelTimer | ToConsultant |
 
 MENU_TIMER = "menu"
 
+# Q.850 hang-up causes of a call that was not answered, in words for the supervisors' list.
+_CAUSES = {1: "no such number", 3: "no route to the number", 17: "busy", 18: "no answer",
+           19: "no answer", 20: "phone unreachable", 21: "call rejected", 27: "phone unreachable",
+           34: "network congestion", 38: "network out of order", 42: "network congestion"}
+
+
+def not_answered(cause: int, text: str) -> str:
+    """"not answered: busy (User busy, cause 17)"."""
+    words = _CAUSES.get(cause, "hung up before the answer")
+    return f"not answered: {words} ({text or 'no reason given'}, cause {cause})"
+
 
 @dataclass(frozen=True)
 class CallScript:
@@ -194,7 +206,7 @@ class NotifyCall:
         self.phase = Phase.ENDED
         out: list[Command] = [CancelTimer(MENU_TIMER)]
         if was is Phase.DIALLING:
-            report = self.reported = Report(False, f"not answered: {text or 'hung up'} (cause {cause})")
+            report = self.reported = Report(False, not_answered(cause, text))
             return [report]
         if was is Phase.TO_CONSULTANT:
             out.append(LeaveAcd())

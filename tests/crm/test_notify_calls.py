@@ -148,7 +148,7 @@ class Busy:
 
     async def call(self, item: Outgoing, deadline_s: float) -> Outcome:
         self.called.append(item.attempts)
-        return Outcome(False, error="not answered: User busy (cause 17)")
+        return Outcome(False, error="not answered: busy (User busy, cause 17)")
 
     async def close(self) -> None:
         pass
@@ -199,7 +199,7 @@ async def test_unanswered_calls_are_retried_ten_and_twenty_minutes_later_then_fa
     assert busy.called == [1, 2, 3]
     assert waits[:2] == [timedelta(minutes=10), timedelta(minutes=20)]
     assert (row.status, row.attempts) == ("failed", 3)
-    assert row.last_error == "not answered: User busy (cause 17)"
+    assert row.last_error == "not answered: busy (User busy, cause 17)"
     now[0] += timedelta(hours=5)
     assert await dispatcher.run_once() == 0 and busy.called == [1, 2, 3]
 

@@ -82,8 +82,10 @@ def test_zero_in_the_menu_goes_to_the_acd_and_keys_then_belong_to_it() -> None:
 def test_not_answered_reports_the_networks_reason_once() -> None:
     call = nc.NotifyCall(SCRIPT, "notify-1")
     out = call.handle(nc.HungUp(17, "User busy"))
-    assert out == [nc.Report(False, "not answered: User busy (cause 17)")]
+    assert out == [nc.Report(False, "not answered: busy (User busy, cause 17)")]
     assert call.handle(nc.HungUp(16, "")) == [] and call.handle(nc.Answered()) == []
+    assert nc.not_answered(19, "User alerting, no answer").startswith("not answered: no answer (")
+    assert nc.not_answered(0, "") == "not answered: hung up before the answer (no reason given, cause 0)"
 
 
 def test_hanging_up_during_the_message_keeps_it_delivered() -> None:

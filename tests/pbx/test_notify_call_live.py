@@ -6,8 +6,8 @@ trunk). The resident's phone is this test's own ARI app (numbers 48000000300-399
 it answers, hears the message in Polish — read from what the center plays, as `ckm call --json`
 reports it — and the menu, presses 0 and is put through to a consultant by the ACD, whose
 screen-pop names the case. The notification is `sent` once, at the answer. A resident who never
-answers is called three times, then the notification is `failed` with the reason, as
-supervisors see it.
+answers (or whose line is busy) is called three times, then the notification is `failed` with
+the reason, as supervisors see it. Calls nobody drives (a controller that died) are hung up.
 """
 
 from __future__ import annotations
@@ -226,13 +226,16 @@ async def _hears_and_presses_zero(c: Center, recorder: Recorder, phone: AriClien
     assert rings.empty(), "the resident was called a second time"
 
 
+@pytest.mark.parametrize(("number", "reason"), [
+    ("+48000000201", "not answered: no answer (User alerting, no answer, cause 19)"),  # rings on
+    ("+48000000150", "not answered: busy (User busy, cause 17)"),
+])
 async def test_a_resident_who_never_answers_is_called_three_times_then_it_fails(
-        center: tuple[Center, Recorder], settings: Settings) -> None:
+        center: tuple[Center, Recorder], settings: Settings, number: str, reason: str) -> None:
     c, _ = center
     db = c.db
     assert db is not None
-    # 48000000200-299 ring and never answer.
-    case_id = await asyncio.to_thread(_report_by_phone, db, "+48000000201")
+    case_id = await asyncio.to_thread(_report_by_phone, db, number)
     await asyncio.to_thread(cases.transition_case, db, case_id, "in_progress", by=DEPT)
 
     async def failed() -> bool:
@@ -242,9 +245,9 @@ async def test_a_resident_who_never_answers_is_called_three_times_then_it_fails(
     await until("three unanswered calls", failed, 90)
     [row] = await asyncio.to_thread(_notifications, db, case_id)
     assert row.attempts == 3 and row.channel == "phone"
-    assert row.last_error is not None and row.last_error.startswith("not answered"), row.last_error
+    assert row.last_error == reason
     listed = await asyncio.to_thread(store.list_notifications, db, status="failed")
-    assert [(n.to, n.attempts) for n in listed] == [("+48000000201", 3)]
+    assert [(n.to, n.attempts, n.last_error) for n in listed] == [(number, 3, reason)]
     # Nothing is left ringing.
     ari = c.ari
     assert ari is not None
