@@ -42,6 +42,9 @@ class Case(Base):
         sa.Index("ix_cases_resident_status", "resident_id", "status"),
         # Duplicate suggestion: open cases of one category inside a lat/lon box.
         sa.Index("ix_cases_category_status_lat", "category_id", "status", "lat"),
+        # The department inbox: tab counts (index-only) and the closed tab (migration 0008).
+        sa.Index("ix_cases_department_status", "department_id", "status", "id"),
+        sa.Index("ix_cases_department_updated", "department_id", "updated_at"),
         # The case reports read a period of cases by when they were reported (migration 0007).
         sa.Index("ix_cases_created_at", "created_at"),
     )

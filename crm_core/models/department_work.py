@@ -41,7 +41,13 @@ class CaseWork(Base):
     """One row per case that reached a department: its deadline, escalation and outcome."""
 
     __tablename__ = "case_work"
-    __table_args__ = (sa.Index("ix_case_work_department_due", "department_id", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_case_work_department_due", "department_id", "due_at"),
+        # The inbox joins deadlines to open cases without reading the table; the compliance
+        # figure reads a department's finished work by date (migration 0008).
+        sa.Index("ix_case_work_case_due", "case_id", "due_at"),
+        sa.Index("ix_case_work_department_done", "department_id", "done_at"),
+    )
 
     case_id: Mapped[int] = mapped_column(
         sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
