@@ -209,3 +209,23 @@ async def test_a_resident_who_withdrew_consent_is_never_called(seeded: Database)
     assert _rows(seeded) == []
     dispatcher = CallDispatcher(seeded, NoCallsAllowed(), clock=lambda: _warsaw(2099, 6, 1, 10))
     assert await dispatcher.run_once() == 0
+
+
+async def test_the_consultant_records_a_phone_call_choice_with_the_number_on_file(
+        seeded: Database) -> None:
+    """On the line the resident asks to be called back with the news: the desk's form records
+    `phone` with their number and language, and the news is enqueued as a spoken message."""
+    from agent_desktop.crm import Crm
+
+    resident = residents.create_resident(seeded, phones=["600 100 400"], name="Olena",
+                                         preferred_language="uk", consent_contact=False)
+    made = await Crm(seeded).create_case(dataclasses.replace(POTHOLE, resident_id=resident.id),
+                                         Actor("konsultant1"), None, ("phone", None))
+    cases.transition_case(seeded, made["id"], "forwarded", by=Actor("konsultant1"))
+    cases.transition_case(seeded, made["id"], "resolved", by=DEPT, comment="Залатано.", public=True)
+    (row,) = _rows(seeded)
+    assert (row.kind, row.channel, row.to_address, row.language) == (
+        "resolved", "phone", "+48600100400", "uk")
+    assert row.body_text.startswith("Добрий день, це Міський контактний центр Варшави 19115")
+    assert "Справу вирішено." in row.body_text and "Залатано." in row.body_text
+    assert "http" not in row.body_text and row.body_html is None
