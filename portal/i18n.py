@@ -30,9 +30,10 @@ TEXT: dict[str, dict[str, str]] = {
     "address": {"pl": "Adres (ulica i numer)", "en": "Address (street and number)"},
     "location_details": {"pl": "Bliższe określenie miejsca", "en": "More about the place"},
     "map_point": {"pl": "Punkt na mapie (opcjonalnie)", "en": "Point on the map (optional)"},
+    "map_of_place": {"pl": "Miejsce zgłoszenia na mapie", "en": "The reported place on the map"},
     "map_help": {
-        "pl": "Kliknij na schemacie Warszawy albo wpisz współrzędne. Strzałki przesuwają punkt.",
-        "en": "Click the plan of Warsaw or type the coordinates. Arrow keys move the point.",
+        "pl": "Kliknij na mapie dzielnic Warszawy albo wpisz współrzędne. Strzałki przesuwają punkt.",
+        "en": "Click the map of Warsaw's districts or type the coordinates. Arrow keys move the point.",
     },
     "lat": {"pl": "Szerokość geograficzna", "en": "Latitude"},
     "lon": {"pl": "Długość geograficzna", "en": "Longitude"},

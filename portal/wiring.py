@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 
 from crm_core.db import Database, migrate
+from crm_core.geo.outline import GEOJSON
 from crm_core.photos import MediaStore
 from ground.settings import ROOT, Settings
 from portal.config import PortalConfig
@@ -24,6 +25,12 @@ from portal.vendor import VendorFiles
 
 log = logging.getLogger("ckm.portal")
 SIPJS_DIR = ROOT / "node_modules" / "sip.js" / "lib"
+LEAFLET_DIR = ROOT / "node_modules" / "leaflet" / "dist"
+
+
+async def districts_file(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=GEOJSON.read_bytes(), content_type="application/geo+json",
+                        headers={"Cache-Control": "public, max-age=3600"})
 
 
 def setup(app: web.Application, settings: Settings, *, db: Database | None = None,
@@ -48,6 +55,14 @@ def setup(app: web.Application, settings: Settings, *, db: Database | None = Non
     else:
         log.warning("SIP.js not installed (%s): 'call from your browser' will not work; run npm ci",
                     SIPJS_DIR)
+    # The map (report form, case page): ckm's district file and map module, Leaflet from npm.
+    pages.router.add_get(f"/static/geo/{GEOJSON.name}", districts_file)
+    pages.router.add_static("/static/geo", GEOJSON.parent)
+    if LEAFLET_DIR.is_dir():
+        pages.router.add_static("/static/vendor/leaflet", LEAFLET_DIR)
+    else:
+        log.warning("Leaflet not installed (%s): the report form keeps its coordinate fields only; "
+                    "run npm ci", LEAFLET_DIR)
     pages.router.add_static("/static", HERE / "static")
 
     api = web.Application(middlewares=[api_middleware])

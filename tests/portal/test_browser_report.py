@@ -37,7 +37,8 @@ def test_resident_reports_with_a_photo_and_sees_the_status_change(
             page.get_by_label("Kategoria").select_option("roads.pothole")
             page.get_by_label("Dzielnica").select_option("Mokotów")
             page.get_by_label("Adres (ulica i numer)").fill("Puławska 100")
-            # The SVG plan stands in for map tiles: a click sets the coordinates, arrows nudge.
+            # ckm's own district map (no tiles): a click sets the coordinates, arrows nudge.
+            expect(page.locator("#map path.district")).to_have_count(18)
             page.locator("#map").click(position={"x": 180, "y": 180})
             page.locator("#map").press("ArrowUp")
             lat, lon = float(page.locator("#lat").input_value()), float(page.locator("#lon").input_value())
@@ -92,6 +93,12 @@ def test_resident_reports_with_a_photo_and_sees_the_status_change(
             page.goto(link)
             expect(page.locator("#case-status")).to_have_text("W realizacji")
             expect(page.locator("#history")).to_contain_text("Zlecono naprawę ZDM")
+            # The reported point on the district map beside its coordinates.
+            expect(page.locator("#case-map path.district")).to_have_count(18)
+            expect(page.locator("#case-map .case-point.picked")).to_have_count(1)
+            shots = Path(__file__).parents[2] / "var" / "test-artifacts" / "map"
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "portal-case-map.png"), full_page=True)
 
             request_id = number.replace("/", "-")
             with urllib.request.urlopen(f"{server.base}/open311/v2/requests/{request_id}.json") as r:

@@ -93,6 +93,10 @@ export function districtMap(element, geo, { labels = true, zoomControl = true, i
       }).addTo(map);
     }
   }
+  // Seen whole in a small box the names crowd the centre: smaller letters until zoomed in.
+  const crowd = () => element.classList.toggle("ckm-far", map.getZoom() < 10.5);
+  map.on("zoomend", crowd);
+  crowd();
   new ResizeObserver(() => map.invalidateSize()).observe(element);
   return { map, districts, bounds };
 }
@@ -166,6 +170,7 @@ export async function pointMap(element, lat, lon) {
   const geo = await loadDistricts();
   element.hidden = false;
   const { map } = districtMap(element, geo, { zoomControl: false, interactive: false });
+  map.setView([lat, lon], 12.5, { animate: false }); // the neighbourhood, with its district's name
   L.marker([lat, lon], { icon: pointIcon("picked"), interactive: false, keyboard: false }).addTo(map);
   return { map, geo };
 }
