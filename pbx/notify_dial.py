@@ -83,6 +83,9 @@ class NotifyDialer:
     def ready(self) -> bool:
         return self.ari.connected.is_set()
 
+    def in_progress(self) -> int:
+        return len(self.calls)
+
     async def prepare(self) -> int:
         """Render the fixed prompts (menu, goodbye, connecting) in every language."""
         return await asyncio.to_thread(self.prompts.prepare_refs, notify_prompts.all_refs())

@@ -51,6 +51,10 @@ class PhoneCaller(Protocol):
         reason it was not answered. Gives up (not answered) after `deadline_s`."""
         ...
 
+    def in_progress(self) -> int:
+        """Calls not over yet (ringing, talking, or with a consultant)."""
+        ...
+
     async def close(self) -> None:
         """ckm stops: end the calls still in progress."""
         ...
@@ -148,7 +152,8 @@ class CallDispatcher:
                 log.info("%d phone notifications deferred to the end of the quiet hours (%s)",
                          moved, p.quiet.next_allowed(now).astimezone(p.quiet.zone))
             return 0
-        free = p.lines - len(self._calls)
+        # A call keeps its line after its outcome is recorded (the message, a consultant).
+        free = p.lines - max(len(self._calls), self.caller.in_progress())
         if free <= 0 or not self.caller.ready():
             return 0
         items = await asyncio.to_thread(store.claim, self.db, (CHANNEL,), limit=free,

@@ -130,6 +130,9 @@ class NoCallsAllowed:
     def ready(self) -> bool:
         return True
 
+    def in_progress(self) -> int:
+        return 0
+
     async def call(self, item: Outgoing, deadline_s: float) -> Outcome:
         raise AssertionError(f"a resident was called: {item.to}")
 
@@ -145,6 +148,9 @@ class Busy:
 
     def ready(self) -> bool:
         return True
+
+    def in_progress(self) -> int:
+        return 0
 
     async def call(self, item: Outgoing, deadline_s: float) -> Outcome:
         self.called.append(item.attempts)
@@ -229,3 +235,20 @@ async def test_the_consultant_records_a_phone_call_choice_with_the_number_on_fil
     assert row.body_text.startswith("Добрий день, це Міський контактний центр Варшави 19115")
     assert "Справу вирішено." in row.body_text and "Залатано." in row.body_text
     assert "http" not in row.body_text and row.body_html is None
+
+
+class TwoTalking(Busy):
+    """Both lines busy with calls whose outcome is already recorded (residents talking)."""
+
+    def in_progress(self) -> int:
+        return 2
+
+
+async def test_no_new_call_while_every_line_is_talking(seeded: Database) -> None:
+    await asyncio.to_thread(_report_by_phone, seeded)
+    talking = TwoTalking()
+    dispatcher = CallDispatcher(seeded, talking, calls.CallPolicy(lines=2),
+                                clock=lambda: _warsaw(2099, 6, 1, 10))
+    assert await dispatcher.run_once() == 0 and talking.called == []
+    [row] = _rows(seeded)
+    assert (row.status, row.attempts) == ("pending", 0)
