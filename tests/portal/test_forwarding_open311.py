@@ -230,3 +230,59 @@ def test_forwarding_settings_are_checked_and_a_case_is_queued_once(crm: Database
     forwarding.configure(crm, "ZDM", "none")
     other = forwarded_case(crm)
     assert forwarding.list_forwards(crm, case_id=other) == []
+
+
+async def test_a_server_that_answers_with_a_token_is_asked_for_the_id_then_the_status(
+        crm: Database, tmp_path: Path) -> None:
+    """GeoReport v2 lets a server answer a POST with a token only (the request is made later):
+    ckm asks tokens/{token} until the id comes, then polls requests/{id}. A local server
+    speaking that part of the protocol, counting what it was asked."""
+    asked: list[str] = []
+    token_lookups = 0
+
+    async def post(request: web.Request) -> web.Response:
+        form = await request.post()
+        asked.append(f"POST {form['service_code']} {form['api_key']}")
+        return web.json_response([{"token": "tok-19115", "service_notice": "queued"}])
+
+    async def token(request: web.Request) -> web.Response:
+        nonlocal token_lookups
+        token_lookups += 1
+        asked.append(f"GET tokens/{request.match_info['token']}")
+        if token_lookups < 2:  # not made yet: the spec's 404
+            return web.json_response([{"code": 404, "description": "not yet"}], status=404)
+        return web.json_response([{"service_request_id": "BGO-77", "token": "tok-19115"}])
+
+    async def status(request: web.Request) -> web.Response:
+        asked.append(f"GET requests/{request.match_info['id']}")
+        return web.json_response([{"service_request_id": "BGO-77", "status": "closed",
+                                   "status_notes": "Kontener wywieziony."}])
+
+    app = web.Application()
+    app.router.add_post("/v2/requests.json", post)
+    app.router.add_get("/v2/tokens/{token}.json", token)
+    app.router.add_get("/v2/requests/{id}.json", status)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        forwarding.configure(crm, "BGO", "open311", f"http://127.0.0.1:{port}/v2", api_key="k-1",
+                             service_codes="waste=WASTE,waste.illegal_dump=DUMP")
+        created = cases.create_case(crm, NewCase("waste.illegal_dump", "Stara kanapa przy śmietniku",
+                                                 address="Wolska 40", district="Wola"), by=CENTER)
+        cases.transition_case(crm, created.case.id, "forwarded", by=CENTER)
+        worker = Forwarder(crm, public_base_url="https://19115.example.test", policy=FAST)
+        await worker.start()
+        try:
+            await until("resolved from the token's request",
+                        lambda: cases.get_case(crm, created.case.id).status == "resolved")
+        finally:
+            await worker.stop()
+    finally:
+        await runner.cleanup()
+    assert asked[0] == "POST DUMP k-1"  # the subcategory's code, mapped
+    assert asked[1:4] == ["GET tokens/tok-19115", "GET tokens/tok-19115", "GET requests/BGO-77"]
+    row = forward_row(crm, created.case.id)
+    assert (row.remote_token, row.remote_id, row.remote_status) == ("tok-19115", "BGO-77", "closed")
+    assert cases.get_case(crm, created.case.id).history[-1].comment == "Kontener wywieziony."
