@@ -72,6 +72,7 @@ class Flow:
     ari_requests: dict[str, int] = field(default_factory=dict)  # the controller's, by kind
     ping_max_s: float = 0.0  # slowest ARI ping answer during the run
     slowest: dict[str, float] = field(default_factory=dict)  # request kind -> seconds
+    ari_events: dict[str, int] = field(default_factory=dict)  # the controller's, by type
     unserved: list[str] = field(default_factory=list)  # callee channels that never reached one
     marked_busy: set[str] = field(default_factory=set)
 
@@ -226,6 +227,7 @@ async def bench(settings: Settings, callers: int, rate: float, *,
         ours.ari_requests = {str(k): int(v) for k, v in stats.get("ari_requests", {}).items()}
         ours.settle(set(stats.get("shed", [])))
         ours.slowest = {str(k): float(v) for k, v in stats.get("slowest_requests", {}).items()}
+        ours.ari_events = {str(k): int(v) for k, v in stats.get("ari_events", {}).items()}
         flows.append(ours)
     finally:
         await client.stop()
@@ -268,6 +270,9 @@ def report(flows: list[Flow], rate: float) -> str:
             top = ", ".join(f"{k} {v / handled:.1f}" for k, v in
                             sorted(f.ari_requests.items(), key=lambda kv: -kv[1])[:8])
             lines.append(f"{f.name}: {per_call:.1f} ARI requests per call ({top})")
+        if f.ari_events and handled:
+            lines.append(f"{f.name}: {sum(f.ari_events.values()) / handled:.1f} ARI events "
+                         "per call")
         if f.slowest:
             worst = ", ".join(f"{k} {1000 * v:.0f}" for k, v in
                               sorted(f.slowest.items(), key=lambda kv: -kv[1])[:5])
@@ -341,6 +346,7 @@ async def serve_center(settings: Settings) -> None:
     print("CKM_ACD " + json.dumps({"double_bridged": sum(1 for n in connected.values() if n > 1),
                                    "bridged": len(connected), "shed": sorted(shed),
                                    "slowest_requests": slowest,
+                                   "ari_events": dict(controller.ari.events),
                                    "ari_requests": dict(controller.ari.requests.most_common())}),
           flush=True)
     center.controller = controller

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,9 @@ class Run:
     answer_latency_s: list[float] = field(default_factory=list)
     stasis_to_answer_s: list[float] = field(default_factory=list)
     stasis_lag_s: list[float] = field(default_factory=list)  # Asterisk → controller
+    asterisk_answer_s: list[float] = field(default_factory=list)  # originate → answered in Asterisk
+    ari_events: dict[str, int] = field(default_factory=dict)  # the controller's, by type
+    ari_requests: dict[str, int] = field(default_factory=dict)  # the controller's, by kind
 
     @property
     def cpu_per_call_ms(self) -> float:
@@ -70,13 +74,16 @@ async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20,
             caller = new_id("bench")
             answered = client.expect("StasisStart", caller)
             ended = client.expect("StasisEnd", caller)
-            t0 = time.monotonic()
+            t0, wall0 = time.monotonic(), datetime.now(UTC)
             try:
                 await client.originate(endpoint, channel_id=caller, app=client.app, timeout=15,
                                        caller_id='"Bench" <+48600000000>',
                                        variables={"_CKM_ROUTE_APP": route_app})
-                await asyncio.wait_for(answered, timeout)
+                start = await asyncio.wait_for(answered, timeout)
                 run.answer_latency_s.append(time.monotonic() - t0)
+                if start.timestamp is not None:
+                    # When Asterisk itself had the caller answered (its event's time).
+                    run.asterisk_answer_s.append((start.timestamp - wall0).total_seconds())
                 await asyncio.wait_for(ended, timeout)
                 run.answered += 1
             except (TimeoutError, AriError):
@@ -154,6 +161,8 @@ async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
                 stats: dict[str, Any] = json.loads(line.removeprefix("CKM_STATS "))
                 controller.stasis_to_answer_s = stats["answer_latency_s"][-calls:]
                 controller.stasis_lag_s = stats.get("stasis_lag_s", [])[-calls:]
+                controller.ari_events = stats.get("ari_events", {})
+                controller.ari_requests = stats.get("ari_requests", {})
         runs.append(controller)
     finally:
         await client.stop()
@@ -186,10 +195,25 @@ def report(runs: list[Run]) -> str:
             f"{1000 * p99_n:.1f} ms, ratio {p99_c / p99_n:.2f} (target ≤ {LATENCY_TARGET})",
             f"CPU ratio controller/native: {ctl.cpu_per_call_ms / native.cpu_per_call_ms:.2f} "
             f"(target ≤ {CPU_TARGET})"]
+        for r in runs:
+            if r.asterisk_answer_s:
+                seen = [1000 * x for x in r.asterisk_answer_s]
+                lines.append(f"{r.name}: answered in Asterisk's own time p50 {pct(seen, 0.5):.0f} "
+                             f"ms, p99 {pct(seen, 0.99):.0f} ms after the originate (ms clock)")
         if ctl.stasis_lag_s:
             lag = [1000 * x for x in ctl.stasis_lag_s]
             lines.append(f"controller's part: StasisStart reaches it p50 {pct(lag, 0.5):.0f} ms, "
                          f"p99 {pct(lag, 0.99):.0f} ms after Asterisk sent it (ms clock)")
+        if ctl.ari_events:
+            handled = ctl.calls + 20  # and the warm-up
+            top = ", ".join(f"{k} {v / handled:.1f}" for k, v in
+                            sorted(ctl.ari_events.items(), key=lambda kv: -kv[1])[:8])
+            lines.append(f"ARI events to the controller per call: "
+                         f"{sum(ctl.ari_events.values()) / handled:.1f} ({top})")
+            asked = ", ".join(f"{k} {v / handled:.1f}" for k, v in
+                              sorted(ctl.ari_requests.items(), key=lambda kv: -kv[1])[:6])
+            lines.append(f"ARI requests of the controller per call: "
+                         f"{sum(ctl.ari_requests.values()) / handled:.1f} ({asked})")
     return "\n".join(lines)
 
 

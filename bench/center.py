@@ -28,8 +28,9 @@ def main() -> None:
         asyncio.run(run)
         return
     import cProfile
+    import time
 
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)  # CPU of the loop's thread, not wall time
     try:
         profiler.runcall(asyncio.run, run)
     finally:

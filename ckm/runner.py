@@ -229,6 +229,8 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
             "calls_started": stats.calls_started, "calls_adopted": stats.calls_adopted,
             "calls_ended": stats.calls_ended, "command_errors": stats.command_errors,
             "answer_latency_s": stats.answer_latency_s, "stasis_lag_s": stats.stasis_lag_s,
+            "ari_events": dict(controller.ari.events),
+            "ari_requests": dict(controller.ari.requests),
             "loop_stalls": len(watchdog.stalls),
         }), flush=True)
         if runner is not None:

@@ -50,6 +50,8 @@ OUR_BRIDGES = ("ckm-call-", "ckm-queue-", "ckm-consult-", "ckm-snoop-")
 STALE_BRIDGE_S = 60.0
 
 LEG_ROLES = ("agent", "resident", "consult", "supervisor", "snoop")
+TEARDOWN = (cc.CancelRing, cc.HangupAgentLeg, cc.HangupCall)
+TEARDOWN_RETRY_S = 2.0
 
 
 class AcdFeed(Protocol):
@@ -197,8 +199,21 @@ class AcdAdapter:
                     log.warning("acd %s: %s failed: %s", call_id, type(command).__name__, exc)
             except AriUnavailable as exc:
                 log.warning("acd %s: %s not sent: %s", call_id, type(command).__name__, exc)
+                if isinstance(command, TEARDOWN):
+                    # A hang-up that got no answer may never have happened: a caller or a
+                    # consultant's leg left up is lost to everyone. Once more, a bit later
+                    # (a hang-up of what is already gone is a harmless 404).
+                    self._spawn(self._teardown_again(command))
             except Exception:
                 log.exception("acd %s: %s crashed", call_id, type(command).__name__)
+
+    async def _teardown_again(self, command: cc.Command) -> None:
+        await asyncio.sleep(TEARDOWN_RETRY_S)
+        try:
+            await self._run(command)
+        except (AriError, AriUnavailable) as exc:
+            log.error("acd %s: %s failed twice: %s", command.call_id, type(command).__name__,
+                      exc)
 
     def _feed(self, event: ce.AcdEvent) -> bool:
         """Hand `event` to the ACD; False when it refused it (the reason is logged)."""
@@ -533,8 +548,10 @@ class AcdAdapter:
                                   f"agent,{command.call_id},{command.agent}",
                                   command.caller_number or "anonymous", name,
                                   timeout=int(command.timeout_s) + 5)
-        except AriError as exc:
-            # The endpoint does not exist or is not registered: a decline, not a crash.
+        except (AriError, AriUnavailable) as exc:
+            # The endpoint does not exist or is not registered (or Asterisk did not answer in
+            # time: should the leg come up later, it is an unknown leg and is hung up): a
+            # decline, not a crash.
             log.info("acd: ringing %s at %s failed: %s", command.agent, command.endpoint, exc)
             self.legs.pop(leg_id, None)
             place.agent_legs.pop(command.agent, None)

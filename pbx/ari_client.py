@@ -31,6 +31,11 @@ from pbx.ari_events import AriEvent, MalformedEvent, UnknownEvent, parse_event
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[AriEvent], Awaitable[None]]
+# What the center's call control reads (controller, ACD adapter, speech, notification calls).
+# Asterisk otherwise sends each of its channels' every variable, dialplan step, state and
+# caller-id change, which it serialises and we parse for nothing.
+CALL_CONTROL_EVENTS = ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelDtmfReceived",
+                       "PlaybackStarted", "PlaybackFinished", "ApplicationReplaced")
 ConnectedHandler = Callable[[], Awaitable[None]]
 
 
@@ -74,6 +79,11 @@ class AriClient:
         self.connects = 0
         self.last_error = ""
         self.unknown_types: set[str] = set()
+        # Only these event types are sent to the app (ARI's event filter, set on each connect);
+        # empty: all of them.
+        self.allowed_events: tuple[str, ...] = ()
+        # Events received by type (unknown ones too): what Asterisk sends us per call.
+        self.events: Counter[str] = Counter()
         # REST requests by kind ("POST bridges/addChannel"): what a call costs Asterisk in ARI.
         self.requests: Counter[str] = Counter()
         # Told of every REST request's kind and duration (seconds), answered or not: metrics.
@@ -252,6 +262,7 @@ class AriClient:
                     self.last_error = ""
                     self.connected.set()
                     log.info("ari connected app=%s connects=%d", self.app, self.connects)
+                    await self._filter_events()
                     for handler in self._on_connected:
                         try:
                             await handler()
@@ -285,12 +296,22 @@ class AriClient:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
+    async def _filter_events(self) -> None:
+        if not self.allowed_events:
+            return
+        try:
+            await self.request("PUT", f"/applications/{self.app}/eventFilter",
+                               body={"allowed": [{"type": t} for t in self.allowed_events]})
+        except (AriError, AriUnavailable) as exc:
+            log.warning("ari event filter not set (all events will come): %s", exc)
+
     async def _dispatch(self, message: str | bytes) -> None:
         try:
             event = parse_event(json.loads(message))
         except (MalformedEvent, ValueError, TypeError) as exc:
             log.warning("ari malformed event skipped: %s; raw=%.200r", exc, message)
             return
+        self.events[event.type] += 1
         if isinstance(event, UnknownEvent):
             if event.type not in self.unknown_types:
                 self.unknown_types.add(event.type)

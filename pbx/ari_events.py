@@ -160,7 +160,9 @@ def parse_time(raw: object) -> datetime | None:
     if not isinstance(raw, str):
         return None
     try:
-        return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
+        # fromisoformat (C) reads "+0000" too and costs a fraction of strptime, which was a
+        # third of the controller's time per event in `ckm bench calls`' profile.
+        return datetime.fromisoformat(raw)
     except ValueError:
         return None
 

@@ -27,7 +27,7 @@ from ivr import events as ie
 from ivr import lookup as ivr_lookup
 from pbx import ari_events as ev
 from pbx import call_session as cs
-from pbx.ari_client import AriClient, AriError, AriUnavailable
+from pbx.ari_client import CALL_CONTROL_EVENTS, AriClient, AriError, AriUnavailable
 from pbx.ari_health import AriHealth, AriProbe
 from pbx.overload import OverloadGuard, Reading
 from pbx.prompts import PromptStage
@@ -117,6 +117,7 @@ class Controller:
         self.speech = speech
         self.ari = ari or AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
                                     settings.ari_app)
+        self.ari.allowed_events = CALL_CONTROL_EVENTS
         self.calls: dict[str, CallHandle] = {}
         self.shedding: set[str] = set()  # calls hearing the busy message now
         self._background: set[asyncio.Task[None]] = set()
