@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -248,6 +249,27 @@ def _tab_clause(tab: str, now: datetime) -> sa.ColumnElement[bool]:
     return open_
 
 
+def _tab_counts(session: Session, base: Any, now: datetime) -> dict[str, int]:
+    """Every tab's count in two statements, not one per tab: cases per status (an index-only
+    scan of the department's cases), then the deadlines of its open ones only — the same
+    figures `_tab_clause` selects, read in one pass each."""
+    per_status = {status: int(n) for status, n in session.execute(
+        base.with_only_columns(Case.status, sa.func.count(Case.id)).group_by(Case.status))}
+    start, end = _day_bounds(now)
+
+    def share(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    overdue, due_today = session.execute(
+        base.where(Case.status.in_([s.value for s in WORK_STATUSES])).with_only_columns(
+            share(CaseWork.due_at < now),
+            share(sa.and_(CaseWork.due_at >= max(start, now), CaseWork.due_at < end)))).one()
+    new, in_progress = per_status.get(S.FORWARDED.value, 0), per_status.get(S.IN_PROGRESS.value, 0)
+    return {"open": new + in_progress, "new": new, "overdue": int(overdue),
+            "due_today": int(due_today), "in_progress": in_progress,
+            "done": sum(per_status.get(s.value, 0) for s in (S.RESOLVED, S.REJECTED, S.CLOSED))}
+
+
 def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = None) -> Inbox:
     now = at or utcnow()
     errors: dict[str, str] = {}
@@ -299,10 +321,7 @@ def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = N
             base = base.where(sa.or_(Case.number.ilike(pattern), Case.address.ilike(pattern),
                                      Case.description.ilike(pattern),
                                      Case.location_text.ilike(pattern)))
-        counts: dict[str, int] = {}
-        for tab in TABS:
-            counted = base.where(_tab_clause(tab, now)).with_only_columns(sa.func.count(Case.id))
-            counts[tab] = session.scalar(counted) or 0
+        counts = _tab_counts(session, base, now)
         # Work to do by deadline, soonest first; the closed tab by the latest change first (what
         # was just closed is what a department looks for; and so it reads an index, not a sort
         # of every case the department ever closed: migration 0008).
