@@ -23,6 +23,7 @@ from crm_core.models.department_work import CaseNote, CaseWork, DepartmentMember
 from crm_core.models.forwarding import CaseForward, InboundMail
 from crm_core.models.interactions import (
     CHANNELS,
+    AgentStateHour,
     AgentStateLog,
     AppliedEvent,
     Interaction,
@@ -37,6 +38,7 @@ __all__ = [
     "CHANNELS",
     "OPEN_STATUSES",
     "AgentSkill",
+    "AgentStateHour",
     "AgentStateLog",
     "ApiKey",
     "AppliedEvent",

@@ -98,7 +98,11 @@ class AgentStateLog(Base):
     same call). A state lasts until the agent's next row."""
 
     __tablename__ = "agent_state_log"
-    __table_args__ = (sa.Index("ix_agent_state_log_at", "at"),)
+    __table_args__ = (
+        sa.Index("ix_agent_state_log_at", "at"),
+        # An agent's latest change (the recorder's previous state, the report's current one).
+        sa.Index("ix_agent_state_log_agent_at", "agent", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agent: Mapped[str] = mapped_column(sa.String(64))
@@ -106,6 +110,26 @@ class AgentStateLog(Base):
     state: Mapped[str] = mapped_column(sa.String(12))
     reason: Mapped[str] = mapped_column(sa.String(80), default="")
     call_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class AgentStateHour(Base):
+    """Seconds an agent spent in a state (and pause reason) within one hour, and the offers
+    they let ring out then (migration 0007): the agents' report sums these instead of reading
+    every state change of a month. Written by the CRM recorder as each state ends; `hour` is
+    the start of a Warsaw hour (so day, weekday and hour filters are exact)."""
+
+    __tablename__ = "agent_state_hours"
+    __table_args__ = (sa.Index("ix_agent_state_hours_hour", "hour"),)
+
+    agent: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    # The hour's Warsaw weekday (0 Monday) and hour of day: the report's filters, in SQL.
+    weekday: Mapped[int] = mapped_column(sa.SmallInteger)
+    hour_of_day: Mapped[int] = mapped_column(sa.SmallInteger)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+    unanswered: Mapped[int] = mapped_column(default=0)
 
 
 class AppliedEvent(Base):

@@ -17,7 +17,6 @@ from crm_core.db import Database
 from crm_core.errors import NotFound, ValidationError
 from crm_core.models import (
     CHANNELS,
-    AgentStateLog,
     DispositionCode,
     Interaction,
     IvrPathStep,
@@ -26,6 +25,7 @@ from crm_core.models import (
     User,
 )
 from crm_core.phone import is_anonymous, normalize_phone
+from crm_core.services.agent_states import AgentStateRecorder
 from ground import events as ev
 
 MAX_NOTES = 10_000
@@ -47,8 +47,8 @@ class CallEventBatch:
         # IVR steps are written with one executemany after the calls have ids (finish()):
         # no ORM object per step, and no RETURNING of step ids nobody reads.
         self._steps: list[tuple[Interaction, dict[str, object]]] = []
-        # Agents' state changes are not a call's: written with one executemany in finish().
-        self._states: list[dict[str, object]] = []
+        # Agents' state changes are not a call's: the log and its hourly totals.
+        self._agent_states = AgentStateRecorder(session)
 
     def preload(self, events: list[ev.DomainEvent]) -> None:
         events = [e for e in events if not isinstance(e, ev.AgentStateChanged)]
@@ -161,18 +161,13 @@ class CallEventBatch:
                 [{"interaction_id": call.id, **row} for call, row in self._steps],
             )
             self._steps.clear()
-        if self._states:
-            states: sa.Table = AgentStateLog.__table__  # type: ignore[assignment]
-            self.session.execute(states.insert(), self._states)
-            self._states.clear()
+        self._agent_states.finish()
 
     def apply(self, event: ev.DomainEvent) -> None:
         """Fold one call event into the interaction of `event.call_id`. Applying the same
         event twice is prevented by the outbox (applied_events), not here."""
         if isinstance(event, ev.AgentStateChanged):
-            self._states.append({"agent": event.agent[:64], "at": event.at,
-                                 "state": event.state[:12], "reason": event.reason[:80],
-                                 "call_id": event.call_id[:64] or None})
+            self._agent_states.add(event)
             return
         with self.session.no_autoflush:
             call = self._call(event.call_id, event.at)

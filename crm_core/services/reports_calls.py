@@ -33,7 +33,14 @@ import sqlalchemy as sa
 
 from crm_core.db import Database
 from crm_core.errors import ValidationError
-from crm_core.models import AgentStateLog, Interaction, IvrPathStep, Queue
+from crm_core.models import (
+    AgentStateHour,
+    AgentStateLog,
+    Interaction,
+    IvrPathStep,
+    Queue,
+    User,
+)
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 STEPS = ("day", "hour", "15min")
@@ -302,31 +309,43 @@ class AgentFigures:
     unanswered_offers: int
 
 
-def fold_agents(states: Sequence[StateRow], calls: Iterable[CallRow], flt: ReportFilter,
-                now: datetime) -> tuple[AgentFigures, ...]:
-    """Time in each state between the agent's consecutive rows (the last until `now`), cut to
-    the period's days and hours; an offer unanswered is a `reserved` spell in the period that
-    did not become `on_call` for the same call."""
+@dataclass(frozen=True)
+class HourRow:
+    """An agent's seconds in one state (and pause reason) over the filter's hours, from
+    agent_state_hours; `hour` is the first of them."""
+
+    agent: str
+    hour: datetime
+    state: str
+    reason: str
+    seconds: float
+    unanswered: int
+
+
+def fold_agents(hours: Iterable[HourRow], current: Sequence[StateRow], calls: Iterable[CallRow],
+                flt: ReportFilter, now: datetime) -> tuple[AgentFigures, ...]:
+    """Time in each state from the hourly totals of the period's hours (a state ends when the
+    agent's next begins), plus each agent's current state from when it began until `now`;
+    an unanswered offer is a `reserved` spell that did not become `on_call` for the same call."""
     spent: dict[str, dict[str, float]] = {}
     paused: dict[str, dict[str, float]] = {}
     unanswered: dict[str, int] = {}
-    by_agent: dict[str, list[StateRow]] = {}
-    for row in sorted(states, key=lambda r: r.at):
-        by_agent.setdefault(row.agent, []).append(row)
-    for agent, rows in by_agent.items():
+
+    def add(agent: str, state: str, reason: str, seconds: float) -> None:
         mine = spent.setdefault(agent, {})
-        for row, nxt in zip(rows, [*rows[1:], None], strict=True):
-            until = nxt.at if nxt is not None else max(row.at, now)
-            seconds = _seconds_in(row.at, until, flt)
-            if row.state == "reserved" and flt.bucket(row.at) is not None and nxt is not None \
-                    and not (nxt.state == "on_call" and nxt.call_id == row.call_id):
-                unanswered[agent] = unanswered.get(agent, 0) + 1
-            if row.state == "offline" or seconds <= 0:
-                continue
-            mine[row.state] = mine.get(row.state, 0.0) + seconds
-            if row.state == "paused":
-                reasons = paused.setdefault(agent, {})
-                reasons[row.reason or "-"] = reasons.get(row.reason or "-", 0.0) + seconds
+        mine[state] = mine.get(state, 0.0) + seconds
+        if state == "paused":
+            reasons = paused.setdefault(agent, {})
+            reasons[reason or "-"] = reasons.get(reason or "-", 0.0) + seconds
+
+    for h in hours:  # already the filter's (hour_rows)
+        if h.seconds > 0:
+            add(h.agent, h.state, h.reason, h.seconds)
+        if h.unanswered:
+            unanswered[h.agent] = unanswered.get(h.agent, 0) + h.unanswered
+    for row in current:
+        if row.state != "offline" and (seconds := _seconds_in(row.at, now, flt)) > 0:
+            add(row.agent, row.state, row.reason, seconds)
     handled: dict[str, list[float]] = {}
     for c in calls:
         if (c.agent and c.connected_at is not None and c.ended_at is not None
@@ -334,7 +353,7 @@ def fold_agents(states: Sequence[StateRow], calls: Iterable[CallRow], flt: Repor
             wrapup = (max(0.0, (c.wrapped_up_at - c.ended_at).total_seconds())
                       if c.wrapped_up_at is not None else 0.0)
             handled.setdefault(c.agent, []).append((c.talk_s or 0.0) + wrapup)
-    agents = sorted(set(spent) | set(handled))
+    agents = sorted(set(spent) | set(handled) | set(unanswered))
     return tuple(
         AgentFigures(
             agent=a,
@@ -342,7 +361,7 @@ def fold_agents(states: Sequence[StateRow], calls: Iterable[CallRow], flt: Repor
             by_state_s={s: round(v, 1) for s, v in sorted(spent.get(a, {}).items())},
             by_pause_reason_s={r: round(v, 1) for r, v in sorted(paused.get(a, {}).items())},
             handled=len(handled.get(a, [])),
-            aht_s=round(sum(h) / len(h), 1) if (h := handled.get(a)) else None,
+            aht_s=round(sum(hs) / len(hs), 1) if (hs := handled.get(a)) else None,
             unanswered_offers=unanswered.get(a, 0),
         )
         for a in agents
@@ -392,20 +411,42 @@ def call_rows(db: Database, since: datetime, until: datetime) -> list[CallRow]:
     return [CallRow(*row) for row in rows]
 
 
-def state_rows(db: Database, since: datetime, until: datetime) -> list[StateRow]:
-    """State changes in [since, until) and each agent's last one before (their state then)."""
-    log = AgentStateLog
-    last_before = (sa.select(log.agent, sa.func.max(log.at).label("at"))
-                   .where(log.at < since).group_by(log.agent).subquery())
+def hour_rows(db: Database, flt: ReportFilter) -> list[HourRow]:
+    """The agents' hourly totals of the filter's days, weekdays and hours, summed per agent,
+    state and reason by the database (a month of a center is tens of thousands of hours)."""
+    h = AgentStateHour
+    query = (sa.select(h.agent, h.state, h.reason, sa.func.sum(h.seconds),
+                       sa.func.sum(h.unanswered))
+             .where(h.hour >= flt.start, h.hour < flt.end,
+                    h.hour_of_day >= flt.hour_from, h.hour_of_day < flt.hour_to)
+             .group_by(h.agent, h.state, h.reason))
+    if flt.weekdays != frozenset(range(7)):
+        query = query.where(h.weekday.in_(sorted(flt.weekdays)))
     with db.reading() as session:
-        inside = session.execute(
+        return [HourRow(a, flt.start, state, reason, float(seconds or 0), int(unanswered or 0))
+                for a, state, reason, seconds, unanswered in session.execute(query)]
+
+
+def current_states(db: Database) -> list[StateRow]:
+    """Each agent's latest state change: the state they are in now (not in the hourly totals
+    until it ends). Per user one probe of ix_agent_state_log_agent_at, not a scan of a year of
+    changes."""
+    log = AgentStateLog
+    last_at = (sa.select(sa.func.max(log.at)).where(log.agent == User.username)
+               .scalar_subquery())
+    with db.reading() as session:
+        latest = [(agent, at) for agent, at in session.execute(
+            sa.select(User.username, last_at)) if at is not None]
+        if not latest:
+            return []
+        rows = session.execute(
             sa.select(log.agent, log.at, log.state, log.reason, log.call_id)
-            .where(log.at >= since, log.at < until)).all()
-        before = session.execute(
-            sa.select(log.agent, log.at, log.state, log.reason, log.call_id)
-            .join(last_before, sa.and_(last_before.c.agent == log.agent,
-                                       last_before.c.at == log.at))).all()
-    return [StateRow(a, at, s, r or "", c) for a, at, s, r, c in [*before, *inside]]
+            .where(sa.tuple_(log.agent, log.at).in_(latest))
+            .order_by(log.agent, log.id)).all()
+    found: dict[str, StateRow] = {}
+    for a, at, s, r, c in rows:  # two changes at the same moment: the later one
+        found[a] = StateRow(a, at, s, r or "", c)
+    return list(found.values())
 
 
 @dataclass(frozen=True)
@@ -417,5 +458,5 @@ class ContactCenterReport:
 def contact_center_report(db: Database, flt: ReportFilter, *, now: datetime) -> ContactCenterReport:
     calls = call_rows(db, flt.start, flt.end)
     report = fold_calls(calls, flt, sl_thresholds(db))
-    agents = fold_agents(state_rows(db, flt.start, min(flt.end, now)), calls, flt, now)
+    agents = fold_agents(hour_rows(db, flt), current_states(db), calls, flt, now)
     return ContactCenterReport(report, agents)

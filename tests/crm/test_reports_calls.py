@@ -13,6 +13,7 @@ from crm_core.errors import ValidationError
 from crm_core.services import reports_calls as rc
 from crm_core.services.contact_center import create_queue
 from crm_core.services.interactions import get_call, record_event
+from crm_core.services.users import create_user
 from ground import events as ev
 
 DAY = date(2026, 11, 30)  # a Monday; Warsaw is UTC+1
@@ -188,6 +189,11 @@ def test_agents_time_by_state_pauses_handled_calls_and_unanswered_offers(day: Da
                              "paused": 900.0, "reserved": 31.0, "wrap_up": 50.0}
     assert k1.by_pause_reason_s == {"przerwa": 900.0}
     assert (k1.handled, k1.aht_s, k1.unanswered_offers) == (2, 175.0, 1)
+    eight = {a.agent: a for a in rc.contact_center_report(
+        day, rc.ReportFilter(DAY, DAY, hour_from=8, hour_to=9), now=NOW).agents}["k1"]
+    assert eight.by_state_s == {"available": 2480.0, "on_call": 180.0, "paused": 900.0,
+                                "reserved": 10.0, "wrap_up": 30.0}
+    assert (eight.logged_in_s, eight.unanswered_offers) == (3600.0, 0)
     k2 = agents["k2"]
     assert (k2.logged_in_s, k2.handled, k2.aht_s, k2.unanswered_offers) == (0.0, 2, 150.0, 0)
 
@@ -196,3 +202,16 @@ def test_a_filter_that_makes_no_sense_is_refused_with_its_field_named() -> None:
     with pytest.raises(ValidationError) as refused:
         rc.ReportFilter(DAY, DAY - timedelta(days=1), step="week", hour_from=10, hour_to=9)
     assert set(refused.value.fields) == {"until", "step", "hours"}
+
+
+def test_an_agent_still_logged_in_counts_until_now_and_a_replay_adds_nothing(db: Database) -> None:
+    create_user(db, username="k3", full_name="Konsultantka Trzy", role="consultant",
+                password="dlugie-haslo-k3-19115")
+    states(db, "k3", (at(11, 30), "available", "", ""), (at(11, 50), "paused", "szkolenie", ""))
+    # The outbox may apply an old change again after a crash: logged, not counted twice.
+    states(db, "k3", (at(11, 30), "available", "", ""))
+    flt = rc.ReportFilter(DAY, DAY)
+    k3 = rc.contact_center_report(db, flt, now=at(12, 0)).agents[0]
+    assert (k3.agent, k3.logged_in_s) == ("k3", 1800.0)
+    assert k3.by_state_s == {"available": 1200.0, "paused": 600.0}
+    assert k3.by_pause_reason_s == {"szkolenie": 600.0}

@@ -1,5 +1,5 @@
 """reports: why a caller left a queue, hold time and language on each call, the agents' state
-log, and the indexes that read a period of calls and cases
+log and its hourly totals, and the indexes that read a period of calls and cases
 
 Revision ID: 0007
 Revises: 0006
@@ -39,9 +39,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agent_state_log")),
     )
     op.create_index("ix_agent_state_log_at", "agent_state_log", ["at"], unique=False)
+    op.create_index("ix_agent_state_log_agent_at", "agent_state_log", ["agent", "at"],
+                    unique=False)
+    op.create_table(
+        "agent_state_hours",
+        sa.Column("agent", sa.String(64), nullable=False),
+        sa.Column("hour", TIME, nullable=False),
+        sa.Column("state", sa.String(12), nullable=False),
+        sa.Column("reason", sa.String(80), nullable=False),
+        sa.Column("weekday", sa.SmallInteger(), nullable=False),
+        sa.Column("hour_of_day", sa.SmallInteger(), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("unanswered", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("agent", "hour", "state", "reason",
+                                name=op.f("pk_agent_state_hours")),
+    )
+    op.create_index("ix_agent_state_hours_hour", "agent_state_hours", ["hour"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_agent_state_hours_hour", table_name="agent_state_hours")
+    op.drop_table("agent_state_hours")
+    op.drop_index("ix_agent_state_log_agent_at", table_name="agent_state_log")
     op.drop_index("ix_agent_state_log_at", table_name="agent_state_log")
     op.drop_table("agent_state_log")
     with op.batch_alter_table("cases") as batch:
