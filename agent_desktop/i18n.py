@@ -108,6 +108,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "resident_told": ("Powiadomienia mieszkańca", "The resident was told"),
     "resident_not_told": ("Mieszkaniec nie był powiadamiany.", "The resident has not been told anything."),
     "card_due": ("Termin jednostki", "Department's deadline"),
+    "quarantine": ("Poczta w kwarantannie", "Quarantined e-mail"),
+    "quarantine_help": ("Nie dołączona do żadnego zgłoszenia (nieznany nadawca, brak lub podrobiony "
+                        "znacznik sprawy); wszystkie: ckm mail quarantine",
+                        "Attached to no case (unknown sender, a missing or forged case tag); all of "
+                        "them: ckm mail quarantine"),
+    "mail_received": ("Odebrano", "Received"),
+    "mail_from": ("Od", "From"),
+    "mail_subject": ("Temat", "Subject"),
+    "mail_reason": ("Powód", "Reason"),
     "card_overdue": ("po terminie", "overdue"),
     "card_escalated": ("eskalacja", "escalated"),
     "card_awaiting": ("czeka na odpowiedź mieszkańca", "waiting for the resident's answer"),

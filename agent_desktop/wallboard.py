@@ -14,6 +14,7 @@ from agent_desktop.dept import strings as dept_strings
 from agent_desktop.dept import when
 from agent_desktop.pages import current, desk_of, lang_of, render
 from agent_desktop.security import WALLBOARD_ROLES, requires
+from crm_core.forwarding import inbound
 from crm_core.services import department
 
 
@@ -25,8 +26,9 @@ async def wallboard_page(request: web.Request) -> web.StreamResponse:
         {q["name"]: float(q["sl_threshold_s"]) for q in ref["queues"]})
     escalated = await off_loop(department.escalated, desk_of(request).crm.db)
     undelivered = (await desk_of(request).crm.notifications("failed", limit=20))["notifications"]
+    quarantined = await off_loop(inbound.list_inbound, desk_of(request).crm.db, limit=20)
     return render(request, "wallboard.html", user, ref=ref, escalated=escalated, when=when,
-                  undelivered=undelivered,
+                  undelivered=undelivered, quarantined=quarantined,
                   d=dept_strings(lang_of(request)),
                   has_phone=user.extension in desk_of(request).softphones,
                   desk_phone=user.extension in desk_of(request).desk_phones)

@@ -49,3 +49,12 @@ async def test_quarantined_mail_is_listed_for_supervisors(
     assert row["from"] == "ktos@example.org" and row["subject"] == "Re: x"
     assert row["reason"] == "forged or foreign case tag for case 7"
     assert "sam załatwiłem" in row["excerpt"]
+    # The wallboard page shows them in a panel of their own.
+    token = users.open_session(live.db, users.get_user(live.db, "kierownik").id)
+    async with aiohttp.ClientSession() as http, http.get(
+            live.url + "/wallboard", headers={"Cookie": f"ckm_session={token}"}) as response:
+        assert response.status == 200
+        page = await response.text()
+    panel = page.split('id="quarantine"', 1)[1].split("</section>", 1)[0]
+    assert "Poczta w kwarantannie (1)" in panel and "ktos@example.org" in panel
+    assert "forged or foreign case tag for case 7" in panel and "ckm mail quarantine" in panel
