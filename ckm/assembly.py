@@ -224,7 +224,8 @@ async def attach_notify_calls(center: Center, ari: AriClient, prompts: PromptSta
 
     settings = center.settings
     policy = call_dispatcher.policy_from(settings)
-    dialer = NotifyDialer(ari, settings, prompts, center.router, queue=settings.notify_call_queue)
+    dialer = NotifyDialer(ari, settings, prompts, center.router, queue=settings.notify_call_queue,
+                          bus=center.bus)
     await dialer.prepare()
     calls = call_dispatcher.CallDispatcher(center.db, dialer, policy)
     await calls.start()

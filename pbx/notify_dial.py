@@ -25,9 +25,12 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 from crm_core.notifications.store import OK, Outcome, Outgoing
+from ground import events as domain
+from ground.bus import EventBus
 from ground.settings import Settings
 from ivr import commands as ic
 from ivr.tts import TtsError
@@ -62,17 +65,19 @@ class _Call:
     commands: asyncio.Queue[list[nc.Command] | None] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    answered_at: datetime | None = None
 
 
 class NotifyDialer:
     def __init__(self, ari: AriClient, settings: Settings, prompts: PromptStage,
-                 acd: AcdDoor | None, *, queue: str, ring_s: int = 40, plays: int = 2,
-                 menu_wait_s: float = 6.0) -> None:
+                 acd: AcdDoor | None, *, queue: str, bus: EventBus | None = None,
+                 ring_s: int = 40, plays: int = 2, menu_wait_s: float = 6.0) -> None:
         self.ari = ari
         self.settings = settings
         self.prompts = prompts
         self.acd = acd
         self.queue = queue
+        self.bus = bus
         self.ring_s = ring_s
         self.plays = plays
         self.menu_wait_s = menu_wait_s
@@ -168,6 +173,7 @@ class NotifyDialer:
         match event:
             case ev.StasisStart(channel=chan, args=args) if args and args[0] == STASIS_ROLE:
                 if chan.id in self.calls:
+                    self.calls[chan.id].answered_at = datetime.now(UTC)
                     self._feed(chan.id, nc.Answered())
                 else:
                     log.info("notify call %s is not this process's; hanging it up", chan.id)
@@ -202,6 +208,10 @@ class NotifyDialer:
         call.commands.put_nowait(None)
         if not call.outcome.done():
             call.outcome.set_result(Outcome(False, error="the call ended before an outcome"))
+
+    def _publish(self, event: domain.DomainEvent) -> None:
+        if self.bus is not None:
+            self.bus.publish(event)
 
     # --- commands -----------------------------------------------------------------------------
     async def _work(self, channel_id: str, call: _Call) -> None:
@@ -259,6 +269,8 @@ class NotifyDialer:
                 if self.acd is not None:
                     await self.acd.digit(channel_id, digit)
             case nc.LeaveAcd():
+                self._publish(domain.CallEnded(call_id=channel_id, at=datetime.now(UTC),
+                                               reason="caller_hangup_in_queue"))
                 if self.acd is not None:
                     await self.acd.caller_gone(channel_id)
             case nc.Hangup():
@@ -271,6 +283,13 @@ class NotifyDialer:
             await self.ari.hangup(channel_id)
             return
         item = call.item
+        # From here it is a conversation of the contact center like a call to 19115: the CRM
+        # records it (the resident found by their number, the queue, the consultant, the end).
+        answered = call.answered_at or datetime.now(UTC)
+        self._publish(domain.CallStarted(call_id=channel_id, at=answered, caller_number=item.to,
+                                         caller_name="", dialed="notification",
+                                         channel_name=""))
+        self._publish(domain.CallAnswered(call_id=channel_id, at=answered))
         # The consultant's screen-pop: where the call comes from, the case (its number is in
         # the subject) and what the resident was just told.
         await self.acd.enqueue(cs.EnqueueCall(

@@ -39,7 +39,7 @@ from pbx.notify_dial import NotifyDialer
 from pbx.prompts import describe_media
 
 from .audio_taps import stored_recording, until
-from .live_center import Recorder, live_center, log_in
+from .live_center import Recorder, crm_call, live_center, log_in
 
 pytestmark = pytest.mark.asterisk
 
@@ -221,6 +221,14 @@ async def _hears_and_presses_zero(c: Center, recorder: Recorder, phone: AriClien
 
     await phone.hangup(mine)
     await until("the call to end in the ACD", _async(lambda: not board.holds(notify_leg)), 20)
+    # The CRM has the conversation as it has a call to 19115: the resident (by their number),
+    # the queue, the consultant, the end.
+    view = await crm_call(c, notify_leg, lambda v: v.ended_at is not None,
+                          "the CRM to record the notification call's conversation")
+    resident_id = cases.get_case(db, case_id).resident_id
+    assert (view.caller_number, view.resident_id, view.queue, view.agent_username,
+            view.end_reason) == ("+48000000301", resident_id, "ogolna", "konsultant1",
+                                 "caller_hangup_in_queue")
     [row] = await asyncio.to_thread(_notifications, db, case_id)
     assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
     assert rings.empty(), "the resident was called a second time"
