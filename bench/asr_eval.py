@@ -17,14 +17,16 @@ counts only as far as it really saves time).
 
 Calibration: lines are split in two halves by a hash of their text (`split_of`), never by
 render, so one sentence is never both fitted and measured. `--fit` fits
-`ivr/asr/calibration.json` on the *fit* half; the report's accuracy and error figures are over
+`ivr/asr/calibration.json` on the *fit* half (all languages); the report's accuracy and error figures are over
 the *test* half, with the whole set's figures beside them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
+import json
 import os
 import statistics
 import threading
@@ -115,6 +117,7 @@ class Outcome:
     heard: str
     latency_s: float  # end of speech → decision
     features: tuple[float, ...]
+    match_confidence: float  # the interpreter's phrase mapping (1.0 for a phrase of the choice)
 
     @property
     def right(self) -> bool:
@@ -209,7 +212,23 @@ def recognise(rec: WhisperRecognizer, utt: Utterance, grammar: Grammar,
     decided = best if confidence >= threshold else None
     features = rec.last.decision.features if rec.last is not None else ()
     return Outcome(utt, decided, best, confidence, result.raw_text,
-                   max(0.0, clock - utt.speech_end_s), features)
+                   max(0.0, clock - utt.speech_end_s), features,
+                   match.confidence if match else 0.0)
+
+
+def recalibrated(outcomes: Sequence[Outcome], cal: calibration_mod.Calibration,
+                 threshold: float) -> list[Outcome]:
+    """The outcomes as a recogniser with calibration `cal` would have had them (the
+    confidence is the only thing calibration changes)."""
+    out = []
+    for o in outcomes:
+        if not o.features:
+            out.append(o)
+            continue
+        confidence = round(cal.confidence(o.features) * o.match_confidence, 4)
+        decided = o.best if confidence >= threshold else None
+        out.append(dataclasses.replace(o, confidence=confidence, decided=decided))
+    return out
 
 
 def evaluate(engine: WhisperEngine, script: Script, utts: Sequence[Utterance]) -> list[Outcome]:
@@ -390,6 +409,16 @@ def simultaneous(engine: WhisperEngine, script: Script, utts: Sequence[Utterance
     return latencies, max(lags)
 
 
+def save(outcomes: Sequence[Outcome], path: Path = CACHE / "outcomes.json") -> None:
+    """What each utterance gave (text index, variant, key, features...): for refitting the
+    calibration without running the recogniser again."""
+    rows = [{"line": o.utterance.line.index, "variant": o.utterance.variant.name,
+             "best": o.best, "confidence": o.confidence, "heard": o.heard,
+             "latency_s": o.latency_s, "features": o.features,
+             "match_confidence": o.match_confidence} for o in outcomes]
+    path.write_text(json.dumps(rows, ensure_ascii=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.asr_eval")
     parser.add_argument("--fit", action="store_true",
@@ -410,16 +439,16 @@ def main(argv: list[str] | None = None) -> int:
     utts = utterances(lines)
     print(f"rendered/cached {len(utts)} utterances in {time.perf_counter() - started:.1f} s")
     outcomes = evaluate(engine, script, utts)
+    save(outcomes)
     if args.fit:
-        fit_on = [o for o in outcomes if o.utterance.line.split == "fit"
-                  and o.utterance.line.language == "pl" and o.features]
+        fit_on = [o for o in outcomes if o.utterance.line.split == "fit" and o.features]
         fitted = calibration_mod.fit([o.features for o in fit_on],
                                      [o.best == o.utterance.line.key for o in fit_on])
         calibration_mod.FITTED.write_text(fitted.to_json())
         print(f"calibration fitted on {len(fit_on)} utterances → {calibration_mod.FITTED}: "
               f"{fitted}")
         engine.calibration = fitted
-        outcomes = evaluate(engine, script, utts)
+        outcomes = recalibrated(outcomes, fitted, script.confidence_threshold)
     elif not calibration_mod.FITTED.is_file():
         print("calibration: NOT FITTED (run with --fit)")
     for lang in args.languages.split(","):

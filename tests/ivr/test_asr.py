@@ -14,9 +14,10 @@ from ivr import interpreter, tts
 from ivr.asr import Recognition, Recognizer
 from ivr.asr import models as speech_models
 from ivr.asr.endpoint import Endpointer
+from ivr.asr.grammar import Grammar
 from ivr.asr.phrase_sets import KOREAN_RATES, KOREAN_WORDS, POLISH_MENU, SPEECH_RATES
 from ivr.asr.vosk_engine import VoskEngine
-from ivr.asr.whisper_engine import WhisperEngine, closed_set
+from ivr.asr.whisper_engine import WhisperEngine
 from ivr.commands import Enqueue, Listen
 from ivr.events import CallStarted, Digit, LookupResult, PromptFinished, SpeechResult
 from ivr.interpreter import CallState
@@ -192,12 +193,43 @@ def POLISH_MENU_TARGETS() -> Iterator[tuple[str, str, str]]:
             yield item
 
 
-def test_closed_set_mapping_and_echo_penalty() -> None:
-    phrases = ["odpady", "hałas", "drogi", "psy i koty"]
-    assert closed_set("Psy i koty.", 0.8, phrases)[0] == "psy i koty"
-    text, confident = closed_set("hałas", 0.9, phrases)
-    _, echoed = closed_set("odpady, hałas, drogi", 0.9, phrases)
-    assert text == "hałas" and echoed < confident * 0.5
+def test_whisper_decides_among_choices_and_old_callers_still_work(
+        script_19115: Script, whisper: WhisperEngine) -> None:
+    node = script_19115.nodes["category_menu"]
+    grammar = Grammar(c.phrases["pl"] for c in node.choices)
+    recognizer = whisper.new_recognizer(8000, "pl")
+    recognizer.set_grammar(grammar)
+    result = stream(recognizer, tts.speak_to_pcm("hałas", "pl", 8000, 150))
+    # the text is a phrase of the winning choice, the raw text what Whisper wrote
+    assert result.text in node.choices[5].phrases["pl"], result
+    assert result.final and result.raw_text and 0 < result.confidence <= 1
+    assert recognizer.last is not None and recognizer.last.decision.index == 5
+    # a plain list of phrases (tools outside the IVR) is one choice per phrase
+    recognizer.set_grammar(["odpady", "hałas", "drogi"])
+    assert recognizer.grammar.choices == (("odpady",), ("hałas",), ("drogi",))
+    assert stream(recognizer, tts.speak_to_pcm("odpady", "pl", 8000, 150)).text == "odpady"
+
+
+def test_speculative_decoding_is_dropped_when_the_caller_goes_on(
+        whisper: WhisperEngine) -> None:
+    """A pause shorter than the end-point (but long enough to start decoding) must not end
+    the utterance with what was said before it."""
+    recognizer = whisper.new_recognizer(8000, "pl")
+    recognizer.set_grammar(Grammar([["odpady"], ["hałas"]]))
+    first = tts.speak_to_pcm("odpady", "pl", 8000, 150, pad_s=(0.3, 0.0))
+    pause = b"\0" * (2 * 8000 * 300 // 1000)  # 300 ms: past SPECULATE_MS, short of the end
+    second = tts.speak_to_pcm("hałas hałas", "pl", 8000, 150, pad_s=(0.0, 0.8))
+    speculated = []
+    result = None
+    for i in range(0, len(first + pause), 320):
+        result = recognizer.accept_audio((first + pause)[i:i + 320])
+        assert result is None
+        if recognizer._speculated is not None:
+            speculated.append(recognizer._speculated[1])
+    assert speculated, "no decoding started during the pause"
+    result = stream(recognizer, second)
+    # the result covers the whole utterance, not the part decoded during the pause
+    assert result.audio_s > speculated[-1].audio_s + 0.5, (result, speculated[-1])
 
 
 def test_endpointer_finds_the_end_of_speech() -> None:
