@@ -472,7 +472,7 @@ class AcdAdapter:
             case cc.HangupCall():
                 for chan in list(place.agent_legs.values()):
                     await self.ari.hangup(chan)
-                await self.ari.hangup(place.caller_channel)
+                await self._end_caller(place, command.call_id)
             case cc.DialExternal(number=number):
                 await self._leave_queue(place)
                 # The caller leaves our hands: the dialplan dials out and the call ends there.
@@ -615,6 +615,18 @@ class AcdAdapter:
         acd = getattr(self.acd, "acd", None)
         entries = getattr(acd, "entries", {})
         return {getattr(e, "call_id", "") for e in entries.values()}
+
+    async def _end_caller(self, place: CallPlace, call_id: str) -> None:
+        """Hang the caller up. A caller who came in through the dialplan leaves Stasis and the
+        dialplan hangs up on the channel's own thread (`Hangup()` after `Stasis()`), as after
+        app_queue: under load, a DELETE of a caller just left alone in its call bridge got no
+        answer from Asterisk for 10 s (seen in `ckm bench acd`). A callback's resident leg was
+        originated by us and has no dialplan to go back to: DELETE."""
+        if place.caller_channel != call_id:
+            await self.ari.hangup(place.caller_channel)
+            return
+        await self.ari.request("POST", f"/channels/{place.caller_channel}/continue",
+                               gone_ok=True)
 
     async def _music(self, place: CallPlace) -> None:
         await self.ari.request("POST", f"/channels/{place.caller_channel}/moh",
