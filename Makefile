@@ -51,6 +51,7 @@ bench: venv system-deps web-deps
 	$(BIN)/python -m bench.acd_bench
 	$(BIN)/python -m bench.crm_history
 	$(BIN)/python -m bench.dept_inbox
+	$(BIN)/python -m bench.reports_bench
 	$(BIN)/python -m bench.portal_bench
 	$(BIN)/python -m bench.desktop_bench
 	$(BIN)/ckm bench notifications

@@ -178,7 +178,7 @@ async def _request(http: aiohttp.ClientSession, method: str, url: str, rule: Rul
         body = {"data": {}}
     async with http.request(method, url, headers=headers, allow_redirects=False,
                             **body) as response:  # type: ignore[arg-type]
-        text = await response.text()
+        text = await response.text(errors="replace")  # an XLSX download is not text
         return response.status, response.headers.get("Location", "") or text
 
 
