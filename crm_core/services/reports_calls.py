@@ -65,6 +65,10 @@ class ReportFilter:
     hour_from: int = 0
     hour_to: int = 24
     short_abandon_s: float = 0.0
+    # UTC hour number → (inside the filter, its day key, its hour key's prefix): a month's
+    # figures fall in a few hundred hours, each converted to Warsaw time once.
+    _hours: dict[int, tuple[bool, str, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         errors: dict[str, str] = {}
@@ -95,16 +99,24 @@ class ReportFilter:
         """The bucket key of a moment, None when the filter leaves it out."""
         if at is None:
             return None
-        local = at.astimezone(WARSAW)
-        if not self.since <= local.date() <= self.until:
-            return None
-        if local.weekday() not in self.weekdays or not self.hour_from <= local.hour < self.hour_to:
+        ts = at.timestamp()
+        number = int(ts // 3600)
+        info = self._hours.get(number)
+        if info is None:
+            # Warsaw is a whole number of hours from UTC: one UTC hour is one local hour.
+            local = datetime.fromtimestamp(number * 3600, WARSAW)
+            inside = (self.since <= local.date() <= self.until
+                      and local.weekday() in self.weekdays
+                      and self.hour_from <= local.hour < self.hour_to)
+            info = (inside, local.date().isoformat(), local.strftime("%Y-%m-%d %H:"))
+            self._hours[number] = info
+        if not info[0]:
             return None
         if self.step == "day":
-            return local.date().isoformat()
+            return info[1]
         if self.step == "hour":
-            return local.strftime("%Y-%m-%d %H:00")
-        return local.strftime("%Y-%m-%d %H:") + f"{local.minute // 15 * 15:02d}"
+            return info[2] + "00"
+        return info[2] + f"{int(ts - number * 3600) // 900 * 15:02d}"
 
 
 @dataclass(frozen=True)
@@ -227,14 +239,19 @@ def fold_calls(calls: Iterable[CallRow], flt: ReportFilter,
     tallies: dict[tuple[str, str], Tally] = {}
     by_language: dict[str, Tally] = {}
 
+    targets: dict[tuple[str, str, str | None], list[Tally]] = {}
+
     def add(at: datetime | None, queue: str, language: str | None = None) -> list[Tally]:
         bucket = flt.bucket(at)
         if bucket is None:
             return []
-        out = [tallies.setdefault((b, q), Tally())
-               for b in (bucket, ALL) for q in ({queue, TOTAL} if queue else {TOTAL})]
-        if language is not None:
-            out.append(by_language.setdefault(language or "?", Tally()))
+        out = targets.get((bucket, queue, language))
+        if out is None:
+            out = [tallies.setdefault((b, q), Tally())
+                   for b in (bucket, ALL) for q in ({queue, TOTAL} if queue else {TOTAL})]
+            if language is not None:
+                out.append(by_language.setdefault(language or "?", Tally()))
+            targets[bucket, queue, language] = out
         return out
 
     for c in calls:
@@ -400,11 +417,20 @@ def call_rows(db: Database, since: datetime, until: datetime) -> list[CallRow]:
         i.queued_at.is_(None),
         sa.exists().where(step.interaction_id == i.id,
                           sa.or_(*(step.node.startswith(p) for p in SELF_SERVICE_PREFIXES))))
+
+    def moment(column: Any) -> Any:
+        # PostgreSQL hands back aware datetimes already; converting each to UTC (the models'
+        # UtcDateTime) was a third of a month's report. SQLite's text needs the conversion.
+        if db.dialect == "postgresql":
+            return sa.type_coerce(column, sa.DateTime(timezone=True))
+        return column
+
     query = sa.select(
-        i.queue, i.queued_at, i.connected_at, i.wait_s, i.left_queue_reason, i.left_queue_at,
-        i.ended_at, i.talk_s, i.hold_s, i.wrapped_up_at, i.transferred_to.is_not(None),
-        i.callback_requested_at, i.callback_done_at, i.callback_status, i.language,
-        i.agent_username, i.started_at, self_served,
+        i.queue, moment(i.queued_at), moment(i.connected_at), i.wait_s, i.left_queue_reason,
+        moment(i.left_queue_at), moment(i.ended_at), i.talk_s, i.hold_s,
+        moment(i.wrapped_up_at), i.transferred_to.is_not(None), moment(i.callback_requested_at),
+        moment(i.callback_done_at), i.callback_status, i.language, i.agent_username,
+        moment(i.started_at), self_served,
     ).where(i.channel == "phone", i.started_at >= since - LOOKBACK, i.started_at < until)
     with db.reading() as session:
         rows: list[tuple[Any, ...]] = [tuple(row) for row in session.execute(query)]
