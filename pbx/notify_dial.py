@@ -237,6 +237,11 @@ class NotifyDialer:
                          bool(core.reported and core.reported.delivered), core.heard, core.plays,
                          core.handed_over)
                 self._end(channel_id)
+            # The message was rendered for this call (a retry renders it again); the same news
+            # twice about one case may be on another line right now.
+            message = call.core.script.message
+            if all(other.core.script.message != message for other in self.calls.values()):
+                self.prompts.forget(message)
 
     async def _run(self, channel_id: str, call: _Call, command: nc.Command) -> None:
         match command:

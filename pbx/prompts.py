@@ -82,6 +82,21 @@ class PromptStage:
         self.catalog.add(ref.text, ref.voice, rendered)
         return self._stage(rendered, ref)
 
+    def forget(self, ref: PromptRef) -> None:
+        """Drop a one-off prompt (a notification call's message, said to one resident) once
+        its call is over: its catalog entry and its files, staged and cached, so they do not
+        pile up. Never for a script's or the queue's prompts: every call shares those."""
+        prompt = self.catalog.entries.pop((ref.text.strip(), ref.voice), None)
+        if prompt is None:
+            return
+        self._uris.pop(prompt.key, None)
+        for path in (prompt.wav, prompt.sln16, self.target / prompt.wav.name,
+                     self.target / prompt.sln16.name, self.target / f"{prompt.key}.json"):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:  # a file left behind costs disk, never the call
+                log.warning("cannot remove prompt file %s: %s", path, exc)
+
     def _stage(self, prompt: tts.RenderedPrompt, ref: PromptRef | None = None) -> str:
         uri = self._uris.get(prompt.key)
         if uri is not None:

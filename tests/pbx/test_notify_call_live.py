@@ -225,6 +225,13 @@ async def _hears_and_presses_zero(c: Center, recorder: Recorder, phone: AriClien
     # the queue, the consultant, the end.
     view = await crm_call(c, notify_leg, lambda v: v.ended_at is not None,
                           "the CRM to record the notification call's conversation")
+    # The message was rendered for this call only: its sound files are gone with it.
+    first = next(e for e in seen if isinstance(e, ev.PlaybackStarted)
+                 and e.target_uri == f"channel:{notify_leg}")
+    key = first.media_uri.split(",")[0].rsplit("/", 1)[1]
+    staged = settings.sounds_dir / "tts"
+    assert describe_media(settings, first.media_uri.split(",")[0]) == {}
+    assert not list(staged.glob(f"{key}.*"))
     resident_id = cases.get_case(db, case_id).resident_id
     assert (view.caller_number, view.resident_id, view.queue, view.agent_username,
             view.end_reason) == ("+48000000301", resident_id, "ogolna", "konsultant1",
