@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -118,3 +119,15 @@ def case_points(db: Database, flt: MapFilter, *, limit: int = 50_000) -> CasePoi
               for lat, lon, cid, number, status, cat, district in rows[:limit]
               if lat is not None and lon is not None]  # always: the query asks; mypy cannot know
     return CasePoints(points, counts, sum(counts.values()), len(rows) > limit)
+
+
+def as_json(flt: MapFilter, found: CasePoints) -> dict[str, Any]:
+    """The map API's answer: compact rows (a month of a city is ~30k points)."""
+    return {
+        "ok": True,
+        "since": flt.since.isoformat(), "until": flt.until.isoformat(),
+        "columns": ["lat", "lon", "id", "number", "status", "category", "district"],
+        "points": [[p.lat, p.lon, p.case_id, p.number, p.status, p.category, p.district]
+                   for p in found.points],
+        "districts": found.by_district, "total": found.total, "truncated": found.truncated,
+    }

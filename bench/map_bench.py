@@ -1,0 +1,153 @@
+"""The map of reports at a city's scale: a year of cases with points on PostgreSQL, and the
+month's points as /reports/map/api/points serves them.
+
+    python -m bench.map_bench [--cases 365000 --samples 30 --keep | --database NAME]
+
+Loads 365k cases over a year (1 Dec 2025 – 30 Nov 2026, Warsaw), each with a point inside the
+district it records (points drawn with crm_core.geo.districts.random_point, a pool of 1000 per
+district; more reports in the bigger and busier districts), statuses and categories mixed, one
+in ten without a point. Then times, after one warm-up run each:
+- November's points (~30k), all categories and statuses: the query alone (case_points: the
+  per-district counts and the points, on the ix_cases_created_at range) and the query plus the
+  JSON the API sends (as_json + json.dumps, as the handler does off the event loop);
+- November's points of one category, and of one status.
+Prints p50/p99 (target ≤ 300 ms p99 for a month) and the load average. Creates its own
+database on 127.0.0.1:5432 and drops it afterwards (unless --keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from crm_core.db import Database, migrate
+from crm_core.geo import case_points as geo
+from crm_core.geo.districts import random_point, shapes
+from crm_core.seed import seed
+
+YEAR_START = "2025-12-01 00:00:00+01"
+MONTH = geo.MapFilter(date(2026, 11, 1), date(2026, 11, 30))
+POOL = 1000
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def load(dsn: str, cases: int) -> None:
+    rng = random.Random(19115)
+    districts = [s.name for s in shapes()]
+    # Busier where more people live and work: weight by area, the centre counted thrice.
+    weights = [s.area_km2 * (3 if s.name in ("Śródmieście", "Wola", "Mokotów") else 1) for s in shapes()]
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE bench_points (d int, k int, lat float8, lon float8)")
+        with cur.copy("COPY bench_points (d, k, lat, lon) FROM STDIN") as copy:
+            for d, name in enumerate(districts):
+                for k in range(POOL):
+                    copy.write_row((d, k, *random_point(name, rng)))
+        cur.execute("CREATE TEMP TABLE bench_pick AS "
+                    "SELECT g, d FROM unnest(%s::int[]) WITH ORDINALITY AS t(d, g)",
+                    (rng.choices(range(len(districts)), weights, k=cases),))
+        cur.execute("SELECT array_agg(id ORDER BY id) FROM categories WHERE parent_id IS NULL")
+        mains = cur.fetchone()[0]  # type: ignore[index]
+        cur.execute(
+            "INSERT INTO cases (number, status, category_id, description, priority, address, "
+            " district, lat, lon, source_channel, tracking_token_hash, created_at, updated_at) "
+            "SELECT 'M/' || q.g, "
+            "  CASE WHEN x < 0.05 THEN 'new' WHEN x < 0.10 THEN 'forwarded' "
+            "       WHEN x < 0.15 THEN 'in_progress' WHEN x < 0.80 THEN 'resolved' "
+            "       WHEN x < 0.92 THEN 'closed' ELSE 'rejected' END, "
+            "  (%(mains)s::int[])[1 + q.g %% cardinality(%(mains)s::int[])], 'Zgłoszenie ' || q.g, 2, "
+            "  'ul. Testowa ' || (q.g %% 997), (%(names)s::text[])[1 + p.d], "
+            "  CASE WHEN q.g %% 10 <> 0 THEN p.lat END, CASE WHEN q.g %% 10 <> 0 THEN p.lon END, "
+            "  'portal', md5(q.g::text) || md5('t' || q.g), t, t "
+            "FROM (SELECT g, random() AS x, %(start)s::timestamptz + random() * interval '365 days' AS t "
+            "      FROM generate_series(1, %(n)s) g) q "
+            "JOIN bench_pick k ON k.g = q.g "
+            "JOIN bench_points p ON p.d = k.d AND p.k = q.g %% %(pool)s",
+            {"n": cases, "mains": mains, "names": districts, "start": YEAR_START, "pool": POOL})
+        conn.commit()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE cases")
+
+
+def timed(samples: int, fn: Callable[[], Any]) -> tuple[list[float], Any]:
+    result = fn()  # warm-up: plans cached, pages in memory
+    took = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        result = fn()
+        took.append((time.perf_counter() - started) * 1000)
+    return took, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.map_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=365_000)
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--pg", default="host=127.0.0.1 port=5432 user=postgres")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--database", help="reuse a database kept by --keep (skips loading)")
+    args = parser.parse_args(argv)
+    name = args.database or f"ckm_bench_map_{uuid.uuid4().hex[:8]}"
+    if args.database:
+        args.keep = True
+    else:
+        with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(f"{args.pg} dbname={name}")
+    url = (f"postgresql+psycopg://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}"
+           f":{info.get('port', 5432)}/{name}")
+    db = Database(url, pool_size=2)
+    try:
+        if not args.database:
+            started = time.perf_counter()
+            migrate(url)
+            seed(db)
+            load(f"{args.pg} dbname={name}", args.cases)
+            print(f"database {name}: {args.cases:,} cases over a year loaded in "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
+        first = next(iter(geo.case_points(db, MONTH, limit=1).points), None)
+        category = first.category if first else None
+        runs: list[tuple[str, geo.MapFilter, bool]] = [
+            ("November's points: query", MONTH, False),
+            ("November's points: query + JSON", MONTH, True),
+            (f"November, category {category}: query + JSON",
+             geo.MapFilter(MONTH.since, MONTH.until, category=category), True),
+            ("November, status new: query + JSON",
+             geo.MapFilter(MONTH.since, MONTH.until, status="new"), True),
+        ]
+        print(f"{'what':<48}{'points':>8}{'p50 ms':>9}{'p99 ms':>9}  target p99 ≤ 300 ms")
+        for label, flt, encode in runs:
+            def run(flt: geo.MapFilter = flt, encode: bool = encode) -> tuple[int, int]:
+                found = geo.case_points(db, flt)
+                size = len(json.dumps(geo.as_json(flt, found), ensure_ascii=False)) if encode else 0
+                return len(found.points), size
+            took, (points, size) = timed(args.samples, run)
+            extra = f"  ({size / 1e6:.1f} MB JSON)" if encode else ""
+            print(f"{label:<48}{points:>8,}{pct(took, 50):>9.1f}{pct(took, 99):>9.1f}{extra}", flush=True)
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    finally:
+        db.dispose()
+        if not args.keep:
+            with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        else:
+            print(f"kept database {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
