@@ -3,7 +3,8 @@ month's points as /reports/map/api/points serves them.
 
     python -m bench.map_bench [--cases 365000 --samples 30 --keep | --database NAME]
 
-Loads 365k cases over a year (1 Dec 2025 – 30 Nov 2026, Warsaw), each with a point inside the
+Loads 365k cases over a year (1 Dec 2025 – 30 Nov 2026, Warsaw) in the order they were
+reported (as the CRM adds them), each with a point inside the
 district it records (points drawn with crm_core.geo.districts.random_point, a pool of 1000 per
 district; more reports in the bigger and busier districts), statuses and categories mixed, one
 in ten without a point. Then times, after one warm-up run each:
@@ -75,7 +76,10 @@ def load(dsn: str, cases: int) -> None:
             "FROM (SELECT g, random() AS x, %(start)s::timestamptz + random() * interval '365 days' AS t "
             "      FROM generate_series(1, %(n)s) g) q "
             "JOIN bench_pick k ON k.g = q.g "
-            "JOIN bench_points p ON p.d = k.d AND p.k = q.g %% %(pool)s",
+            "JOIN bench_points p ON p.d = k.d AND p.k = q.g %% %(pool)s "
+            # As the CRM writes them: a case's row is added when it is reported, so a month's
+            # cases lie together on disk (random order would make every month touch every page).
+            "ORDER BY q.t",
             {"n": cases, "mains": mains, "names": districts, "start": YEAR_START, "pool": POOL})
         conn.commit()
     with psycopg.connect(dsn, autocommit=True) as conn:
