@@ -17,16 +17,23 @@ dialplan then plays "all circuits are busy"), ckm's controller at most 120 calls
 (`max_calls`: 60 talking + 60 waiting; then new callers hear the busy script, which offers a
 callback). A caller neither served nor told busy is lost.
 
-What a waiting caller cost, measured with this benchmark (2 cores, one run each, Dec 2026):
+What a caller cost, measured with this benchmark (2 cores shared with other work, Dec 2026):
 - before: callers waited in one holding bridge per queue with the bridge's music on hold — one
   announcer channel (`Announcer/ARI_MOH`) writing to every waiting caller. At 200 callers at
   8/s its frame queue overflowed ("Exceptionally long voice queue length"), Asterisk stopped
   answering ARI and ~300 channels stayed stuck (3 runs of 3); the benchmark's own client also
   asked for every event of every channel (`subscribeAll`), which the native run paid too;
-- now: music on the caller's own channel (what app_queue does), no bridge while waiting, one
-  bridge per call made when the agent answers (create, stop music, add both legs: concurrent
-  requests), no speech tap while queued; the benchmark subscribes to each caller's channel only.
-  Figures: README, Benchmarks.
+- music on the caller's own channel (what app_queue does), no bridge while waiting, one bridge
+  per call made when the agent answers (create, stop music, add both legs: concurrent
+  requests), no speech tap while queued, the benchmark subscribed to each caller's channel
+  only: still wedged (ckm side: 52 of 200 reached, ARI ping 6 s). The trigger was the end of
+  the first calls: the ACD hung the caller up with DELETE /channels right after the agent's
+  leg left their bridge; that request got no answer for 10 s, the agents' Local halves stayed
+  in Hangup() and every request after it timed out. Ending the caller as app_queue does —
+  back to the dialplan (`continue`), whose `Hangup()` runs on the channel's own thread — and
+  asking Asterisk only for the event types call control reads: 192 of 200 reached, ARI ping
+  at most 344 ms, 10 requests and 6.6 events per call instead of 20-22 (load 18-23).
+  The figures of the last runs side by side: README, Benchmarks.
 """
 
 from __future__ import annotations

@@ -34,9 +34,12 @@ class AriHealth:
     since: datetime | None = None
     last_rtt_s: float | None = None
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=5))
+    # Every probe's outcome, None for no answer: the overload guard's view of the last few.
+    outcomes: deque[float | None] = field(default_factory=lambda: deque(maxlen=5))
 
     def observe(self, rtt_s: float | None, at: datetime) -> str:
         """Fold one probe's outcome in; returns the (possibly new) state."""
+        self.outcomes.append(rtt_s)
         if rtt_s is None:
             self.missed += 1
             new = "unresponsive" if self.missed >= self.misses else self.state

@@ -158,9 +158,19 @@ class Controller:
         return self.guard.assess(Reading(
             # Callers hearing the short busy message are not the load the guard protects
             # against (a playback each); counting them would shed everyone for the surge.
-            at=self.clock(), calls=len(self.calls) - len(self.shedding), ari_state=self.probe.health.state,
+            at=self.clock(), calls=len(self.calls) - len(self.shedding), ari_state=self._ari_state(),
             ari_rtt_s=self._typical_rtt_s(), loop_lag_s=self.probe.loop_lag_s,
             load_per_core=os.getloadavg()[0] / cores))
+
+    def _ari_state(self) -> str:
+        """The probe's verdict, or `unresponsive` when most of the last few probes got no
+        answer: a wedging Asterisk answers one probe in three, which never makes the three
+        misses in a row the verdict waits for (seen: no caller shed while ARI took 6 s)."""
+        outcomes = self.probe.health.outcomes
+        missed = sum(1 for o in outcomes if o is None)
+        if len(outcomes) >= 3 and missed * 2 > len(outcomes):
+            return "unresponsive"
+        return self.probe.health.state
 
     def _typical_rtt_s(self) -> float | None:
         """The median of the last few ARI round trips, once there are three: one slow answer
