@@ -34,8 +34,8 @@ from agent_desktop import (
     ivr_api,
     login_guard,
     pages,
-    reports,
     report_map,
+    reports,
     security,
     wallboard,
 )
