@@ -262,6 +262,7 @@ class Summary:
     false_accepts: int
     accepted: int
     accepted_wrong: int
+    best_right: int  # the recogniser's choice was right, whatever its confidence
 
     @property
     def accuracy(self) -> float:
@@ -282,14 +283,16 @@ def summarise(outcomes: Sequence[Outcome]) -> Summary:
     accepted = [o for o in outcomes if o.decided is not None]
     return Summary(len(ing), sum(o.right for o in ing), len(oog),
                    sum(o.false_accept for o in oog), len(accepted),
-                   sum(not o.right for o in accepted))
+                   sum(not o.right for o in accepted),
+                   sum(o.best == o.utterance.line.key for o in ing))
 
 
 def _line(label: str, s: Summary) -> str:
     return (f"  {label:<28} right {s.right:>3}/{s.in_grammar:<3} = {s.accuracy:6.1%}   "
             f"false accepts {s.false_accepts:>2}/{s.out_of_grammar:<2} = "
             f"{s.false_accept_rate:5.1%}   wrong among accepted {s.accepted_wrong:>2}/"
-            f"{s.accepted:<3} = {s.accepted_error:5.1%}")
+            f"{s.accepted:<3} = {s.accepted_error:5.1%}   best choice right "
+            f"{s.best_right}/{s.in_grammar}")
 
 
 def report(script: Script, outcomes: Sequence[Outcome], title: str) -> list[str]:
@@ -419,6 +422,18 @@ def save(outcomes: Sequence[Outcome], path: Path = CACHE / "outcomes.json") -> N
     path.write_text(json.dumps(rows, ensure_ascii=False))
 
 
+def load_saved(utts: Sequence[Utterance], path: Path = CACHE / "outcomes.json"
+               ) -> list[Outcome]:
+    by_key = {(u.line.index, u.variant.name): u for u in utts}
+    out = []
+    for row in json.loads(path.read_text()):
+        utt = by_key[(row["line"], row["variant"])]
+        out.append(Outcome(utt, None, row["best"], row["confidence"], row["heard"],
+                           row["latency_s"], tuple(row["features"]),
+                           row["match_confidence"]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.asr_eval")
     parser.add_argument("--fit", action="store_true",
@@ -426,28 +441,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--languages", default="pl,en,uk")
     parser.add_argument("--calls", type=int, default=4, help="simultaneous callers")
     parser.add_argument("--misses", action="store_true", help="list every wrong decision")
+    parser.add_argument("--refit", action="store_true",
+                        help="no recognition: fit on the outcomes the last run saved")
+    parser.add_argument("--z", type=float, default=1.2816,
+                        help="one-sided bound of the knots (1.28: 90%%, 0.84: 80%%)")
     args = parser.parse_args(argv)
     settings = settings_mod.load(generate_secrets=False)
     script = validator.load_valid(str(SCRIPT))
     print(f"# ckm speech evaluation (issue #13) — {os.uname().nodename}, "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
-    started = time.perf_counter()
-    engine = WhisperEngine(speech_models.prepare_whisper(speech_models.whisper_dir(settings)))
-    print(f"whisper base load + warm-up: {time.perf_counter() - started:.2f} s")
+    engine = None
+    if not args.refit:
+        started = time.perf_counter()
+        engine = WhisperEngine(speech_models.prepare_whisper(speech_models.whisper_dir(
+            settings)))
+        print(f"whisper base load + warm-up: {time.perf_counter() - started:.2f} s")
     lines = load_set(languages=args.languages.split(","))
     started = time.perf_counter()
     utts = utterances(lines)
     print(f"rendered/cached {len(utts)} utterances in {time.perf_counter() - started:.1f} s")
-    outcomes = evaluate(engine, script, utts)
-    save(outcomes)
+    if engine is None:
+        outcomes = load_saved(utts)
+        args.fit, args.calls = True, 0
+    else:
+        outcomes = evaluate(engine, script, utts)
+        save(outcomes)
     if args.fit:
         fit_on = [o for o in outcomes if o.utterance.line.split == "fit" and o.features]
         fitted = calibration_mod.fit([o.features for o in fit_on],
-                                     [o.best == o.utterance.line.key for o in fit_on])
+                                     [o.best == o.utterance.line.key for o in fit_on],
+                                     z=args.z)
         calibration_mod.FITTED.write_text(fitted.to_json())
         print(f"calibration fitted on {len(fit_on)} utterances → {calibration_mod.FITTED}: "
               f"{fitted}")
-        engine.calibration = fitted
+        if engine is not None:
+            engine.calibration = fitted
         outcomes = recalibrated(outcomes, fitted, script.confidence_threshold)
     elif not calibration_mod.FITTED.is_file():
         print("calibration: NOT FITTED (run with --fit)")
@@ -463,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
           f"voice → decision p50 {pct(voice, 0.5) * 1000:.0f} ms, p99 "
           f"{pct(voice, 0.99) * 1000:.0f} ms after end of speech (+{speech * 1e6:.0f} µs "
           "interpreter)")
-    if args.calls:
+    if args.calls and engine is not None:
         pl = [u for u in utts if u.line.language == "pl"][:24]
         lat, lag = simultaneous(engine, script, pl, args.calls)
         print(f"{args.calls} simultaneous callers (paced, real time): decision p50 "

@@ -72,11 +72,11 @@ class Calibration:
 
 # Before any fit: margin and key words speak for the choice, a forced phrase far less likely
 # than the free transcript speaks against it.
-UNFITTED = Calibration((0.8, 2.0, 0.3, -2.0, 0.3), 0.0)
+UNFITTED = Calibration((0.8, 1.0, 0.3, -2.0, 0.3, 2.0), -1.0)
 
 
 def fit(features: Sequence[Sequence[float]], right: Sequence[bool],
-        l2: float = 0.01, steps: int = 200) -> Calibration:
+        l2: float = 0.01, steps: int = 200, z: float = 1.2816) -> Calibration:
     """Logistic regression (Newton steps, small L2) plus the knots of `TARGETS`."""
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(right, dtype=np.float64)
@@ -92,10 +92,11 @@ def fit(features: Sequence[Sequence[float]], right: Sequence[bool],
             break
     raw = Calibration(tuple(float(v) for v in w[:-1]), float(w[-1]))
     probs = np.array([raw.probability(f) for f in features])
-    return Calibration(raw.weights, raw.bias, knots(probs, y.astype(bool)))
+    return Calibration(raw.weights, raw.bias, knots(probs, y.astype(bool), z))
 
 
-def knots(probs: np.ndarray, right: np.ndarray) -> tuple[tuple[float, float], ...]:
+def knots(probs: np.ndarray, right: np.ndarray,
+          z: float = 1.2816) -> tuple[tuple[float, float], ...]:
     """For each target error rate, the lowest probability whose accepted group meets it."""
     order = np.argsort(-probs)
     p_sorted, r_sorted = probs[order], right[order]
@@ -103,7 +104,7 @@ def knots(probs: np.ndarray, right: np.ndarray) -> tuple[tuple[float, float], ..
     # not the observed error rate of the accepted group but its one-sided 90% Wilson upper
     # bound: on ~100 fitted utterances the observed rate flatters (seen: 4.8% fitted, 21%
     # held out)
-    wrong_rate = _wilson_upper(np.cumsum(~r_sorted), n)
+    wrong_rate = _wilson_upper(np.cumsum(~r_sorted), n, z)
     out: list[tuple[float, float]] = []
     ceiling = 1.0
     for rate, conf in reversed(TARGETS):  # strictest first: its cut is kept exact

@@ -138,7 +138,7 @@ def _evidence(audio: list[float], text: list[float], free: float = -1.0) -> Evid
 
 
 def test_the_decision_weighs_audio_and_key_words() -> None:
-    cal = Calibration((1.0, 1.0, 0.0, 0.0, 0.0), -1.0)
+    cal = Calibration((1.0, 1.0, 0.0, 0.0, 0.0, 0.0), -1.0)
     d = decide(_evidence([-2.0, -1.5, -3.0], [0.0, 0.0, 0.0]), cal)
     assert (d.index, d.phrase) == (1, "p1")  # the forced phrase that fits the audio best
     d = decide(_evidence([-2.0, -1.5, -3.0], [0.0, 0.0, 1.0]), cal)
