@@ -165,8 +165,8 @@ def test_polish_speech_drives_the_19115_menu_to_the_right_queue(
 def _run_to_listen(state: CallState) -> tuple[CallState, Listen]:
     # the category menu was entered by the previous step; rebuild its Listen from the script
     node = state.script.nodes[state.node]
-    phrases = tuple(dict.fromkeys(p for c in node.choices for p in c.phrases.get("pl", ())))
-    return state, Listen(phrases, "pl", 6.0, state.turn)
+    return state, Listen(Grammar(c.phrases.get("pl", ()) for c in node.choices), "pl", 6.0,
+                         state.turn)
 
 
 def test_whisper_polish_menu_accuracy_over_the_fixed_set(script_19115: Script,
@@ -216,8 +216,10 @@ def test_speculative_decoding_is_dropped_when_the_caller_goes_on(
     the utterance with what was said before it."""
     recognizer = whisper.new_recognizer(8000, "pl")
     recognizer.set_grammar(Grammar([["odpady"], ["hałas"]]))
+    # a patient end-pointer, so the pause (with espeak's own quiet tail) cannot end the turn
+    recognizer._endpoint.trailing_silence_ms = 1200
     first = tts.speak_to_pcm("odpady", "pl", 8000, 150, pad_s=(0.3, 0.0))
-    pause = b"\0" * (2 * 8000 * 300 // 1000)  # 300 ms: past SPECULATE_MS, short of the end
+    pause = b"\0" * (2 * 8000 * 400 // 1000)  # 400 ms: past SPECULATE_MS
     second = tts.speak_to_pcm("hałas hałas", "pl", 8000, 150, pad_s=(0.0, 0.8))
     speculated = []
     result = None
