@@ -45,6 +45,8 @@ class Case(Base):
         # The department inbox: tab counts (index-only) and the closed tab (migration 0008).
         sa.Index("ix_cases_department_status", "department_id", "status", "id"),
         sa.Index("ix_cases_department_updated", "department_id", "updated_at"),
+        # On PostgreSQL only, migration 0009 adds trigram (pg_trgm GIN) indexes on number,
+        # address, description and location_text for the inbox's ILIKE search.
         # The case reports read a period of cases by when they were reported (migration 0007).
         sa.Index("ix_cases_created_at", "created_at"),
     )
