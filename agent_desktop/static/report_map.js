@@ -60,11 +60,12 @@ async function main() {
   // maxZoom near the city-wide zoom keeps a lone report visible (leaflet.heat halves a point's
   // weight per zoom level below maxZoom); `max` grows with the points so that a month of a
   // city (~30k) shows where reports are dense instead of one red blot.
-  const heat = L.heatLayer([], { radius: 16, blur: 18, maxZoom: 12, minOpacity: 0.2 });
-  const layers = [[$("layer-clusters"), clusters], [$("layer-heat"), heat]];
-  for (const [box, layer] of layers) {
-    if (box.checked) layer.addTo(map);
-    box.addEventListener("change", () => (box.checked ? layer.addTo(map) : layer.remove()));
+  const heatOptions = { radius: 16, blur: 18, maxZoom: 12, minOpacity: 0.2 };
+  const shown = { clusters, heat: L.heatLayer([], heatOptions) };
+  for (const name of ["clusters", "heat"]) {
+    const box = $(`layer-${name}`);
+    if (box.checked) shown[name].addTo(map);
+    box.addEventListener("change", () => (box.checked ? shown[name].addTo(map) : shown[name].remove()));
   }
 
   let asked = 0;
@@ -85,8 +86,15 @@ async function main() {
       icon: L.divIcon({ className: "case-point", iconSize: [12, 12], iconAnchor: [6, 6] }),
       title: p[3], alt: p[3],
     }).bindPopup(() => popup(p))));
-    heat.setOptions({ max: Math.max(1, data.points.length / 800) });
-    heat.setLatLngs(data.points.map((p) => [p[0], p[1], 1]));
+    // A new heat layer each time: leaflet.heat cannot take new points while off the map
+    // (an answer may arrive after the layer was switched off).
+    const heat = L.heatLayer(data.points.map((p) => [p[0], p[1], 1]),
+      { ...heatOptions, max: Math.max(1, data.points.length / 800) });
+    if (map.hasLayer(shown.heat)) {
+      shown.heat.remove();
+      heat.addTo(map);
+    }
+    shown.heat = heat;
     fillTable(data.districts, data.total);
     summary.textContent = summary.dataset.template
       .replace("{total}", data.total).replace("{points}", data.points.length)
