@@ -174,8 +174,11 @@ async def drive(client: AriClient, endpoint: str, flow: Flow, rate: float,
 async def hang_up_leftovers(client: AriClient) -> int:
     """Hang up this benchmark's channels still in Asterisk (a wedged run leaves callers in
     Stasis, which the next controller of the app would adopt as residents)."""
-    left = [str(ch["id"]) for ch in await client.channels()
-            if str(ch.get("id", "")).startswith("acdb-")]
+    try:
+        channels = await client.channels()
+    except (AriError, AriUnavailable):
+        return 0
+    left = [str(ch["id"]) for ch in channels if str(ch.get("id", "")).startswith("acdb-")]
     for channel_id in left:
         with contextlib.suppress(AriError, AriUnavailable):
             await client.hangup(channel_id)
