@@ -224,7 +224,7 @@ async def _hears_and_presses_zero(c: Center, recorder: Recorder, phone: AriClien
     # The CRM has the conversation as it has a call to 19115: the resident (by their number),
     # the queue, the consultant, the end.
     view = await crm_call(c, notify_leg, lambda v: v.ended_at is not None,
-                          "the CRM to record the notification call's conversation")
+                          "the CRM to record the notification call's conversation", timeout=30)
     # The message was rendered for this call only: its sound files are gone with it.
     first = next(e for e in seen if isinstance(e, ev.PlaybackStarted)
                  and e.target_uri == f"channel:{notify_leg}")
