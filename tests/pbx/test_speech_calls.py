@@ -3,7 +3,7 @@ Whisper base (out of the box for Polish) decides among the menu's choices, and t
 reaches the right queue.
 
 The resident speaks like a person does: once the menu has been read out; the category as a
-sentence with the key word inflected in it ("tramwajem"), not as a menu word.
+sentence with the key word inflected in it ("autobusy"), not as a menu word.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.asterisk
 
 
 MAIN_MENU_SENTENCE = "problem"
-CATEGORY_SENTENCE = "tramwajem nie da się dojechać"  # "tramwaj" inflected, inside a sentence
+CATEGORY_SENTENCE = "autobusy znowu się spóźniają"  # "autobus" inflected, inside a sentence
 
 
 def speak(text: str, path: Path) -> Path:
