@@ -59,13 +59,16 @@ def parse_report_form(
 
 
 def _notify_choice(errors: FieldErrors, form: Mapping[str, str], contact: Contact | None) -> str:
-    """How the resident wants to be told ("none", "email", "sms"); the address must be given."""
+    """How the resident wants to be told ("none", "email", "sms", "phone": a call from 19115
+    that says the news); the address or number must be given."""
     choice = (form.get("notify_by") or "none").strip()
-    if choice not in ("none", "email", "sms"):
+    if choice not in ("none", "email", "sms", "phone"):
         errors.add("notify_by", "choose how to be told")
         return "none"
     if choice == "email" and (contact is None or not contact.email) and "email" not in errors.fields:
         errors.add("email", "give your e-mail address to be told by e-mail")
     if choice == "sms" and (contact is None or not contact.phone) and "phone" not in errors.fields:
         errors.add("phone", "give your phone number to be told by SMS")
+    if choice == "phone" and (contact is None or not contact.phone) and "phone" not in errors.fields:
+        errors.add("phone", "give your phone number to be called")
     return choice

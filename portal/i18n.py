@@ -61,11 +61,12 @@ TEXT: dict[str, dict[str, str]] = {
     "notify_none": {"pl": "nie informuj mnie", "en": "do not tell me"},
     "notify_email": {"pl": "e-mailem", "en": "by e-mail"},
     "notify_sms": {"pl": "SMS-em", "en": "by SMS"},
+    "notify_phone": {"pl": "telefonem z 19115", "en": "by a phone call from 19115"},
     "notify_help": {
-        "pl": "Napiszemy, gdy jednostka miasta przyjmie zgłoszenie, załatwi je lub odrzuci, "
-              "albo zapyta o szczegóły.",
-        "en": "We will write when the city unit accepts, resolves or rejects your report, "
-              "or asks for details.",
+        "pl": "Napiszemy lub zadzwonimy (między 8:00 a 21:00), gdy jednostka miasta przyjmie "
+              "zgłoszenie, załatwi je lub odrzuci, albo zapyta o szczegóły.",
+        "en": "We will write or call (between 8:00 and 21:00) when the city unit accepts, "
+              "resolves or rejects your report, or asks for details.",
     },
     "send": {"pl": "Wyślij zgłoszenie", "en": "Send the report"},
     "required": {"pl": "wymagane", "en": "required"},
@@ -145,6 +146,7 @@ _POLISH_EXACT = {
     "not a phone number": "To nie jest numer telefonu.",
     "give your e-mail address to be told by e-mail": "Podaj adres e-mail, aby dostawać wiadomości e-mailem.",
     "give your phone number to be told by SMS": "Podaj numer telefonu, aby dostawać SMS-y.",
+    "give your phone number to be called": "Podaj numer telefonu, pod który mamy zadzwonić.",
     "choose how to be told": "Wybierz sposób powiadamiania z listy.",
     "only JPEG, PNG or WebP photos are accepted": "Przyjmujemy tylko zdjęcia JPEG, PNG lub WebP.",
     "give both latitude and longitude, or neither": "Podaj obie współrzędne albo żadnej.",

@@ -129,7 +129,7 @@ def _notify_preference(db: Database, case_id: int, draft: ReportDraft, token: st
     choice = draft.notify_by
     if choice is None:
         choice = "email" if contact.email else "sms" if contact.phone else "none"
-    address = contact.email if choice == "email" else contact.phone if choice == "sms" else None
+    address = contact.email if choice == "email" else contact.phone if choice in ("sms", "phone") else None
     if not address:
         return
     try:

@@ -73,6 +73,28 @@ async def test_sms_needs_a_phone_and_none_means_none(client: Client, crm: Databa
     assert _case(crm, number)[1] is None
 
 
+async def test_a_phone_call_needs_a_number_and_the_news_is_enqueued_to_be_spoken(
+        client: Client, crm: Database) -> None:
+    """A resident without e-mail asks for a call from 19115: the form wants their number, then
+    records `phone`, and a status change enqueues the news as a spoken message (no link)."""
+    page = await (await client.get("/portal/report")).text()
+    assert 'value="phone"' in page and "telefonem z 19115" in page
+    response, text = await _report(client, name="Jan Kowalski", notify_by="phone")
+    assert response.status == 400 and "Podaj numer telefonu, pod który mamy zadzwonić." in text
+    response, _ = await _report(client, name="Jan Kowalski", phone="600 100 300", notify_by="phone")
+    assert response.status == 303
+    number, _ = await _number(client, response)
+    case, pref = _case(crm, number)
+    assert pref is not None and (pref.channel, pref.address, pref.language) == (
+        "phone", "+48600100300", "pl")
+    transition_case(crm, case.id, "forwarded", by=Actor("konsultant1"))
+    transition_case(crm, case.id, "in_progress", by=Actor("department:BGO"))
+    with crm.reading() as session:
+        (note,) = session.scalars(sa.select(Notification).where(Notification.case_id == case.id)).all()
+    assert (note.channel, note.to_address, note.kind) == ("phone", "+48600100300", "accepted")
+    assert "http" not in note.body_text and note.body_html is None
+
+
 async def test_open311_email_is_the_way_to_answer(client: Client, crm: Database, api_key: str) -> None:
     data = FormData()
     for name, value in {
