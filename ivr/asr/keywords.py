@@ -23,13 +23,19 @@ Rules:
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
+from pathlib import Path
 
-import simplemma
+from marisa_trie import BytesTrie
+from simplemma import Lemmatizer
+from simplemma.strategies import DefaultStrategy
+from simplemma.strategies.dictionaries.trie_dictionary_factory import TrieDictionaryFactory
 
 from ivr.phrases import normalize
 
@@ -53,6 +59,28 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 
 
+class _SharedTries(TrieDictionaryFactory):
+    """simplemma's dictionaries as memory-mapped tries cached on disk (its own cache folder,
+    per simplemma version). Unpickling the Polish dictionary costs ~6 s of a quiet core in
+    every process that lemmatizes — the controller, each test session, `ckm ivr validate` —
+    and a restarted controller must be back within seconds to carry its calls on; a cached
+    trie loads in milliseconds. Written to a temporary file and renamed, so processes starting
+    together never read half a trie."""
+
+    def _write_trie_to_disk(self, lang: str, trie: BytesTrie) -> None:
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._cache_dir, prefix=f".{lang}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            trie.save(tmp)
+            os.replace(tmp, Path(self._cache_dir) / f"{lang}.dic")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+_LEMMATIZER = Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=_SharedTries()))
+
+
 def words(text: str) -> list[str]:
     return [m.group(0).lower() for m in _WORD.finditer(text)]
 
@@ -61,7 +89,7 @@ def words(text: str) -> list[str]:
 def lemma(word: str, language: str) -> str:
     """The folded dictionary form of one word (itself, folded, when the language is unknown)."""
     try:
-        base = simplemma.lemmatize(word, lang=language)
+        base = _LEMMATIZER.lemmatize(word, lang=language)
     except ValueError:
         base = word
     return normalize(base) or normalize(word)
