@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
+from bench import pg_scratch
 from crm_core.db import Database, migrate
 from crm_core.outbox import Journal, OutboxWriter
 from crm_core.search import kb_search
@@ -344,44 +344,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=500_000)
     parser.add_argument("--samples", type=int, default=5000, help="caller_history calls timed")
     parser.add_argument("--outbox-calls", type=int, default=5000, help="10 events per call")
-    parser.add_argument("--pg", default="host=127.0.0.1 port=5432 user=postgres")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--database", help="reuse a database kept by --keep (skips loading)")
+    pg_scratch.add_options(parser)
     args = parser.parse_args(argv)
-
-    name = args.database or f"ckm_bench_{uuid.uuid4().hex[:8]}"
-    if args.database:
-        args.keep = True
-    else:
-        with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = f"{args.pg} dbname={name}"
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    url = (
-        f"postgresql+psycopg://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}"
-        f":{info.get('port', 5432)}/{name}"
-    )
-    db = Database(url, pool_size=4)
-    try:
-        print(
-            f"database {name}: {args.residents:,} residents, {args.interactions:,} "
-            f"interactions, {args.cases:,} cases"
-        )
-        if not args.database:
-            timed("migrate", lambda: migrate(url))
-            timed("seed", lambda: seed(db, demo=True))
-            timed(
-                "load (COPY + INSERT … SELECT, VACUUM ANALYZE)",
-                lambda: load(dsn, args.residents, args.interactions, args.cases),
+    with pg_scratch.scratch_database(args, prefix="ckm_bench") as scratch:
+        db = Database(scratch.url, pool_size=4)
+        try:
+            print(
+                f"database {scratch.name}: {args.residents:,} residents, {args.interactions:,} "
+                f"interactions, {args.cases:,} cases"
             )
-        bench_history(db, dsn, args.samples)
-        bench_kb(db, 2000)
-        asyncio.run(bench_outbox(db, args.outbox_calls, args.residents))
-    finally:
-        db.dispose()
-        if not args.keep:
-            with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            if scratch.fresh:
+                timed("migrate", lambda: migrate(scratch.url))
+                timed("seed", lambda: seed(db, demo=True))
+                timed(
+                    "load (COPY + INSERT … SELECT, VACUUM ANALYZE)",
+                    lambda: load(scratch.dsn, args.residents, args.interactions, args.cases),
+                )
+            bench_history(db, scratch.dsn, args.samples)
+            bench_kb(db, 2000)
+            asyncio.run(bench_outbox(db, args.outbox_calls, args.residents))
+        finally:
+            db.dispose()
     return 0
 
 

@@ -23,14 +23,13 @@ import json
 import os
 import random
 import time
-import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
+from bench import pg_scratch
 from crm_core.db import Database, migrate
 from crm_core.geo import case_points as geo
 from crm_core.geo.districts import random_point, shapes
@@ -101,56 +100,45 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=365_000)
     parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--pg", default="host=127.0.0.1 port=5432 user=postgres")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--database", help="reuse a database kept by --keep (skips loading)")
+    pg_scratch.add_options(parser)
     args = parser.parse_args(argv)
-    name = args.database or f"ckm_bench_map_{uuid.uuid4().hex[:8]}"
-    if args.database:
-        args.keep = True
-    else:
-        with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(f"{args.pg} dbname={name}")
-    url = (f"postgresql+psycopg://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}"
-           f":{info.get('port', 5432)}/{name}")
-    db = Database(url, pool_size=2)
-    try:
-        if not args.database:
-            started = time.perf_counter()
-            migrate(url)
-            seed(db)
-            load(f"{args.pg} dbname={name}", args.cases)
-            print(f"database {name}: {args.cases:,} cases over a year loaded in "
-                  f"{time.perf_counter() - started:.1f} s", flush=True)
-        first = next(iter(geo.case_points(db, MONTH, limit=1).points), None)
-        category = first.category if first else None
-        runs: list[tuple[str, geo.MapFilter, bool]] = [
-            ("November's points: query", MONTH, False),
-            ("November's points: query + JSON", MONTH, True),
-            (f"November, category {category}: query + JSON",
-             geo.MapFilter(MONTH.since, MONTH.until, category=category), True),
-            ("November, status new: query + JSON",
-             geo.MapFilter(MONTH.since, MONTH.until, status="new"), True),
-        ]
-        print(f"{'what':<48}{'points':>8}{'p50 ms':>9}{'p99 ms':>9}  target p99 ≤ 300 ms")
-        for label, flt, encode in runs:
-            def run(flt: geo.MapFilter = flt, encode: bool = encode) -> tuple[int, int]:
-                found = geo.case_points(db, flt)
-                size = len(json.dumps(geo.as_json(flt, found), ensure_ascii=False)) if encode else 0
-                return len(found.points), size
-            took, (points, size) = timed(args.samples, run)
-            extra = f"  ({size / 1e6:.1f} MB JSON)" if encode else ""
-            print(f"{label:<48}{points:>8,}{pct(took, 50):>9.1f}{pct(took, 99):>9.1f}{extra}", flush=True)
-        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    finally:
-        db.dispose()
-        if not args.keep:
-            with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        else:
-            print(f"kept database {name}")
+    with pg_scratch.scratch_database(args, prefix="ckm_bench_map") as scratch:
+        db = Database(scratch.url, pool_size=2)
+        try:
+            if scratch.fresh:
+                started = time.perf_counter()
+                migrate(scratch.url)
+                seed(db)
+                load(scratch.dsn, args.cases)
+                print(f"database {scratch.name}: {args.cases:,} cases over a year loaded in "
+                      f"{time.perf_counter() - started:.1f} s", flush=True)
+            run(db, args.samples)
+        finally:
+            db.dispose()
     return 0
+
+
+def run(db: Database, samples: int) -> None:
+    first = next(iter(geo.case_points(db, MONTH, limit=1).points), None)
+    category = first.category if first else None
+    runs: list[tuple[str, geo.MapFilter, bool]] = [
+        ("November's points: query", MONTH, False),
+        ("November's points: query + JSON", MONTH, True),
+        (f"November, category {category}: query + JSON",
+         geo.MapFilter(MONTH.since, MONTH.until, category=category), True),
+        ("November, status new: query + JSON",
+         geo.MapFilter(MONTH.since, MONTH.until, status="new"), True),
+    ]
+    print(f"{'what':<48}{'points':>8}{'p50 ms':>9}{'p99 ms':>9}  target p99 ≤ 300 ms")
+    for label, flt, encode in runs:
+        def once(flt: geo.MapFilter = flt, encode: bool = encode) -> tuple[int, int]:
+            found = geo.case_points(db, flt)
+            size = len(json.dumps(geo.as_json(flt, found), ensure_ascii=False)) if encode else 0
+            return len(found.points), size
+        took, (points, size) = timed(samples, once)
+        extra = f"  ({size / 1e6:.1f} MB JSON)" if encode else ""
+        print(f"{label:<48}{points:>8,}{pct(took, 50):>9.1f}{pct(took, 99):>9.1f}{extra}", flush=True)
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -27,14 +27,13 @@ import multiprocessing
 import os
 import resource
 import time
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
+from bench import pg_scratch
 from crm_core.db import Database, migrate
 from crm_core.seed import seed
 from crm_core.services import reports_calls, reports_cases, reports_export
@@ -251,62 +250,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=365_000)
     parser.add_argument("--samples", type=int, default=30, help="runs timed per month report")
     parser.add_argument("--year-samples", type=int, default=8, help="runs timed per year report")
-    parser.add_argument("--pg", default="host=127.0.0.1 port=5432 user=postgres")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--database", help="reuse a database kept by --keep (skips loading)")
+    pg_scratch.add_options(parser)
     args = parser.parse_args(argv)
-    name = args.database or f"ckm_bench_reports_{uuid.uuid4().hex[:8]}"
-    if args.database:
-        args.keep = True
-    else:
-        with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(f"{args.pg} dbname={name}")
-    url = (f"postgresql+psycopg://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}"
-           f":{info.get('port', 5432)}/{name}")
-    db = Database(url, pool_size=2)
-    try:
-        if not args.database:
-            started = time.perf_counter()
-            migrate(url)
-            seed(db, demo=True)
-            load(f"{args.pg} dbname={name}", args.calls, args.cases)
-            print(f"database {name}: {args.calls:,} calls and {args.cases:,} cases over a year "
-                  f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
-        month = ReportFilter(*MONTH, step="day")
-        report = reports_calls.contact_center_report(db, month, now=NOW)
-        print(f"November 2026: {report.calls.total().offered:,} calls offered, "
-              f"{len(report.agents)} agents", flush=True)
-        rows: list[tuple[str, float, float, float]] = []
-
-        def measure(label: str, samples: int, target_ms: float, fn: Callable[[], Any]) -> None:
-            p50, p99 = timed(samples, fn)
-            rows.append((label, p50, p99, target_ms))
-            print(f"  {label:<44} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  "
-                  f"(target p99 ≤ {target_ms:,.0f} ms: {'met' if p99 <= target_ms else 'NOT met'})",
-                  flush=True)
-
-        measure("month's queue report, by day (+ agents)", args.samples, 300,
-                lambda: reports_calls.contact_center_report(db, month, now=NOW))
-        quarter = ReportFilter(*MONTH, step="15min")
-        measure("month's queue report, by 15 minutes", args.samples, 300,
-                lambda: reports_calls.contact_center_report(db, quarter, now=NOW))
-        year = ReportFilter(*YEAR)
-        measure("year's case report (district and the rest)", args.year_samples, 2000,
-                lambda: reports_cases.case_report(db, year.start, year.end, now=NOW))
-        took, peak_kb, size = export_year(url)
-        print(f"  export of the year to XLSX (calls by day, agents, cases): {took:.2f} s, "
-              f"peak memory of the exporting process {peak_kb / 1024:.0f} MiB, "
-              f"{size / 1024:.0f} KiB written", flush=True)
-        print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()),
-              f"({os.cpu_count()} cores)")
-    finally:
-        db.dispose()
-        if not args.keep:
-            with psycopg.connect(f"{args.pg} dbname=postgres", autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                              .format(sql.Identifier(name)))
+    with pg_scratch.scratch_database(args, prefix="ckm_bench_reports") as scratch:
+        db = Database(scratch.url, pool_size=2)
+        try:
+            if scratch.fresh:
+                started = time.perf_counter()
+                migrate(scratch.url)
+                seed(db, demo=True)
+                load(scratch.dsn, args.calls, args.cases)
+                print(f"database {scratch.name}: {args.calls:,} calls and {args.cases:,} cases "
+                      f"over a year loaded in {time.perf_counter() - started:.1f} s", flush=True)
+            run(db, scratch.url, args)
+        finally:
+            db.dispose()
     return 0
+
+
+def run(db: Database, url: str, args: argparse.Namespace) -> None:
+    month = ReportFilter(*MONTH, step="day")
+    report = reports_calls.contact_center_report(db, month, now=NOW)
+    print(f"November 2026: {report.calls.total().offered:,} calls offered, "
+          f"{len(report.agents)} agents", flush=True)
+    rows: list[tuple[str, float, float, float]] = []
+
+    def measure(label: str, samples: int, target_ms: float, fn: Callable[[], Any]) -> None:
+        p50, p99 = timed(samples, fn)
+        rows.append((label, p50, p99, target_ms))
+        print(f"  {label:<44} p50 {p50:8.1f} ms  p99 {p99:8.1f} ms  "
+              f"(target p99 ≤ {target_ms:,.0f} ms: {'met' if p99 <= target_ms else 'NOT met'})",
+              flush=True)
+
+    measure("month's queue report, by day (+ agents)", args.samples, 300,
+            lambda: reports_calls.contact_center_report(db, month, now=NOW))
+    quarter = ReportFilter(*MONTH, step="15min")
+    measure("month's queue report, by 15 minutes", args.samples, 300,
+            lambda: reports_calls.contact_center_report(db, quarter, now=NOW))
+    year = ReportFilter(*YEAR)
+    measure("year's case report (district and the rest)", args.year_samples, 2000,
+            lambda: reports_cases.case_report(db, year.start, year.end, now=NOW))
+    took, peak_kb, size = export_year(url)
+    print(f"  export of the year to XLSX (calls by day, agents, cases): {took:.2f} s, "
+          f"peak memory of the exporting process {peak_kb / 1024:.0f} MiB, "
+          f"{size / 1024:.0f} KiB written", flush=True)
+    print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()),
+          f"({os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":
