@@ -9,6 +9,8 @@ commands.py  what the ACD asks pbx/ to do.
 notices.py   facts the ACD reports (hub, live figures, CRM).
 agent.py     the agent state machine (transition table).
 queue.py     QueueEntry and the strategies.
+callback_offer.py  the callback offer's conversation with a waiting caller (which key accepts,
+             a withheld caller's number typed digit by digit); pure, one per caller.
 acd.py       Acd.handle(event) -> Step(commands, notices); next_deadline(); pure. The
              dispatcher (time, callers, offers); with call_control.py (hold, hang-up,
              transfers, snoop), agent_desk.py (log in/out, pause, wrap-up) and floor.py (the

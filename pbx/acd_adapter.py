@@ -11,6 +11,9 @@ Rules:
   `resident,<call>`, `consult,<call>,<agent>`, `supervisor,<call>,<agent>`), so after a
   restart the legs can be told apart from residents' calls;
 - a 404 while tearing down means the other side was faster: fine;
+- one handler per command (`_handlers`); what a waiting caller's keys mean for the callback
+  offer is decided by the pure `cti.callback_offer`: this adapter only plays, stops prompts,
+  asks the ACD and hangs up as it says;
 - a waiting caller costs Asterisk what one in app_queue costs: music on hold started on the
   caller's own channel (no holding bridge, no announcer channel per bridge), restarted after
   each queue prompt; the only bridge of a call is its call bridge (`ckm-call-<call>`), made
@@ -31,11 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from cti import callback_offer as co
 from cti import commands as cc
 from cti import events as ce
 from cti.acd import AcdError
 from cti.config import CallContext, Caller, SkillRequirement
-from cti.floor import valid_number
 from ground.settings import Settings
 from pbx import ari_events as ev
 from pbx import call_session as cs
@@ -95,14 +98,10 @@ class CallPlace:
     consult_bridge: str = ""
     agent_legs: dict[str, str] = field(default_factory=dict)  # agent -> channel id
     consult_leg: str = ""
-    offering_callback: bool = False
     on_hold: bool = False
     language: str = queue_prompts.DEFAULT_LANGUAGE
     caller_number: str = ""
-    # Digits of a callback number typed by a caller whose own number is withheld (None: not
-    # typing one); `tries` counts the numbers refused.
-    entering_number: str | None = None
-    tries: int = 0
+    offer: co.CallbackOffer = field(default_factory=co.CallbackOffer)  # its conversation
     playback: str = ""  # the queue prompt playing now (a key cuts it short)
 
 
@@ -128,6 +127,26 @@ class AcdAdapter:
         self._bg: set[asyncio.Task[Any]] = set()
         self._forgotten: set[str] = set()
         self.stale_bridge_s = STALE_BRIDGE_S
+        # Each handler takes the command its key names (Any: a dict cannot say so per key).
+        self._handlers: dict[type[cc.Command], Callable[[CallPlace, Any], Awaitable[None]]] = {
+            cc.HoldInQueue: self._hold_in_queue,
+            cc.AnnouncePosition: self._announce_position,
+            cc.OfferCallback: self._offer_callback,
+            cc.RejectFromQueue: self._reject_from_queue,
+            cc.RingAgent: self._ring,
+            cc.CancelRing: self._cancel_ring,
+            cc.BridgeCall: self._bridge_call,
+            cc.DialResident: self._dial_resident,
+            cc.HoldCall: self._hold_call,
+            cc.UnholdCall: self._unhold_call,
+            cc.HangupAgentLeg: self._hangup_agent_leg,
+            cc.HangupCall: self._hangup_call,
+            cc.DialExternal: self._dial_external,
+            cc.StartConsult: self._start_consult,
+            cc.CompleteConsult: self._complete_consult,
+            cc.CancelConsult: self._cancel_consult,
+            cc.Snoop: self._snoop,
+        }
         ari.on_event(self.on_event)
         ari.on_connected(self._on_connected)
 
@@ -272,53 +291,43 @@ class AcdAdapter:
         await self._forget(channel_id)
 
     async def digit(self, channel_id: str, digit: str) -> bool:
-        """A key from a caller waiting in a queue; True when the ACD side used it."""
+        """A key from a caller waiting in a queue; True when the callback offer used it."""
         place = self.places.get(channel_id)
         if place is None:
             return False
-        if place.entering_number is not None:
-            await self._hush(place)
-            await self._number_digit(place, channel_id, digit)
-            return True
-        if not place.offering_callback:
+        step = self._offer_step(place, channel_id, co.KeyPressed(digit))
+        if step is None:
             return False
-        place.offering_callback = False
-        await self._hush(place)
-        if digit != "1":
-            return True
-        if not valid_number(place.caller_number):
-            # A withheld number cannot be called back: ask for one instead of promising a
-            # callback that would never be made.
-            place.entering_number = ""
-            await self._say(place, "callback_need_number")
-            return True
-        await self._take_callback(place, channel_id, "")
-        return True
+        await self._carry_out(place, channel_id, step)
+        return step.used
 
-    async def _number_digit(self, place: CallPlace, channel_id: str, digit: str) -> None:
-        typed = place.entering_number or ""
-        if digit == "*":
-            place.entering_number = None
-            await self._say(place, "callback_stay")
-        elif digit != "#":
-            place.entering_number = (typed + digit)[:16]
-        elif valid_number(typed) and len(typed) >= 9:
-            place.entering_number = None
-            await self._take_callback(place, channel_id, typed)
-        else:
-            place.tries += 1
-            place.entering_number = "" if place.tries < 2 else None
-            await self._say(place, "callback_bad_number")
-            await self._say(place, "callback_need_number" if place.tries < 2
-                            else "callback_stay")
+    def _offer_step(self, place: CallPlace, call_id: str,
+                    event: co.OfferEvent) -> co.OfferStep | None:
+        try:
+            step = co.handle(place.offer, event)
+        except co.OfferError as exc:
+            log.info("acd %s: %s", call_id, exc)
+            return None
+        place.offer = step.offer
+        return step
 
-    async def _take_callback(self, place: CallPlace, channel_id: str, number: str) -> None:
-        if not self._feed(ce.CallbackRequested(at=self.clock(), call_id=channel_id,
-                                               number=number)):
-            await self._say(place, "callback_stay")
-            return
-        await self._say(place, "callback_ok", wait=True)
-        await self.ari.hangup(channel_id)
+    async def _carry_out(self, place: CallPlace, call_id: str, step: co.OfferStep) -> None:
+        """Execute what the callback offer asks for, in order."""
+        for command in step.commands:
+            match command:
+                case co.StopPrompt():
+                    await self._hush(place)
+                case co.Say(prompt=prompt, wait=wait):
+                    await self._say(place, prompt, wait=wait)
+                case co.RequestCallback(number=number):
+                    taken = self._feed(ce.CallbackRequested(at=self.clock(), call_id=call_id,
+                                                            number=number))
+                    answer = self._offer_step(
+                        place, call_id, co.CallbackTaken() if taken else co.CallbackRefused())
+                    if answer is not None:
+                        await self._carry_out(place, call_id, answer)
+                case co.HangUp():
+                    await self.ari.hangup(call_id)
 
     # --- ARI events about our legs ----------------------------------------------------------
     async def on_event(self, event: ev.AriEvent) -> None:
@@ -402,140 +411,150 @@ class AcdAdapter:
                 if leg.partner:  # the consultant's leg ended: nothing left to listen to
                     self._spawn(self.ari.hangup(leg.partner))
 
-    # --- commands ----------------------------------------------------------------------------
+    # --- commands: one handler each ----------------------------------------------------------
     async def _run(self, command: cc.Command) -> None:
-        if command.call_id in self._forgotten and not isinstance(
-                command, cc.CancelRing | cc.HangupAgentLeg | cc.HangupCall):
+        if command.call_id in self._forgotten and not isinstance(command, TEARDOWN):
             return  # the caller is gone; only tearing down still makes sense
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            log.warning("acd: command %s is not implemented by the pbx adapter",
+                        type(command).__name__)
+            return
         place = self.places.setdefault(command.call_id, CallPlace(caller_channel=command.call_id))
-        match command:
-            case cc.HoldInQueue(moh_class=moh):
-                if place.call_bridge:
-                    # Back in line after a transfer: out of the call bridge (kept, emptied,
-                    # for the next consultant) and onto music of its own.
-                    with contextlib.suppress(AriError):
-                        await self.ari.request(
-                            "POST", f"/bridges/{place.call_bridge}/removeChannel",
-                            {"channel": place.caller_channel}, gone_ok=True)
-                place.waiting, place.moh_class = True, moh or "default"
-                await self._music(place)
-            case cc.AnnouncePosition(position=pos, estimated_wait_s=wait):
-                await self._say(place, "position", pos, wait=bool(wait))
-                if wait:
-                    await self._say(place, "wait", max(1, round(wait / 60)))
-            case cc.OfferCallback():
-                place.offering_callback = True
-                await self._say(place, "callback_offer")
-            case cc.RejectFromQueue(reason=reason):
-                place.waiting = False  # the prompt ends the music
-                await self._say(place, "full" if reason == "full" else "no_agents", wait=True)
-                await self.ari.hangup(place.caller_channel)
-            case cc.RingAgent():
-                await self._ring(place, command)
-            case cc.CancelRing(agent=agent):
-                chan = place.agent_legs.pop(agent, "")
-                if chan:
-                    self.legs.pop(chan, None)
-                    await self.ari.hangup(chan)
-            case cc.BridgeCall(agent=agent, record=record):
-                # The agent has answered: the requests that stop the caller's music and queue
-                # prompt go out together with the bridge's, then both legs join at once.
-                place.call_bridge = f"ckm-call-{command.call_id}"
-                members = [place.caller_channel]
-                if agent in place.agent_legs:
-                    members.append(place.agent_legs[agent])
-                await self._bridge(place.call_bridge, members, before=self._leave_queue(place))
-                if record:
-                    await self.ari.request("POST", f"/bridges/{place.call_bridge}/record",
-                                           {"name": command.call_id, "format": "wav",
-                                            "ifExists": "overwrite"})
-            case cc.DialResident(agent=agent, number=number):
-                leg_id = new_id("resident-cb")
-                self.legs[leg_id] = Leg(leg_id, "resident", command.call_id, agent)
-                await self._originate(self._outbound(number), leg_id,
-                                      f"resident,{command.call_id}", "19115", "19115")
-            case cc.HoldCall():
-                place.on_hold = True
-                await self.ari.request("POST", f"/channels/{place.caller_channel}/mute",
-                                       {"direction": "in"})
-                await self.ari.request("POST", f"/channels/{place.caller_channel}/moh")
-            case cc.UnholdCall():
-                place.on_hold = False
-                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh",
-                                       gone_ok=True)
-                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/mute",
-                                       {"direction": "in"}, gone_ok=True)
-            case cc.HangupAgentLeg(agent=agent):
-                chan = place.agent_legs.pop(agent, "")
-                if chan:
-                    await self.ari.hangup(chan)
-            case cc.HangupCall():
-                for chan in list(place.agent_legs.values()):
-                    await self.ari.hangup(chan)
-                await self._end_caller(place, command.call_id)
-            case cc.DialExternal(number=number):
-                await self._leave_queue(place)
-                # The caller leaves our hands: the dialplan dials out and the call ends there.
-                await self.ari.request("POST", f"/channels/{place.caller_channel}/continue",
-                                       {"context": self.settings.outbound_context, "extension": number,
-                                        "priority": 1})
-            case cc.StartConsult(agent=agent, target_endpoint=target):
-                leg_id = new_id("consult")
-                place.consult_leg = leg_id
-                self.legs[leg_id] = Leg(leg_id, "consult", command.call_id, agent)
-                endpoint = (self._outbound(target.removeprefix("external:"))
-                            if target.startswith("external:") else target)
-                agent_chan = place.agent_legs.get(agent, "")
-                if agent_chan and place.call_bridge:
-                    await self.ari.request("POST", f"/bridges/{place.call_bridge}/removeChannel",
-                                           {"channel": agent_chan}, gone_ok=True)
-                await self._originate(endpoint, leg_id, f"consult,{command.call_id},{agent}",
-                                      "19115", "Konsultacja")
-            case cc.CompleteConsult(agent=agent, target=target):
-                if place.consult_bridge:
-                    await self.ari.destroy_bridge(place.consult_bridge)
-                    place.consult_bridge = ""
-                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh",
-                                       gone_ok=True)
-                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/mute",
-                                       {"direction": "in"}, gone_ok=True)
-                if place.consult_leg:
-                    await self._add(place.call_bridge, place.consult_leg)
-                    leg = self.legs.get(place.consult_leg)
-                    if leg is not None and target:
-                        # The colleague's leg from now on: their hang-up ends their part, and
-                        # the resident's hang-up hangs it up (HangupAgentLeg).
-                        leg.role, leg.agent, leg.answered = "agent", target, True
-                        place.agent_legs[target] = place.consult_leg
-                        place.consult_leg = ""
-                    elif leg is not None:
-                        leg.role = "agent"
-                        leg.agent = f"transfer:{agent}"
-                old = place.agent_legs.pop(agent, "")
-                if old:
-                    self.legs.pop(old, None)
-                    await self.ari.hangup(old)
-            case cc.CancelConsult(agent=agent):
-                if place.consult_leg:
-                    self.legs.pop(place.consult_leg, None)
-                    await self.ari.hangup(place.consult_leg)
-                    place.consult_leg = ""
-                if place.consult_bridge:
-                    await self.ari.destroy_bridge(place.consult_bridge)
-                    place.consult_bridge = ""
-                agent_chan = place.agent_legs.get(agent, "")
-                if agent_chan and place.call_bridge:
-                    await self._add(place.call_bridge, agent_chan)
-                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh",
-                                       gone_ok=True)
-                await self.ari.request("DELETE", f"/channels/{place.caller_channel}/mute",
-                                       {"direction": "in"}, gone_ok=True)
-            case cc.Snoop(agent=agent, supervisor=supervisor, endpoint=endpoint, mode=mode):
-                await self._snoop(place, command.call_id, agent, supervisor, endpoint,
-                                  str(mode))
-            case _:
-                log.warning("acd: command %s is not implemented by the pbx adapter",
-                            type(command).__name__)
+        await handler(place, command)
+
+    async def _hold_in_queue(self, place: CallPlace, command: cc.HoldInQueue) -> None:
+        if place.call_bridge:
+            # Back in line after a transfer: out of the call bridge (kept, emptied, for the
+            # next consultant) and onto music of its own.
+            with contextlib.suppress(AriError):
+                await self.ari.request("POST", f"/bridges/{place.call_bridge}/removeChannel",
+                                       {"channel": place.caller_channel}, gone_ok=True)
+        place.waiting, place.moh_class = True, command.moh_class or "default"
+        await self._music(place)
+
+    async def _announce_position(self, place: CallPlace, command: cc.AnnouncePosition) -> None:
+        wait = command.estimated_wait_s
+        await self._say(place, "position", command.position, wait=bool(wait))
+        if wait:
+            await self._say(place, "wait", max(1, round(wait / 60)))
+
+    async def _offer_callback(self, place: CallPlace, command: cc.OfferCallback) -> None:
+        step = self._offer_step(place, command.call_id, co.OfferMade(place.caller_number))
+        if step is not None:
+            await self._carry_out(place, command.call_id, step)
+
+    async def _reject_from_queue(self, place: CallPlace, command: cc.RejectFromQueue) -> None:
+        place.waiting = False  # the prompt ends the music
+        await self._say(place, "full" if command.reason == "full" else "no_agents", wait=True)
+        await self.ari.hangup(place.caller_channel)
+
+    async def _cancel_ring(self, place: CallPlace, command: cc.CancelRing) -> None:
+        chan = place.agent_legs.pop(command.agent, "")
+        if chan:
+            self.legs.pop(chan, None)
+            await self.ari.hangup(chan)
+
+    async def _bridge_call(self, place: CallPlace, command: cc.BridgeCall) -> None:
+        # The agent has answered: the requests that stop the caller's music and queue prompt
+        # go out together with the bridge's, then both legs join at once.
+        place.call_bridge = f"ckm-call-{command.call_id}"
+        members = [place.caller_channel]
+        if command.agent in place.agent_legs:
+            members.append(place.agent_legs[command.agent])
+        await self._bridge(place.call_bridge, members, before=self._leave_queue(place))
+        if command.record:
+            await self.ari.request("POST", f"/bridges/{place.call_bridge}/record",
+                                   {"name": command.call_id, "format": "wav",
+                                    "ifExists": "overwrite"})
+
+    async def _dial_resident(self, place: CallPlace, command: cc.DialResident) -> None:
+        leg_id = new_id("resident-cb")
+        self.legs[leg_id] = Leg(leg_id, "resident", command.call_id, command.agent)
+        await self._originate(self._outbound(command.number), leg_id,
+                              f"resident,{command.call_id}", "19115", "19115")
+
+    async def _hold_call(self, place: CallPlace, command: cc.HoldCall) -> None:
+        place.on_hold = True
+        await self.ari.request("POST", f"/channels/{place.caller_channel}/mute",
+                               {"direction": "in"})
+        await self.ari.request("POST", f"/channels/{place.caller_channel}/moh")
+
+    async def _unhold_call(self, place: CallPlace, command: cc.UnholdCall) -> None:
+        place.on_hold = False
+        await self._take_off_hold(place)
+
+    async def _hangup_agent_leg(self, place: CallPlace, command: cc.HangupAgentLeg) -> None:
+        chan = place.agent_legs.pop(command.agent, "")
+        if chan:
+            await self.ari.hangup(chan)
+
+    async def _hangup_call(self, place: CallPlace, command: cc.HangupCall) -> None:
+        for chan in list(place.agent_legs.values()):
+            await self.ari.hangup(chan)
+        await self._end_caller(place, command.call_id)
+
+    async def _dial_external(self, place: CallPlace, command: cc.DialExternal) -> None:
+        await self._leave_queue(place)
+        # The caller leaves our hands: the dialplan dials out and the call ends there.
+        await self.ari.request("POST", f"/channels/{place.caller_channel}/continue",
+                               {"context": self.settings.outbound_context,
+                                "extension": command.number, "priority": 1})
+
+    async def _start_consult(self, place: CallPlace, command: cc.StartConsult) -> None:
+        agent, target = command.agent, command.target_endpoint
+        leg_id = new_id("consult")
+        place.consult_leg = leg_id
+        self.legs[leg_id] = Leg(leg_id, "consult", command.call_id, agent)
+        endpoint = (self._outbound(target.removeprefix("external:"))
+                    if target.startswith("external:") else target)
+        agent_chan = place.agent_legs.get(agent, "")
+        if agent_chan and place.call_bridge:
+            await self.ari.request("POST", f"/bridges/{place.call_bridge}/removeChannel",
+                                   {"channel": agent_chan}, gone_ok=True)
+        await self._originate(endpoint, leg_id, f"consult,{command.call_id},{agent}",
+                              "19115", "Konsultacja")
+
+    async def _complete_consult(self, place: CallPlace, command: cc.CompleteConsult) -> None:
+        agent, target = command.agent, command.target
+        if place.consult_bridge:
+            await self.ari.destroy_bridge(place.consult_bridge)
+            place.consult_bridge = ""
+        await self._take_off_hold(place)
+        if place.consult_leg:
+            await self._add(place.call_bridge, place.consult_leg)
+            leg = self.legs.get(place.consult_leg)
+            if leg is not None and target:
+                # The colleague's leg from now on: their hang-up ends their part, and the
+                # resident's hang-up hangs it up (HangupAgentLeg).
+                leg.role, leg.agent, leg.answered = "agent", target, True
+                place.agent_legs[target] = place.consult_leg
+                place.consult_leg = ""
+            elif leg is not None:
+                leg.role = "agent"
+                leg.agent = f"transfer:{agent}"
+        old = place.agent_legs.pop(agent, "")
+        if old:
+            self.legs.pop(old, None)
+            await self.ari.hangup(old)
+
+    async def _cancel_consult(self, place: CallPlace, command: cc.CancelConsult) -> None:
+        if place.consult_leg:
+            self.legs.pop(place.consult_leg, None)
+            await self.ari.hangup(place.consult_leg)
+            place.consult_leg = ""
+        if place.consult_bridge:
+            await self.ari.destroy_bridge(place.consult_bridge)
+            place.consult_bridge = ""
+        agent_chan = place.agent_legs.get(command.agent, "")
+        if agent_chan and place.call_bridge:
+            await self._add(place.call_bridge, agent_chan)
+        await self._take_off_hold(place)
+
+    async def _take_off_hold(self, place: CallPlace) -> None:
+        await self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh", gone_ok=True)
+        await self.ari.request("DELETE", f"/channels/{place.caller_channel}/mute",
+                               {"direction": "in"}, gone_ok=True)
 
     async def _ring(self, place: CallPlace, command: cc.RingAgent) -> None:
         leg_id = f"{command.call_id}-{command.agent}-{command.offer}"[:120]
@@ -560,8 +579,8 @@ class AcdAdapter:
                                         reason=ce.DeclineReason.UNREACHABLE,
                                         offer=command.offer))
 
-    async def _snoop(self, place: CallPlace, call_id: str, agent: str, supervisor: str,
-                     endpoint: str, mode: str) -> None:
+    async def _snoop(self, place: CallPlace, command: cc.Snoop) -> None:
+        call_id, agent, mode = command.call_id, command.agent, str(command.mode)
         agent_chan = place.agent_legs.get(agent, "")
         sup_leg = new_id("supervisor")
         self.legs[sup_leg] = Leg(sup_leg, "supervisor", call_id, agent)
@@ -573,8 +592,8 @@ class AcdAdapter:
             await self.ari.request("POST", f"/channels/{agent_chan}/snoop/{snoop_id}", {
                 "app": self.settings.ari_app, "appArgs": f"snoop,{call_id},{agent}",
                 "spy": "both", "whisper": "out" if mode == "whisper" else "none"})
-        await self._originate(endpoint, sup_leg, f"supervisor,{call_id},{agent}", "19115",
-                              f"Nasłuch {supervisor}"[:60])
+        await self._originate(command.endpoint, sup_leg, f"supervisor,{call_id},{agent}",
+                              "19115", f"Nasłuch {command.supervisor}"[:60])
 
     # --- helpers -------------------------------------------------------------------------
     def _outbound(self, number: str) -> str:
