@@ -4,14 +4,17 @@ CRM recorder (crm_core.services.interactions), agent states included."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from agent_desktop.today import TodayChart, midnight
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.services import reports_calls as rc
-from crm_core.services.contact_center import create_queue
+from crm_core.services.contact_center import create_queue, queued_calls_between
 from crm_core.services.interactions import get_call, record_event
 from crm_core.services.users import create_user
 from ground import events as ev
@@ -25,9 +28,15 @@ def at(hh: int, mm: int, ss: int = 0) -> datetime:
     return MIDNIGHT + timedelta(hours=hh, minutes=mm, seconds=ss)
 
 
+# Lists that also receive every event recorded (the wallboard's chart is fed the same ones).
+TAPS: list[list[ev.DomainEvent]] = []
+
+
 def record(db: Database, *events: ev.DomainEvent) -> None:
     for event in events:
         record_event(db, event)
+        for tap in TAPS:
+            tap.append(event)
 
 
 def queued(db: Database, call_id: str, joined: datetime, queue: str, language: str) -> None:
@@ -215,3 +224,117 @@ def test_an_agent_still_logged_in_counts_until_now_and_a_replay_adds_nothing(db:
     assert (k3.agent, k3.logged_in_s) == ("k3", 1800.0)
     assert k3.by_state_s == {"available": 1200.0, "paused": 600.0}
     assert k3.by_pause_reason_s == {"szkolenie": 600.0}
+
+
+def test_the_wallboards_chart_of_the_day_counts_what_the_report_counts(db: Database) -> None:
+    """The chart of the day, fed the day's events as on the wallboard, and filled from the CRM
+    as after a restart, has the report's offered, answered, in-level and abandoned calls: the
+    callback that reached its resident is not an answer, the call that joined before midnight
+    is answered today."""
+    create_queue(db, name="ogolna", display_name="Ogólna", sl_threshold_s=20)
+    create_queue(db, name="transport", display_name="Transport", sl_threshold_s=30)
+    seen: list[ev.DomainEvent] = []
+    TAPS.append(seen)
+    try:
+        record_day(db)
+    finally:
+        TAPS.remove(seen)
+    thresholds = {"ogolna": 20.0, "transport": 30.0}
+    fed = TodayChart(sl_threshold_s=dict(thresholds))
+
+    async def feed() -> None:
+        for event in seen:
+            await fed.on_event(event)
+
+    asyncio.run(feed())
+    end_of_day = at(23, 59, 59)
+    filled = TodayChart(sl_threshold_s=dict(thresholds))
+    filled.backfill(queued_calls_between(db, midnight(end_of_day) - timedelta(days=1), end_of_day),
+                    end_of_day)
+    total = rc.contact_center_report(db, rc.ReportFilter(DAY, DAY), now=NOW).calls.total()
+    expected = [total.offered, total.answered, total.answered_in_sl, total.abandoned]
+    assert expected == [6, 4, 3, 2]
+    for chart in (fed, filled):
+        view = chart.view()
+        assert view["day"] == DAY.isoformat()
+        assert [sum(s[i] for s in view["slots"]) for i in range(4)] == expected
+
+
+# --- the database's figures against the fold's, on PostgreSQL
+
+GENERATED_CALLS = """
+INSERT INTO interactions (channel, call_id, caller_number, dialed, started_at, ended_at,
+    end_reason, queue, queued_at, priority, agent_username, connected_at, wait_s, talk_s, hold_s,
+    wrapped_up_at, transferred_to, left_queue_reason, left_queue_at, language, callback_number,
+    callback_status, callback_attempts, callback_requested_at, callback_done_at)
+SELECT CASE WHEN g % 41 = 0 THEN 'portal' ELSE 'phone' END, 'gen-' || g, '+48600100200', '19115',
+       t, t + (40 + w + talk) * interval '1 second', 'caller_hangup',
+       CASE WHEN k < 0.8 THEN (ARRAY['ogolna', 'transport', 'drogi', ''])[1 + g % 4] END,
+       CASE WHEN k < 0.8 THEN t + interval '40 seconds' END, 2,
+       CASE WHEN k < 0.8 AND r < 0.8 THEN 'k' || (g % 7) END,
+       CASE WHEN k < 0.8 AND r < 0.8 THEN t + (40 + w) * interval '1 second' END,
+       CASE WHEN k < 0.8 AND g % 23 <> 0 THEN w END,
+       CASE WHEN k < 0.8 AND r < 0.8 AND g % 19 <> 0 THEN talk END,
+       CASE WHEN k < 0.8 AND r < 0.2 THEN 12.25 + g % 5 END,
+       CASE WHEN k < 0.8 AND r < 0.7
+            THEN t + (40 + w + talk) * interval '1 second' + (g % 97) * interval '1.0005 second' END,
+       CASE WHEN k < 0.8 AND r < 0.1 THEN 'blind:k1' END,
+       CASE WHEN k < 0.8 AND r >= 0.8 AND r < 0.95 THEN 'abandoned'
+            WHEN k < 0.8 AND r >= 0.95 THEN 'overflow' END,
+       CASE WHEN k < 0.8 AND r >= 0.8 THEN t + (40 + w) * interval '1 second' END,
+       (ARRAY['pl', 'pl', 'en', 'uk', '', NULL])[1 + g % 6],
+       CASE WHEN k < 0.8 AND g % 13 = 0 THEN '+48600100200' END,
+       CASE WHEN k < 0.8 AND g % 13 = 0 THEN (ARRAY['reached', 'failed', 'pending'])[1 + g % 3] END,
+       CASE WHEN k < 0.8 AND g % 13 = 0 THEN 1 END,
+       CASE WHEN k < 0.8 AND g % 13 = 0 THEN t + interval '70 seconds' END,
+       CASE WHEN k < 0.8 AND g % 13 = 0 THEN t + interval '20 hours' END
+FROM (SELECT g, random() AS k, random() AS r, round((random() * 120)::numeric, 2)::float8 AS w,
+             round((random() * 400)::numeric, 3)::float8 AS talk,
+             :start + random() * (:end - :start) AS t
+      FROM generate_series(1, :n) g) x
+"""
+
+GENERATED_IVR = """
+INSERT INTO interaction_ivr_steps (interaction_id, seq, at, script, version, node, input_kind,
+    input_value, next_node)
+SELECT id, 1, started_at, '19115', '1',
+       (ARRAY['status_lookup', 'info_hours', 'main_menu', 'statusXlookup'])[1 + id % 4],
+       'dtmf', '1', 'x'
+FROM interactions WHERE queued_at IS NULL
+"""
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_databases_figures_are_the_folds_on_the_same_calls(db: Database) -> None:
+    """Three thousand calls over October and November (the clock change on 25 October
+    included), every kind of outcome, waits and talk with fractions of a second: the report
+    PostgreSQL adds up equals the one folded in Python from the same rows, for every step and
+    filter."""
+    create_queue(db, name="ogolna", display_name="Ogólna", sl_threshold_s=20)
+    create_queue(db, name="transport", display_name="Transport", sl_threshold_s=45)
+    with db.writing() as session:
+        session.execute(sa.text("SELECT setseed(0.19115)"))
+        session.execute(sa.text(GENERATED_CALLS), {
+            "n": 3000, "start": datetime(2026, 10, 20, tzinfo=UTC),
+            "end": datetime(2026, 11, 10, tzinfo=UTC)})
+        session.execute(sa.text(GENERATED_IVR))
+    from crm_core.services import reports_calls_sql
+
+    filters = [
+        rc.ReportFilter(date(2026, 10, 21), date(2026, 11, 8), step="day"),
+        rc.ReportFilter(date(2026, 10, 24), date(2026, 10, 26), step="hour"),
+        rc.ReportFilter(date(2026, 10, 24), date(2026, 10, 26), step="15min", short_abandon_s=10),
+        rc.ReportFilter(date(2026, 10, 21), date(2026, 11, 8), step="hour",
+                        weekdays=frozenset({0, 2, 6}), hour_from=7, hour_to=19),
+        rc.ReportFilter(date(2026, 11, 1), date(2026, 11, 1), step="15min", hour_from=23),
+    ]
+    for flt in filters:
+        fast, handled = reports_calls_sql.call_report_and_handled(db, flt)
+        folded, folded_handled = rc.folded_report_and_handled(db, flt)
+        assert fast.total().offered > 0 or flt.since == date(2026, 11, 1)
+        assert fast.rows == folded.rows, flt
+        assert fast.period == folded.period, flt
+        assert fast.languages == folded.languages, flt
+        assert handled == folded_handled, flt
+    total = rc.contact_center_report(db, filters[0], now=NOW).calls.total()
+    assert total.callbacks_made > 0 and total.self_service > 0 and total.p90_wait_s is not None
