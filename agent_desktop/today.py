@@ -1,6 +1,6 @@
 """Today's chart for the wallboard: calls per 15 minutes and the service level per slot.
 
-Fed by the domain-event bus (CallQueued, AgentConnected, CallLeftQueue), so it costs the
+Fed by the domain-event bus (CallQueued, AgentConnected, CallLeftQueue, CallbackRequested), so it costs the
 telephony path nothing; a wallboard opened mid-day loads it once, then keeps it current from
 the CTI websocket's call_queued / call_answered / call_left_queue events (no polling). Slots
 are local Warsaw time, the day the supervisors think in.
@@ -39,11 +39,24 @@ class TodayChart:
     sl_threshold_s: dict[str, float] = field(default_factory=dict)  # queue → seconds
     day: date | None = None
     slots: list[Slot] = field(default_factory=lambda: [Slot() for _ in range(SLOTS)])
+    # Calls whose resident asked to be called back (the callback keeps the call's id).
+    callbacks: set[str] = field(default_factory=set)
 
     def backfill(self, calls: list[QueuedCallView], until: datetime) -> int:
-        """Count calls recorded before `until` (when the bus took over); returns how many."""
+        """Count calls recorded before `until` (when the bus took over); returns how many.
+        `until`'s day is the chart's: a call that joined yesterday counts only what happened
+        to it today (an answer after midnight), as in the reports."""
+        today = until.astimezone(WARSAW).date()
+        if self.day != today:
+            self.day = today
+            self.slots = [Slot() for _ in range(SLOTS)]
         for call in calls:
             self._slot(call.queued_at).offered += 1
+            if call.callback_requested_at is not None:
+                # The resident asked to be called back: the callback's connection is not an
+                # answer, and hanging up after asking is not abandoning (the reports' and the
+                # live figures' definitions).
+                continue
             if call.connected_at is not None and call.connected_at < until:
                 slot = self._slot(call.connected_at)
                 slot.answered += 1
@@ -58,6 +71,7 @@ class TodayChart:
         if self.day is None or local.date() > self.day:
             self.day = local.date()
             self.slots = [Slot() for _ in range(SLOTS)]
+            self.callbacks.clear()
         if local.date() < self.day:  # yesterday's straggler (a call that crossed midnight)
             return Slot()
         return self.slots[(local.hour * 60 + local.minute) // 15]
@@ -65,7 +79,11 @@ class TodayChart:
     async def on_event(self, event: Any) -> None:
         if isinstance(event, domain.CallQueued):
             self._slot(event.at).offered += 1
+        elif isinstance(event, domain.CallbackRequested):
+            self.callbacks.add(event.call_id)
         elif isinstance(event, domain.AgentConnected):
+            if event.call_id in self.callbacks:
+                return  # a callback reaching the resident: counted as a callback, not answered
             slot = self._slot(event.at)
             slot.answered += 1
             if event.wait_s <= self.sl_threshold_s.get(event.queue, DEFAULT_SL_S):

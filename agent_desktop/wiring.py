@@ -98,7 +98,9 @@ def _fill_chart(chart: TodayChart, db: Any) -> None:
         chart.sl_threshold_s.update({q.name: float(q.sl_threshold_s)
                                      for q in contact_center.list_queues(db)})
         now = datetime.now(UTC)
-        counted = chart.backfill(contact_center.queued_calls_between(db, midnight(now), now), now)
+        # From a day back: a call that joined before midnight may have been answered after it.
+        since = midnight(now) - timedelta(days=1)
+        counted = chart.backfill(contact_center.queued_calls_between(db, since, now), now)
     except SQLAlchemyError as exc:  # a chart is no reason to refuse to start
         log.warning("today's chart starts empty: the CRM could not be read (%s)", exc)
         return

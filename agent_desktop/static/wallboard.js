@@ -258,12 +258,15 @@ function onEvent(name, data) {
   else if (name === "call_left_queue" || (name === "call_answered" && !data.transferred)) {
     nudgeWaiting(data.queue, -1);
   }
-  if (name === "call_queued") slots[slotIndex(data.at)][0] += 1;
-  else if (name === "call_answered" && !data.transferred) {
+  // The reports' definitions: a callback is neither offered again (the resident's call was
+  // offered when it joined) nor answered when it reaches them; only "abandoned" is abandoned
+  // (not a caller lost after a transfer, not a callback given up).
+  if (name === "call_queued" && !data.callback) slots[slotIndex(data.at)][0] += 1;
+  else if (name === "call_answered" && !data.transferred && !data.callback) {
     const s = slots[slotIndex(data.at)];
     s[1] += 1;
     if (data.waited_s <= (thresholds[data.queue] ?? 30)) s[2] += 1;
-  } else if (name === "call_left_queue" && data.reason.startsWith("abandoned")) {
+  } else if (name === "call_left_queue" && data.reason === "abandoned" && !data.callback) {
     slots[slotIndex(data.at)][3] += 1;
   } else {
     return;

@@ -93,6 +93,9 @@ class QueuedCallView:
     # is what the wallboard and the reports count as abandoned.
     left_queue_reason: str | None = None
     left_queue_at: datetime | None = None
+    # When the resident asked to be called back: then the call is neither answered (the
+    # callback's connection) nor abandoned.
+    callback_requested_at: datetime | None = None
 
     @property
     def abandoned_at(self) -> datetime | None:
@@ -106,12 +109,13 @@ def queued_calls_between(db: Database, since: datetime, until: datetime) -> list
     """Calls that joined a queue in [since, until), oldest first (a day is a few thousand)."""
     i = Interaction
     query = (sa.select(i.queue, i.queued_at, i.connected_at, i.wait_s, i.ended_at, i.end_reason,
-                       i.left_queue_reason, i.left_queue_at)
+                       i.left_queue_reason, i.left_queue_at, i.callback_requested_at)
              .where(i.queued_at >= since, i.queued_at < until, i.queue.is_not(None))
              .order_by(i.queued_at))
     with db.reading() as session:
-        return [QueuedCallView(queue or "", queued_at, connected, wait, ended, reason, left, left_at)
-                for queue, queued_at, connected, wait, ended, reason, left, left_at
+        return [QueuedCallView(queue or "", queued_at, connected, wait, ended, reason, left,
+                               left_at, callback)
+                for queue, queued_at, connected, wait, ended, reason, left, left_at, callback
                 in session.execute(query) if queued_at is not None]
 
 
