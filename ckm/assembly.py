@@ -159,6 +159,11 @@ async def attach_crm(center: Center) -> None:
     center.bus.subscribe("crm", rec.on_event)
 
     async def close() -> None:
+        # The parts that publish were stopped before this (cleanups run newest first and the
+        # CRM is attached first), but the bus may still hold what they published — calls the
+        # stop itself ended, say: deliver it before the journal closes, or it is lost and
+        # every event logs "journal is closed".
+        await center.bus.drain()
         await recorder.stop()
         db.dispose()
 

@@ -1,18 +1,29 @@
 """`ckm run` stops on exit only the Asterisk it started: the decision as a unit (a test must
 never stop the sandbox other tests share), and the exit message of a real `ckm run` process
-interrupted with SIGINT."""
+interrupted with SIGINT. A center's stop loses no event and logs no error."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from ckm.assembly import assemble
 from ckm.runner import AsteriskLease
+from crm_core.outbox import journal_path
+from ground import events as domain
+from ground.bus import EventBus
+from ground.settings import Settings
 
 
 def test_a_sandbox_the_run_started_is_stopped_on_exit() -> None:
@@ -73,3 +84,23 @@ def test_ckm_run_interrupted_says_what_it_leaves_of_asterisk(tmp_path: Path) -> 
     out = rest.splitlines()
     assert "Asterisk: not started by ckm run (--no-asterisk); left as it was" in out, rest
     assert "Traceback" not in rest
+
+
+async def test_events_published_just_before_a_stop_reach_the_journal_without_errors(
+        settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A center stopped while its bus still holds events (calls ended by the stop itself, a
+    burst just before it) writes every one to the journal and logs no error: the journal
+    closes only after the bus has delivered what was published."""
+    local = replace(settings, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/crm.db")
+    center = await assemble(local, EventBus(), crm=True, acd=False, speech=False)
+    at = datetime.now(UTC)
+    for n in range(300):
+        center.bus.publish(domain.CallEnded(call_id=f"shutdown-{n}", at=at,
+                                            reason="system_hangup"))
+    with caplog.at_level(logging.ERROR):
+        await center.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    with sqlite3.connect(journal_path(tmp_path)) as journal:
+        written = journal.execute("SELECT count(*) FROM journal WHERE kind = 'call_ended'"
+                                  ).fetchone()[0]
+    assert written == 300
