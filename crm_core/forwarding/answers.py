@@ -47,7 +47,7 @@ def _note(session: Session, case: Case, label: str, text: str, now: datetime) ->
 def apply_remote(db: Database, forward_id: int, remote: RemoteRequest, *,
                  at: datetime | None = None) -> str | None:
     """Take what the department's server says about the request; returns what was done
-    (`resolved`, `note`) or None."""
+    (`resolved`, `rejected`, `note`) or None."""
     now = at or utcnow()
     with db.writing() as session:
         row = session.scalar(sa.select(CaseForward).where(CaseForward.id == forward_id).with_for_update())
@@ -56,7 +56,8 @@ def apply_remote(db: Database, forward_id: int, remote: RemoteRequest, *,
         case = _locked_case(session, row.case_id)
         dept = session.get(Department, row.department_id)
         assert case is not None and dept is not None
-        change = rules.remote_change(remote.status, remote.status_notes, row.remote_notes)
+        change = rules.remote_change(remote.status, remote.status_notes, row.remote_notes,
+                                     remote.detailed_status)
         row.remote_id = row.remote_id or remote.service_request_id
         row.remote_status, row.remote_notes = remote.status, remote.status_notes
         row.polled_at, row.poll_error = now, None
@@ -67,10 +68,11 @@ def apply_remote(db: Database, forward_id: int, remote: RemoteRequest, *,
         if change is None:
             return None
         label = f"{dept.code} (Open311)"
-        if change.kind == "resolve":
-            _finish(session, case, "resolved", change.text, Actor(f"department:{label}"), now)
+        if change.kind in ("resolve", "reject"):
+            outcome = "resolved" if change.kind == "resolve" else "rejected"
+            _finish(session, case, outcome, change.text, Actor(f"department:{label}"), now)
             row.closed_at = now
-            return "resolved"
+            return outcome
         _note(session, case, label, change.text, now)
         return "note"
 

@@ -38,6 +38,9 @@ class RemoteRequest:
     status_notes: str | None
     agency_responsible: str | None
     updated_datetime: str | None
+    # The server's own status, when it speaks the extended attributes extension (another ckm
+    # does: its case status in capitals, REJECTED for a refusal).
+    detailed_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,11 @@ class Open311Client:
         return _text(_first_row(body, "GET tokens").get("service_request_id"))
 
     async def get_request(self, endpoint: str, request_id: str) -> RemoteRequest:
-        url = f"{endpoint.rstrip('/')}/requests/{quote(request_id, safe='')}.json"
+        # extensions=true asks for the extended attributes; a server without them ignores it.
+        url = f"{endpoint.rstrip('/')}/requests/{quote(request_id, safe='')}.json?extensions=true"
         row = _first_row(await self._call("GET", url, "GET requests/{id}"), "GET requests/{id}")
+        extended = row.get("extended_attributes")
+        detailed = extended.get("detailed_status") if isinstance(extended, dict) else None
         status = _text(row.get("status"), 20)
         if status is None:
             raise RemoteError(f"GET requests/{request_id}: no status in {row!r}"[:300])
@@ -139,4 +145,5 @@ class Open311Client:
             status_notes=_text(row.get("status_notes"), 4000),
             agency_responsible=_text(row.get("agency_responsible"), 200),
             updated_datetime=_text(row.get("updated_datetime"), 40),
+            detailed_status=_text(detailed, 20),
         )

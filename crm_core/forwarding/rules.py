@@ -10,10 +10,16 @@ Rules:
   The keywords are matched without regard to case or Polish diacritics ("rozwiazane:").
 - A resolve or reject with nothing after the keyword is not an answer: it becomes a note (the
   resident is never sent an empty answer).
-- An Open311 request's status maps back: `closed` resolves the case with the server's
-  `status_notes` as the public answer (a fixed sentence when it has none), once; `open` with
-  new `status_notes` adds them to the case as an internal note; anything else changes nothing.
-  Only a case still open at the department the request was sent to is changed.
+- An Open311 request's status maps back. GeoReport v2 knows only `open` and `closed`, so a
+  closed request is told apart by what else the server says: the `detailed_status` of the
+  extended attributes (asked for with `extensions=true`; another ckm answers with its own
+  status, `REJECTED` for a refusal) rejects the case when it is `REJECTED`; a server without
+  it rejects the case when its `status_notes` begin with the same keywords as a department's
+  e-mail (`ODRZUCONE:` / `REJECTED:`, the rest being the reason). Any other `closed` resolves
+  the case with the `status_notes` as the public answer (a fixed sentence when there are none),
+  once; `open` with new `status_notes` adds them to the case as an internal note; anything
+  else changes nothing. Only a case still open at the department the request was sent to is
+  changed.
 - Delivery is retried with exponential backoff (30 s doubling up to an hour) up to
   `max_attempts`; an Open311 4xx other than 408/429 (the server refuses this request: a bad
   key, an unknown service code) fails it at once, visible with the server's words.
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 RESOLVE_WORDS = ("rozwiazane", "zalatwione", "resolved")
 REJECT_WORDS = ("odrzucone", "rejected")
 CLOSED_WITHOUT_NOTES = "Sprawa zamknięta w systemie jednostki."
+REJECTED_WITHOUT_NOTES = "Zgłoszenie odrzucone w systemie jednostki."
 _QUOTE_HEADER = re.compile(r"^(On .+ wrote:|W dniu .+ napisał(?:\(a\)|a)?:|-----Original Message-----)\s*$",
                            re.IGNORECASE)
 _KEYWORD = re.compile(r"^\s*([^\W\d_]+)\s*:\s*(.*)$", re.DOTALL)
@@ -78,17 +85,26 @@ def read_answer(body: str) -> Answer | None:
 
 @dataclass(frozen=True)
 class RemoteChange:
-    """What to do with a case after a poll: kind is resolve | note."""
+    """What to do with a case after a poll: kind is resolve | reject | note."""
 
     kind: str
     text: str
 
 
-def remote_change(remote_status: str | None, notes: str | None,
-                  previous_notes: str | None) -> RemoteChange | None:
+def remote_change(remote_status: str | None, notes: str | None, previous_notes: str | None,
+                  detailed_status: str | None = None) -> RemoteChange | None:
     status = (remote_status or "").strip().lower()
     notes = (notes or "").strip() or None
     if status == "closed":
+        detailed = (detailed_status or "").strip().upper()
+        keyword = _KEYWORD.match(notes or "")
+        said = _plain(keyword.group(1)) if keyword is not None else ""
+        if detailed == "REJECTED":
+            return RemoteChange("reject", notes or REJECTED_WITHOUT_NOTES)
+        if not detailed and keyword is not None and said in REJECT_WORDS:
+            return RemoteChange("reject", keyword.group(2).strip() or REJECTED_WITHOUT_NOTES)
+        if not detailed and keyword is not None and said in RESOLVE_WORDS:
+            return RemoteChange("resolve", keyword.group(2).strip() or CLOSED_WITHOUT_NOTES)
         return RemoteChange("resolve", notes or CLOSED_WITHOUT_NOTES)
     if status == "open" and notes and notes != (previous_notes or "").strip():
         return RemoteChange("note", notes)

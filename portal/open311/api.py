@@ -126,8 +126,15 @@ async def service_definition(request: web.Request) -> web.Response:
     return render.respond("xml", "service_definition", None, body)
 
 
-def request_row(portal: Portal, case: tracking.PublicCase) -> dict[str, Any]:
-    return {
+def _extensions(request: web.Request) -> bool:
+    """`extensions=true`: the rows carry `extended_attributes` (a GeoReport v2 extension used
+    in the wild), here `detailed_status`, the case's own status in capitals — what tells a
+    client that a closed request was rejected (GeoReport v2 itself has only open/closed)."""
+    return request.query.get("extensions", "").lower() == "true"
+
+
+def request_row(portal: Portal, case: tracking.PublicCase, *, extensions: bool = False) -> dict[str, Any]:
+    row: dict[str, Any] = {
         "service_request_id": case.request_id,
         "status": "open" if case.is_open else "closed",
         "status_notes": case.status_notes,
@@ -146,6 +153,9 @@ def request_row(portal: Portal, case: tracking.PublicCase) -> dict[str, Any]:
         "long": case.lon,
         "media_url": portal.media.first_url(case.id),
     }
+    if extensions:
+        row["extended_attributes"] = {"detailed_status": case.status.upper()}
+    return row
 
 
 def _absolute(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +170,7 @@ async def list_requests(request: web.Request) -> web.Response:
     query = parse_query(request.query, page_size_default=portal.config.page_size_default,
                         page_size_max=portal.config.page_size_max)
     found = await portal.run(tracking.find, portal.db, query)
-    rows = [_absolute(request, request_row(portal, c)) for c in found]
+    rows = [_absolute(request, request_row(portal, c, extensions=_extensions(request))) for c in found]
     return render.respond(_fmt(request), "service_requests", "request", rows)
 
 
@@ -172,7 +182,7 @@ async def get_request(request: web.Request) -> web.Response:
     found = await portal.run(tracking.find, portal.db, query)
     if not found:
         raise ApiError(404, f"no service request {wanted[:40]!r}")
-    rows = [_absolute(request, request_row(portal, c)) for c in found]
+    rows = [_absolute(request, request_row(portal, c, extensions=_extensions(request))) for c in found]
     return render.respond(_fmt(request), "service_requests", "request", rows)
 
 

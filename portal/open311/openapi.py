@@ -53,8 +53,16 @@ def document(page_size_max: int) -> dict[str, Any]:
             "lat": {"type": ["number", "null"]},
             "long": {"type": ["number", "null"]},
             "media_url": nullable_str,
+            "extended_attributes": {
+                "type": "object",
+                "description": "with extensions=true: detailed_status, the case's own status",
+                "properties": {"detailed_status": {
+                    "enum": ["NEW", "FORWARDED", "IN_PROGRESS", "RESOLVED", "REJECTED", "CLOSED"]}},
+            },
         },
     }
+    extensions = _param("extensions", "query", {"type": "string"},
+                        "true: extended_attributes with detailed_status (extension)")
     paths: dict[str, Any] = {}
     for fmt in ("json", "xml"):
         paths[f"/services.{fmt}"] = {
@@ -98,6 +106,7 @@ def document(page_size_max: int) -> dict[str, Any]:
                         {"type": "integer", "minimum": 1, "maximum": page_size_max},
                         "pagination extension",
                     ),
+                    extensions,
                 ],
                 "responses": _responses({"type": "array", "items": request_schema}, (400,)),
             },
@@ -135,7 +144,8 @@ def document(page_size_max: int) -> dict[str, Any]:
                 "operationId": f"get_request_{fmt}",
                 "summary": "One service request",
                 "parameters": [
-                    _param("service_request_id", "path", {"type": "string"}, "19115-2026-000123", True)
+                    _param("service_request_id", "path", {"type": "string"}, "19115-2026-000123", True),
+                    extensions,
                 ],
                 "responses": _responses({"type": "array", "items": request_schema}, (400, 404)),
             }

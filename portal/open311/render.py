@@ -37,6 +37,9 @@ def _xml_value(parent: ET.Element, name: str, value: Any, item_names: dict[str, 
             node = ET.SubElement(element, child_name)
             for key, sub in item.items():
                 _xml_value(node, key, sub, item_names)
+    elif isinstance(value, dict):  # extended_attributes
+        for key, sub in value.items():
+            _xml_value(element, key, sub, item_names)
     else:
         element.text = str(value)
 

@@ -54,6 +54,21 @@ def test_open311_status_maps_back() -> None:
     assert change("open", "Ekipa w drodze", "Ekipa w drodze") is None
     assert change("open", None, "x") is None
     assert change("unknown", "x", None) is None
+    # GeoReport v2 has only open/closed: a rejection is told by the extended attributes…
+    assert change("closed", "Teren prywatny", None, "REJECTED") == \
+        rules.RemoteChange("reject", "Teren prywatny")
+    assert change("closed", None, None, "rejected") == \
+        rules.RemoteChange("reject", rules.REJECTED_WITHOUT_NOTES)
+    assert change("closed", "Naprawione", None, "RESOLVED") == rules.RemoteChange("resolve", "Naprawione")
+    # …or, from a server without them, by the e-mail keywords at the start of the notes.
+    assert change("closed", "Odrzucone: teren kolejowy, nie miejski", None) == \
+        rules.RemoteChange("reject", "teren kolejowy, nie miejski")
+    assert change("closed", "ROZWIĄZANE: wymieniono lampę", None) == \
+        rules.RemoteChange("resolve", "wymieniono lampę")
+    assert change("closed", "Uwaga: naprawiono", None) == rules.RemoteChange("resolve", "Uwaga: naprawiono")
+    # The server's own status wins over words in the notes.
+    assert change("closed", "ODRZUCONE: nie", None, "RESOLVED") == \
+        rules.RemoteChange("resolve", "ODRZUCONE: nie")
 
 
 def test_service_codes_are_mapped_subcategory_first() -> None:

@@ -33,6 +33,7 @@ from crm_core.services.contact_center import create_api_key
 from ground.settings import Settings
 from portal import tracking
 from portal.config import PortalConfig
+from tests.polling import wait_until
 
 from .conftest import GENEROUS, free_port, tiny_png
 
@@ -84,14 +85,23 @@ async def instance_b(settings: Settings, sqlite_seeded_template: Path,
 
 
 async def until(what: str, check: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await asyncio.to_thread(check)
-        if found:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    # The check reads the database: off the event loop the servers under test run on.
+    return await wait_until(what, lambda: asyncio.to_thread(check), timeout, every_s=0.05)
+
+
+def count_rounds(worker: Forwarder) -> list[int]:
+    """Count the worker's rounds (its loop calls `self.run_once`): a check that something
+    does *not* happen waits for rounds in which it could have, not for a guessed time."""
+    rounds = [0]
+    round_once = worker.run_once
+
+    async def counted() -> int:
+        done = await round_once()
+        rounds[0] += 1
+        return done
+
+    worker.run_once = counted  # type: ignore[method-assign]
+    return rounds
 
 
 def forward_row(db: Database, case_id: int) -> CaseForward:
@@ -170,6 +180,38 @@ async def test_a_case_forwarded_by_open311_is_worked_in_the_other_ckm_and_its_an
     assert public is not None and public.status_notes == answer
 
 
+async def test_a_request_the_other_ckm_rejects_is_rejected_here_with_its_reason(
+        crm: Database, instance_b: InstanceB, settings: Settings, tmp_path: Path) -> None:
+    """GeoReport v2 says only `closed`; B's extended attributes (asked with extensions=true)
+    say REJECTED, and A's case is rejected — not resolved — with B's reason as the answer."""
+    await instance_b.start(settings, tmp_path / "b-data")
+    forwarding.configure(crm, "ZDM", "open311", instance_b.endpoint, api_key=instance_b.api_key)
+    case_id = forwarded_case(crm)
+    worker = Forwarder(crm, public_base_url="https://19115.example.test", policy=FAST)
+    await worker.start()
+    try:
+        await until("the request delivered to B", lambda: forward_row(crm, case_id).status == "sent")
+        remote = tracking.by_number(instance_b.db,
+                                    tracking.case_number(forward_row(crm, case_id).remote_id or ""))
+        assert remote is not None
+        b_case = cases.get_case_by_number(instance_b.db, remote.number)
+        cases.transition_case(instance_b.db, b_case.id, "forwarded", by=Actor("centrum B"))
+        zdm_b = department.scope_of(instance_b.db, _user_id(instance_b.db, "zdm_pracownik"))
+        reason = "Teren kolejowy: zgłoszenie przekazaliśmy zarządcy linii."
+        department.reject(instance_b.db, zdm_b, b_case.id, reason)
+        await until("A's case rejected", lambda: cases.get_case(crm, case_id).status != "forwarded")
+    finally:
+        await worker.stop()
+    view = cases.get_case(crm, case_id)
+    last = view.history[-1]
+    assert (view.status, last.comment, last.public) == ("rejected", reason, True)
+    row = forward_row(crm, case_id)
+    assert (row.remote_status, row.remote_notes) == ("closed", reason) and row.closed_at
+    with crm.reading() as session:
+        kinds = session.scalars(sa.select(Notification.kind).where(Notification.case_id == case_id)).all()
+    assert "rejected" in kinds and "resolved" not in kinds
+
+
 def _user_id(db: Database, username: str) -> int:
     from crm_core.models import User
 
@@ -184,6 +226,7 @@ async def test_the_other_system_down_at_first_gets_the_case_exactly_once_when_it
     forwarding.configure(crm, "ZDM", "open311", instance_b.endpoint, api_key=instance_b.api_key)
     case_id = forwarded_case(crm)
     worker = Forwarder(crm, public_base_url="https://19115.example.test", policy=FAST)
+    rounds = count_rounds(worker)
     await worker.start()
     try:
         await until("a failed try recorded", lambda: forward_row(crm, case_id).attempts >= 2)
@@ -192,7 +235,9 @@ async def test_the_other_system_down_at_first_gets_the_case_exactly_once_when_it
         assert row.last_error and "POST requests.json" in row.last_error
         await instance_b.start(settings, tmp_path / "b-data")
         await until("delivered once B is up", lambda: forward_row(crm, case_id).status == "sent")
-        await asyncio.sleep(0.5)  # several more rounds: nothing is sent again
+        sent_at_round = rounds[0]
+        await wait_until("three more rounds of the forwarder (nothing may be sent again)",
+                         lambda: rounds[0] >= sent_at_round + 3, 10)
     finally:
         await worker.stop()
     number_a = cases.get_case(crm, case_id).number
