@@ -18,6 +18,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -59,6 +60,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "age_d30": ("do 30 dni", "up to 30 days"), "age_older30": ("starsze niż 30 dni", "older than 30 days"),
     "number": ("Numer", "Number"), "place": ("Miejsce", "Place"), "due": ("Termin", "Due"),
     "flags": ("Uwagi", "Flags"), "none": ("Brak zgłoszeń.", "No cases."),
+    "next_page": ("Następne zgłoszenia", "Next cases"), "first_page": ("Początek listy", "First page"),
     "overdue": ("po terminie", "overdue"),
     "esc_1": ("eskalacja: kierownik jednostki", "escalated: head of department"),
     "esc_2": ("eskalacja: kierownik centrum", "escalated: center supervisor"),
@@ -188,7 +190,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     f = InboxFilter(tab=request.query.get("tab", "open"), category=_optional(request, "category"),
                     district=_optional(request, "district"), status=_optional(request, "status"),
                     age=_optional(request, "age"), q=_optional(request, "q"),
-                    department=_optional(request, "department"))
+                    department=_optional(request, "department"), after=_optional(request, "after"))
     errors: dict[str, str] = {}
     try:
         box = await off_loop(department.inbox, _db(request), scope, f)
@@ -200,8 +202,13 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     categories = await off_loop(list_categories, _db(request))
     departments = await off_loop(department.list_departments, _db(request))
     done = request.query.get("done", "")
+    # The next page keeps the filters and names the last row shown (keyset, not an offset).
+    kept = {k: v for k, v in request.query.items() if k not in ("after", "done") and v}
+    next_url = f"/dept?{urlencode({**kept, 'after': box.next_after})}" if box.next_after else None
+    first_url = f"/dept?{urlencode(kept)}" if f.after else None
     response = render(request, "dept_inbox.html", user, d=strings(lang_of(request)), box=box,
                       f=f, scope=scope, errors=errors, when=when, tabs=department.TABS,
+                      next_url=next_url, first_url=first_url,
                       categories=categories, districts=DISTRICTS, departments=departments,
                       statuses=[s.value for s in department.SEEN_STATUSES],
                       ages=tuple(department.AGES), done=done if done in DONE else "")

@@ -26,11 +26,13 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from crm_core.db import Database, migrate
-from crm_core.models import User
+from crm_core.models import Case, Department, User
 from crm_core.seed import seed
 from crm_core.services import department
 from crm_core.services.department import InboxFilter
 from crm_core.warsaw import DISTRICTS
+
+TARGET_MS = 50.0
 
 
 def pct(samples: list[float], p: float) -> float:
@@ -50,37 +52,43 @@ def load(dsn: str, cases: int) -> dict[str, int]:
             "CREATE TEMP TABLE bench_subs AS SELECT * FROM unnest(%s::int[], %s::int[], %s::int[], "
             "%s::int[]) AS t(n, sub_id, main_id, dept_id)",
             (list(range(len(subs))), [s[0] for s in subs], [s[1] for s in subs], [s[2] for s in subs]))
+        # Deadlines: every case past `new` reached its department; open ones are due around
+        # now (a fifth overdue), closed ones were done two days after they came, on time four
+        # times out of five. The case's last change is when it was forwarded, accepted or done.
         cur.execute(
             "INSERT INTO cases (number, status, category_id, subcategory_id, description, priority, "
             " address, district, lat, lon, department_id, source_channel, tracking_token_hash, "
-            " created_at, updated_at) "
-            "SELECT '19115/' || (2024 + g %% 3) || '/' || lpad((g / 3 + 1)::text, 6, '0'), "
+            " created_at, updated_at, forwarded_at, due_at) "
+            "SELECT number, status, main_id, sub_id, description, 2, address, district, lat, lon, "
+            "       dept_id, 'phone', token, t, "
+            "       least(now(), CASE status WHEN 'new' THEN t WHEN 'forwarded' THEN t + interval '1 hour' "
+            "            WHEN 'in_progress' THEN t + interval '2 hours' ELSE t + interval '2 days' END), "
+            "       CASE WHEN status <> 'new' THEN t + interval '1 hour' END, "
+            "       CASE WHEN status IN ('forwarded', 'in_progress') "
+            "            THEN now() + (random() * 10 - 2) * interval '1 day' "
+            "            WHEN status <> 'new' THEN t + interval '3 days' END "
+            "FROM (SELECT '19115/' || (2024 + g %% 3) || '/' || lpad((g / 3 + 1)::text, 6, '0') AS number, "
             "       CASE WHEN x < 0.02 THEN 'new' WHEN x < 0.06 THEN 'forwarded' "
             "            WHEN x < 0.10 THEN 'in_progress' WHEN x < 0.75 THEN 'resolved' "
-            "            WHEN x < 0.90 THEN 'closed' ELSE 'rejected' END, "
+            "            WHEN x < 0.90 THEN 'closed' ELSE 'rejected' END AS status, "
             "       s.main_id, s.sub_id, 'Zgłoszenie nr ' || g || ': ' || "
             "       (ARRAY['dziura w jezdni', 'przepełniony kosz', 'niedziałająca latarnia', "
-            "              'porzucony rower', 'zniszczona ławka'])[1 + g %% 5], "
-            "       2, 'ul. Testowa ' || (g %% 997), (%(districts)s::text[])[1 + g %% 18], "
-            "       52.15 + random() * 0.2, 20.85 + random() * 0.3, s.dept_id, 'phone', "
-            "       md5(g::text) || md5('t' || g), t, t "
-            "FROM (SELECT g, random() AS x, now() - random() * interval '1095 days' AS t "
-            "      FROM generate_series(1, %(n)s) g) q "
-            "JOIN bench_subs s ON s.n = q.g %% %(subs)s",
+            "              'porzucony rower', 'zniszczona ławka'])[1 + g %% 5] AS description, "
+            "       'ul. Testowa ' || (g %% 997) AS address, "
+            "       (%(districts)s::text[])[1 + g %% 18] AS district, "
+            "       52.15 + random() * 0.2 AS lat, 20.85 + random() * 0.3 AS lon, s.dept_id, "
+            "       md5(g::text) || md5('t' || g) AS token, t "
+            "      FROM (SELECT g, random() AS x, now() - random() * interval '1095 days' AS t "
+            "            FROM generate_series(1, %(n)s) g) q "
+            "      JOIN bench_subs s ON s.n = q.g %% %(subs)s) c",
             {"n": cases, "subs": len(subs), "districts": list(DISTRICTS)})
-        # Deadlines: every case past `new` reached its department; open ones are due around
-        # now (a fifth overdue), closed ones were done on time four times out of five.
         cur.execute(
             "INSERT INTO case_work (case_id, department_id, forwarded_at, sla_hours, due_at, "
             " accepted_at, escalation_level, done_at, on_time, returns) "
-            "SELECT id, department_id, created_at + interval '1 hour', 24, "
-            "       CASE WHEN status IN ('forwarded', 'in_progress') "
-            "            THEN now() + (random() * 10 - 2) * interval '1 day' "
-            "            ELSE created_at + interval '3 days' END, "
+            "SELECT id, department_id, forwarded_at, 24, due_at, "
             "       CASE WHEN status <> 'forwarded' THEN created_at + interval '2 hours' END, "
             "       CASE WHEN status IN ('forwarded', 'in_progress') AND random() < 0.1 THEN 1 ELSE 0 END, "
-            "       CASE WHEN status IN ('resolved', 'rejected', 'closed') "
-            "            THEN created_at + interval '2 days' END, "
+            "       CASE WHEN status IN ('resolved', 'rejected', 'closed') THEN updated_at END, "
             "       CASE WHEN status IN ('resolved', 'rejected') THEN random() < 0.8 END, 0 "
             "FROM cases WHERE status <> 'new'")
         cur.execute(
@@ -107,29 +115,56 @@ def timed(samples: int, fn: Callable[[], Any]) -> tuple[float, float]:
     return pct(took, 50) * 1e3, pct(took, 99) * 1e3
 
 
-def bench_inbox(db: Database, samples: int) -> list[tuple[str, float, float]]:
+FilterCase = tuple[str, Callable[[str], InboxFilter]]
+
+
+def filter_cases(number: str) -> list[FilterCase]:
+    """Every filter the /dept form offers, each applied on every tab (`number`: a case of
+    the department, for the number search)."""
+    def status(tab: str) -> str:
+        return "rejected" if tab == "done" else "in_progress"
+    return [
+        ("no filter", lambda tab: InboxFilter(tab=tab)),
+        ("category roads (main)", lambda tab: InboxFilter(tab=tab, category="roads")),
+        ("category roads.pothole", lambda tab: InboxFilter(tab=tab, category="roads.pothole")),
+        ("district Mokotów", lambda tab: InboxFilter(tab=tab, district="Mokotów")),
+        ("status in_progress|rejected", lambda tab: InboxFilter(tab=tab, status=status(tab))),
+        *[(f"age {age}", lambda tab, age=age: InboxFilter(tab=tab, age=age))
+          for age in department.AGES],
+        ("district+category+older30", lambda tab: InboxFilter(
+            tab=tab, district="Wola", category="roads.pothole", age="older30")),
+        ("search 'latarnia'", lambda tab: InboxFilter(tab=tab, q="latarnia")),
+        ("search 'Testowa 17'", lambda tab: InboxFilter(tab=tab, q="Testowa 17")),
+        ("search a case number", lambda tab: InboxFilter(tab=tab, q=number)),
+    ]
+
+
+def bench_inbox(db: Database, samples: int) -> list[tuple[str, str, float, float]]:
+    """Every tab × every filter for ZDM's staff member, then an admin's view of every
+    department and of ZDM; prints p99 per cell, side by side with the target."""
     with db.reading() as session:
         staff_id = session.scalar(sa.select(User.id).where(User.username == "zdm_pracownik"))
-    assert staff_id is not None, "the demo seed's zdm_pracownik is missing"
-    scope = department.scope_of(db, staff_id)
-    cases = [(f"tab {tab}", InboxFilter(tab=tab)) for tab in department.TABS]
-    cases += [
-        ("open + category roads.pothole", InboxFilter(category="roads.pothole")),
-        ("open + district Mokotów", InboxFilter(district="Mokotów")),
-        ("done + status rejected", InboxFilter(tab="done", status="rejected")),
-        ("open + age older30", InboxFilter(age="older30")),
-        ("done + district + category", InboxFilter(tab="done", district="Wola", category="roads")),
-        ("search 'Testowa 17' (open)", InboxFilter(q="Testowa 17")),
-        ("search 'latarnia' (done)", InboxFilter(tab="done", q="latarnia")),
-        ("search a case number (done)", InboxFilter(tab="done", q="19115/2025/000042")),
-    ]
+        admin_id = session.scalar(sa.select(User.id).where(User.username == "admin"))
+        number = session.scalar(
+            sa.select(Case.number).join(Department, Department.id == Case.department_id)
+            .where(Department.code == "ZDM", Case.status == "resolved").order_by(Case.id).limit(1))
+    assert staff_id is not None and admin_id is not None and number, "the demo seed is missing"
+    zdm, admin = department.scope_of(db, staff_id), department.scope_of(db, admin_id)
+    rows: list[tuple[str, department.Scope, Callable[[str], InboxFilter]]] = [
+        (label, zdm, make) for label, make in filter_cases(number)]
+    rows += [("admin: every department", admin, lambda tab: InboxFilter(tab=tab)),
+             ("admin: department ZDM", admin, lambda tab: InboxFilter(tab=tab, department="ZDM"))]
     found = []
-    for label, f in cases:
-        p50, p99 = timed(samples, lambda f=f: department.inbox(db, scope, f))  # type: ignore[misc]
-        rows = department.inbox(db, scope, f)
-        found.append((label, p50, p99))
-        print(f"  {label:<32} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
-              f"({len(rows.rows)} rows, {rows.counts[f.tab]:,} in the tab)", flush=True)
+    print(f"  p99 ms per view (target ≤ {TARGET_MS:.0f} ms; ! over it), {samples} views a cell")
+    print(f"  {'filter':<30}" + "".join(f"{tab:>12}" for tab in department.TABS), flush=True)
+    for label, scope, make in rows:
+        cells = []
+        for tab in department.TABS:
+            f = make(tab)
+            p50, p99 = timed(samples, lambda f=f, scope=scope: department.inbox(db, scope, f))  # type: ignore[misc]
+            found.append((label, tab, p50, p99))
+            cells.append(f"{p99:10.1f}{'!' if p99 > TARGET_MS else ' '} ")
+        print(f"  {label:<30}" + "".join(cells), flush=True)
     return found
 
 
@@ -161,12 +196,14 @@ def main(argv: list[str] | None = None) -> int:
             per_department = load(dsn, args.cases)
             print(f"database {name}: {args.cases:,} cases loaded in {time.perf_counter() - started:.1f} s "
                   f"({', '.join(f'{k} {v:,}' for k, v in per_department.items())})", flush=True)
-        print(f"department inbox of zdm_pracownik (ZDM), {args.samples} views each "
-              "(tab counts + page + compliance):", flush=True)
+        print("department inbox of zdm_pracownik (ZDM) and admin (tab counts + page + compliance):",
+              flush=True)
         found = bench_inbox(db, args.samples)
-        worst = max(found, key=lambda f: f[2])
-        print(f"worst p99: {worst[2]:.2f} ms ({worst[0]}); target ≤ 50 ms: "
-              f"{'met' if worst[2] <= 50 else 'NOT met'}")
+        worst = max(found, key=lambda f: f[3])
+        over = [f for f in found if f[3] > TARGET_MS]
+        print(f"p50 over all cells: {min(f[2] for f in found):.1f}–{max(f[2] for f in found):.1f} ms; "
+              f"worst p99: {worst[3]:.1f} ms ({worst[0]}, tab {worst[1]}); target p99 ≤ {TARGET_MS:.0f} ms: "
+              + ("met in every cell" if not over else f"NOT met in {len(over)} of {len(found)} cells"))
         print("load average:", " ".join(f"{x:.2f}" for x in os.getloadavg()), f"({os.cpu_count()} cores)")
     finally:
         db.dispose()

@@ -45,6 +45,9 @@ class Case(Base):
         # The department inbox: tab counts (index-only) and the closed tab (migration 0008).
         sa.Index("ix_cases_department_status", "department_id", "status", "id"),
         sa.Index("ix_cases_department_updated", "department_id", "updated_at"),
+        # Migration 0010 adds two partial indexes the inbox reads alone: a department's open
+        # cases by coalesce(due_at, created_at), its finished ones by updated_at, each with the
+        # columns the inbox filters on (PostgreSQL: INCLUDE).
         # On PostgreSQL only, migration 0009 adds trigram (pg_trgm GIN) indexes on number,
         # address, description and location_text for the inbox's ILIKE search.
         # The case reports read a period of cases by when they were reported (migration 0007).
@@ -72,6 +75,10 @@ class Case(Base):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Copies of case_work's deadline and last forwarding time (crm_core.services.sla keeps
+    # them): the department inbox filters, counts and sorts on one table (migration 0010).
+    due_at: Mapped[datetime | None]
+    forwarded_at: Mapped[datetime | None]
 
     category: Mapped[Category] = relationship(foreign_keys=[category_id])
     subcategory: Mapped[Category | None] = relationship(foreign_keys=[subcategory_id])

@@ -15,12 +15,13 @@ public comments of the status change (the tracking page and Open311 show them); 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from crm_core.db import Database
 from crm_core.errors import CrmError, NotFound, TransitionError, ValidationError
@@ -71,6 +72,7 @@ class Scope:
     role: str
     departments: tuple[str, ...]
     everything: bool = False
+    department_ids: tuple[int, ...] = ()  # the same departments by id, as scope_of read them
 
     @property
     def actor(self) -> Actor:
@@ -151,11 +153,12 @@ def scope_of(db: Database, user_id: int) -> Scope:
         user = session.get(User, user_id)
         if user is None or not user.is_active:
             raise NotFound("user", user_id)
-        codes = tuple(session.scalars(
-            sa.select(Department.code)
+        found = session.execute(
+            sa.select(Department.code, Department.id)
             .join(DepartmentMember, DepartmentMember.department_id == Department.id)
-            .where(DepartmentMember.user_id == user.id).order_by(Department.code)))
-        return Scope(user.id, user.username, user.role, codes, everything=user.role == "admin")
+            .where(DepartmentMember.user_id == user.id).order_by(Department.code)).all()
+        return Scope(user.id, user.username, user.role, tuple(c for c, _ in found),
+                     everything=user.role == "admin", department_ids=tuple(i for _, i in found))
 
 
 def _scope_ids(session: Session, scope: Scope) -> list[int] | None:
@@ -164,6 +167,8 @@ def _scope_ids(session: Session, scope: Scope) -> list[int] | None:
         return None
     if scope.role != "department_staff" or not scope.departments:
         return []
+    if len(scope.department_ids) == len(scope.departments):
+        return list(scope.department_ids)
     return list(session.scalars(sa.select(Department.id).where(Department.code.in_(scope.departments))))
 
 
@@ -188,6 +193,7 @@ class InboxFilter:
     q: str | None = None
     department: str | None = None
     limit: int = 100
+    after: str | None = None  # the page after this one: `Inbox.next_after` of the previous
 
 
 @dataclass(frozen=True)
@@ -225,6 +231,10 @@ class Inbox:
     rows: tuple[InboxRow, ...]
     counts: dict[str, int]
     compliance: tuple[Compliance, ...]
+    # Tabs whose count stopped at COUNT_CAP (shown as "1000+"): the finished cases of a
+    # department grow for ever, and counting them all on every view is what made it slow.
+    capped: frozenset[str] = frozenset()
+    next_after: str | None = None  # set when there may be a next page
 
 
 def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -233,41 +243,164 @@ def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time(0, 0), TIMEZONE).astimezone(UTC)
 
 
-def _tab_clause(tab: str, now: datetime) -> sa.ColumnElement[bool]:
-    open_ = Case.status.in_([s.value for s in WORK_STATUSES])
+# How the inbox reads (migration 0010; bench.dept_inbox at 500k cases): everything it filters
+# on is a column of `cases` (the deadline and the forwarding time are copies of case_work's), so
+# the tab counts and the ids of a page come from index-only scans of two partial indexes — a
+# department's open cases in deadline order, its finished ones by latest change — and only the
+# page's rows are then read. The statuses and departments are written into the SQL as literals:
+# a generic plan with parameters could not prove that a partial index's condition holds.
+OPEN_VALUES = tuple(s.value for s in WORK_STATUSES)
+DONE_VALUES = (S.RESOLVED.value, S.REJECTED.value, S.CLOSED.value)
+COUNT_CAP = 1000  # the closed tab's count stops here…
+SEARCH_COUNT_CAP = 100  # …and with a search, at a page
+
+
+def _literal_in(column: Any, values: Any) -> sa.ColumnElement[bool]:
+    return column.in_(sa.bindparam(None, list(values), expanding=True, literal_execute=True))  # type: ignore[no-any-return]
+
+
+def _open_key() -> sa.ColumnElement[Any]:
+    """Work to do by deadline, soonest first (a case without one by when it was reported)."""
+    return sa.func.coalesce(Case.due_at, Case.created_at)
+
+
+def _tab_clause(tab: str, now: datetime) -> list[sa.ColumnElement[bool]]:
+    """What a tab adds to the open or done cases; the deadline bounds are repeated on the
+    index's key (the same value when a case has a deadline) so that they are index ranges."""
+    key = _open_key()
     if tab == "new":
-        return Case.status == S.FORWARDED.value
+        return [Case.status == S.FORWARDED.value]
     if tab == "in_progress":
-        return Case.status == S.IN_PROGRESS.value
+        return [Case.status == S.IN_PROGRESS.value]
     if tab == "overdue":
-        return sa.and_(open_, CaseWork.due_at < now)
+        return [Case.due_at < now, key < now]
     if tab == "due_today":
         start, end = _day_bounds(now)
-        return sa.and_(open_, CaseWork.due_at >= max(start, now), CaseWork.due_at < end)
-    if tab == "done":
-        return Case.status.in_([S.RESOLVED.value, S.REJECTED.value, S.CLOSED.value])
-    return open_
+        low = max(start, now)
+        return [Case.due_at >= low, Case.due_at < end, key >= low, key < end]
+    return []
 
 
-def _tab_counts(session: Session, base: Any, now: datetime) -> dict[str, int]:
-    """Every tab's count in two statements, not one per tab: cases per status (an index-only
-    scan of the department's cases), then the deadlines of its open ones only — the same
-    figures `_tab_clause` selects, read in one pass each."""
-    per_status = {status: int(n) for status, n in session.execute(
-        base.with_only_columns(Case.status, sa.func.count(Case.id)).group_by(Case.status))}
+def _filters(session: Session, f: InboxFilter, now: datetime) -> list[sa.ColumnElement[bool]]:
+    found: list[sa.ColumnElement[bool]] = []
+    if f.category:
+        cat = session.scalar(sa.select(Category).where(Category.code == f.category))
+        if cat is None:
+            raise ValidationError({"category": f"unknown category {f.category!r}"})
+        column = Case.subcategory_id if cat.parent_id is not None else Case.category_id
+        found.append(column == cat.id)
+    if f.district:
+        found.append(Case.district == f.district)
+    if f.status:
+        found.append(Case.status == f.status)
+    if f.age:
+        older, younger = AGES[f.age]
+        since = sa.func.coalesce(Case.forwarded_at, Case.created_at)
+        if younger is not None:
+            # A case changes (updated_at) when it is forwarded, so a case forwarded since the
+            # bound changed since then too: the closed tab walks its index by latest change
+            # only back to the bound instead of through every case the department closed.
+            found += [since >= now - timedelta(days=younger),
+                      Case.updated_at >= now - timedelta(days=younger)]
+        if older is not None:
+            found.append(since < now - timedelta(days=older))
+    return found
+
+
+CASE_NUMBER = re.compile(r"\d{5}/\d{4}/\d{6}")
+
+
+def _search(q: str, *, scan: bool) -> sa.ColumnElement[bool]:
+    """A whole case number is looked up by its unique index (its trigrams are in every number:
+    the trigram index read most of them). Other text is a substring of the number, address,
+    description or place: among a department's open cases (a few thousand) it is checked row by
+    row, the columns wrapped so that the planner does not AND in the trigram indexes (for a
+    common word they return a large share of all cases); among the finished ones (which grow
+    for ever) the trigram indexes of migration 0009 may serve."""
+    if CASE_NUMBER.fullmatch(q):
+        return Case.number == q
+    pattern = f"%{q.replace('%', '').replace('_', '')}%"
+    columns: list[Any] = [Case.number, Case.address, Case.description, Case.location_text]
+    if scan:
+        columns = [sa.func.coalesce(c, "") for c in columns]
+    return sa.or_(*(c.ilike(pattern) for c in columns))
+
+
+def _among(where: list[sa.ColumnElement[bool]], f: InboxFilter, *,
+           done: bool) -> list[sa.ColumnElement[bool]]:
+    """The filters on the open or the finished cases (the search is written for each)."""
+    found = [*where, _literal_in(Case.status, DONE_VALUES if done else OPEN_VALUES)]
+    if f.q and f.q.strip():
+        found.append(_search(f.q.strip(), scan=not done))
+    return found
+
+
+def _tab_counts(session: Session, where: list[sa.ColumnElement[bool]], f: InboxFilter,
+                now: datetime) -> tuple[dict[str, int], frozenset[str]]:
+    """Every tab's count in one statement: the open tabs from one pass over the department's
+    open cases (index-only), the closed tab counted up to COUNT_CAP (with a search, up to a
+    page: what matches among the finished cases is found by reading them)."""
     start, end = _day_bounds(now)
+    low = max(start, now)
+    columns: list[Any] = []
+    if f.status is None or f.status in OPEN_VALUES:
+        counted = sa.select(
+            sa.func.count().filter(Case.status == S.FORWARDED.value).label("new"),
+            sa.func.count().filter(Case.status == S.IN_PROGRESS.value).label("in_progress"),
+            sa.func.count().filter(Case.due_at < now).label("overdue"),
+            sa.func.count().filter(sa.and_(Case.due_at >= low, Case.due_at < end)).label("due_today"),
+        ).where(*_among(where, f, done=False)).subquery()
+        columns += [counted.c.new, counted.c.in_progress, counted.c.overdue, counted.c.due_today]
+    else:
+        columns += [sa.literal(0)] * 4
+    cap = SEARCH_COUNT_CAP if f.q and f.q.strip() else COUNT_CAP
+    if f.status is None or f.status in DONE_VALUES:
+        some = sa.select(Case.id).where(*_among(where, f, done=True)).limit(cap + 1).subquery()
+        columns.append(sa.select(sa.func.count()).select_from(some).scalar_subquery())
+    else:
+        columns.append(sa.literal(0))
+    new, in_progress, overdue, due_today, done = (
+        int(n or 0) for n in session.connection().execute(sa.select(*columns)).one())
+    counts = {"open": new + in_progress, "new": new, "overdue": overdue, "due_today": due_today,
+              "in_progress": in_progress, "done": min(done, cap)}
+    return counts, frozenset({"done"} if done > cap else ())
 
-    def share(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
-    overdue, due_today = session.execute(
-        base.where(Case.status.in_([s.value for s in WORK_STATUSES])).with_only_columns(
-            share(CaseWork.due_at < now),
-            share(sa.and_(CaseWork.due_at >= max(start, now), CaseWork.due_at < end)))).one()
-    new, in_progress = per_status.get(S.FORWARDED.value, 0), per_status.get(S.IN_PROGRESS.value, 0)
-    return {"open": new + in_progress, "new": new, "overdue": int(overdue),
-            "due_today": int(due_today), "in_progress": in_progress,
-            "done": sum(per_status.get(s.value, 0) for s in (S.RESOLVED, S.REJECTED, S.CLOSED))}
+def _cursor(raw: str | None) -> tuple[datetime, int] | None:
+    if not raw:
+        return None
+    at, _, case_id = raw.rpartition("~")
+    try:
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not case_id.isdigit():
+            raise ValueError(raw)
+    except ValueError:
+        raise ValidationError({"after": "not a page of this inbox"}) from None
+    return when, int(case_id)
+
+
+def _page_ids(session: Session, ids: list[int] | None, where: list[sa.ColumnElement[bool]],
+              f: InboxFilter, now: datetime, limit: int) -> Any:
+    """The page's ids and sort keys (keyset pagination: the page after `f.after`), from the
+    partial index alone. Several departments are read one by one and merged, so that each
+    read follows its index's order and stops at the page's length."""
+    done = f.tab == "done"
+    key: Any = Case.updated_at if done else _open_key()
+    conditions = [*_among(where, f, done=done), *_tab_clause(f.tab, now)]
+    after = _cursor(f.after)
+    if after is not None:
+        conditions.append(sa.tuple_(key, Case.id) < after if done else sa.tuple_(key, Case.id) > after)
+    order = (key.desc(), Case.id.desc()) if done else (key, Case.id)
+    branches: list[Any] = [None] if ids is not None and len(ids) == 1 else (
+        [*ids] if ids is not None else
+        [*session.scalars(sa.select(Department.id).order_by(Department.id)), None])
+    one = sa.select(Case.id.label("id"), key.label("k")).where(*conditions).order_by(*order).limit(limit)
+    if branches == [None] and ids is not None:
+        return one.subquery()
+    parts = [sa.select(sub.c.id, sub.c.k).select_from(sub) for sub in (
+        one.where(Case.department_id.is_(None) if b is None else Case.department_id == b).subquery()
+        for b in branches)]
+    return sa.union_all(*parts).subquery()
 
 
 def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = None) -> Inbox:
@@ -285,6 +418,7 @@ def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = N
         errors["q"] = "at most 100 characters"
     if errors:
         raise ValidationError(errors)
+    _cursor(f.after)
     with db.reading() as session:
         ids = _scope_ids(session, scope)
         if f.department is not None:
@@ -292,78 +426,64 @@ def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = N
             if ids is not None and dept.id not in ids:
                 raise Forbidden(f"{f.department} is not your department")
             ids = [dept.id]
-        base = (
-            sa.select(Case, CaseWork)
-            .outerjoin(CaseWork, CaseWork.case_id == Case.id)
-            .where(Case.status.in_([s.value for s in SEEN_STATUSES]))
-        )
+        where = _filters(session, f, now)
         if ids is not None:
-            base = base.where(Case.department_id.in_(ids))
-        if f.category:
-            cat = session.scalar(sa.select(Category).where(Category.code == f.category))
-            if cat is None:
-                raise ValidationError({"category": f"unknown category {f.category!r}"})
-            column = Case.subcategory_id if cat.parent_id is not None else Case.category_id
-            base = base.where(column == cat.id)
-        if f.district:
-            base = base.where(Case.district == f.district)
-        if f.status:
-            base = base.where(Case.status == f.status)
-        if f.age:
-            older, younger = AGES[f.age]
-            since = sa.func.coalesce(CaseWork.forwarded_at, Case.created_at)
-            if younger is not None:
-                base = base.where(since >= now - timedelta(days=younger))
-            if older is not None:
-                base = base.where(since < now - timedelta(days=older))
-        if f.q and f.q.strip():
-            pattern = f"%{f.q.strip().replace('%', '').replace('_', '')}%"
-            base = base.where(sa.or_(Case.number.ilike(pattern), Case.address.ilike(pattern),
-                                     Case.description.ilike(pattern),
-                                     Case.location_text.ilike(pattern)))
-        counts = _tab_counts(session, base, now)
-        # Work to do by deadline, soonest first; the closed tab by the latest change first (what
-        # was just closed is what a department looks for; and so it reads an index, not a sort
-        # of every case the department ever closed: migration 0008).
-        order = ((Case.updated_at.desc(), Case.id.desc()) if f.tab == "done"
-                 else (sa.func.coalesce(CaseWork.due_at, Case.created_at), Case.id))
-        listed = base.where(_tab_clause(f.tab, now)).order_by(*order).limit(max(1, min(f.limit, 500)))
-        found = session.execute(listed).all()
-        cats = {c.id: c for c in session.scalars(sa.select(Category).where(
-            Category.id.in_({c.subcategory_id or c.category_id for c, _ in found} or {0})))}
-        depts = {d.id: d.code for d in session.scalars(sa.select(Department).where(
-            Department.id.in_({c.department_id for c, _ in found if c.department_id} or {0})))}
+            where.append(_literal_in(Case.department_id, ids))
+        counts, capped = _tab_counts(session, where, f, now)
+        limit = max(1, min(f.limit, 500))
+        page = _page_ids(session, ids, where, f, now, limit)
+        done = f.tab == "done"
+        cat = aliased(Category)
+        listed = (
+            sa.select(Case.id, Case.number, Case.status, cat.code, cat.name, Case.address,
+                      Case.district, sa.func.substr(Case.description, 1, 160), Department.code,
+                      Case.created_at, Case.forwarded_at, Case.due_at, CaseWork.escalation_level,
+                      CaseWork.awaiting_resident_since, page.c.k)
+            .select_from(page).join(Case, Case.id == page.c.id)
+            .join(cat, cat.id == sa.func.coalesce(Case.subcategory_id, Case.category_id))
+            .outerjoin(Department, Department.id == Case.department_id)
+            .outerjoin(CaseWork, CaseWork.case_id == Case.id)
+            .order_by(*((page.c.k.desc(), page.c.id.desc()) if done else (page.c.k, page.c.id)))
+            .limit(limit))
+        found = session.connection().execute(listed).all()
         rows = []
-        for case, work in found:
-            cat = cats[case.subcategory_id or case.category_id]
-            is_open = case.status in [s.value for s in WORK_STATUSES]
+        for (case_id, number, status, code, name, address, district, description, dept_code,
+             created_at, forwarded_at, due_at, level, awaiting, _) in found:
+            is_open = status in OPEN_VALUES
             rows.append(InboxRow(
-                id=case.id, number=case.number, status=case.status, category=cat.code,
-                category_name=cat.name, address=case.address, district=case.district,
-                description=case.description[:160], department=depts.get(case.department_id or 0),
-                created_at=case.created_at,
-                forwarded_at=work.forwarded_at if work else None,
-                due_at=work.due_at if work else None,
-                overdue=bool(work and is_open and work.due_at < now),
-                escalation_level=work.escalation_level if work and is_open else 0,
-                awaiting_resident=bool(work and is_open and work.awaiting_resident_since)))
+                id=case_id, number=number, status=status, category=code, category_name=name,
+                address=address, district=district, description=description,
+                department=dept_code, created_at=created_at, forwarded_at=forwarded_at,
+                due_at=due_at, overdue=bool(is_open and due_at is not None and due_at < now),
+                escalation_level=(level or 0) if is_open else 0,
+                awaiting_resident=bool(is_open and awaiting)))
+        next_after = None
+        if len(found) == limit:
+            last = found[-1]
+            next_after = f"{_aware(last[-1]).isoformat()}~{last[0]}"
         compliance = _compliance(session, ids, now)
-        return Inbox(tuple(rows), counts, compliance)
+        return Inbox(tuple(rows), counts, compliance, capped, next_after)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; the cursor always carries its zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _compliance(session: Session, ids: list[int] | None, now: datetime) -> tuple[Compliance, ...]:
-    stmt = (
-        sa.select(Department.code, sa.func.count(CaseWork.case_id),
-                  sa.func.sum(sa.case((CaseWork.on_time.is_(True), 1), else_=0)))
-        .join(Department, Department.id == CaseWork.department_id)
-        .where(CaseWork.on_time.is_not(None),
-               CaseWork.done_at >= now - timedelta(days=COMPLIANCE_DAYS))
-        .group_by(Department.code).order_by(Department.code)
-    )
+    """On-time share of the work finished in the last COMPLIANCE_DAYS, per department: counted
+    per department id from a covering index of finished work (migration 0010), then named."""
+    where = [CaseWork.on_time.is_not(None), CaseWork.done_at >= now - timedelta(days=COMPLIANCE_DAYS)]
     if ids is not None:
-        stmt = stmt.where(CaseWork.department_id.in_(ids))
+        where.append(_literal_in(CaseWork.department_id, ids))
+    figures = (
+        sa.select(CaseWork.department_id.label("department_id"), sa.func.count().label("done"),
+                  sa.func.count().filter(CaseWork.on_time.is_(True)).label("on_time"))
+        .where(*where).group_by(CaseWork.department_id).subquery())
+    stmt = (sa.select(Department.code, figures.c.done, figures.c.on_time)
+            .join(Department, Department.id == figures.c.department_id).order_by(Department.code))
     return tuple(Compliance(code, int(on_time or 0), int(done)) for code, done, on_time
-                 in session.execute(stmt))
+                 in session.connection().execute(stmt))
 
 
 def compliance(db: Database, department: str, *, at: datetime | None = None) -> Compliance:

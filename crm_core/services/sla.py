@@ -61,6 +61,7 @@ def start_clock(session: Session, case: Case, now: datetime) -> CaseWork:
     work.done_at = None
     work.on_time = None
     work.awaiting_resident_since = None
+    case.due_at, case.forwarded_at = work.due_at, work.forwarded_at  # what the inbox reads
     return work
 
 

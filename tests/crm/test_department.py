@@ -14,6 +14,7 @@ import pytest
 from crm_core import cli
 from crm_core.db import Database
 from crm_core.errors import NotFound, TransitionError, ValidationError
+from crm_core.models import Case, CaseWork
 from crm_core.services import cases, department, sla, users
 from crm_core.services.cases import Actor, NewCase
 from crm_core.services.department import Forbidden, InboxFilter
@@ -231,6 +232,53 @@ def test_inbox_tabs_filters_search_escalation_and_compliance(seeded: Database) -
     figure = department.compliance(seeded, "ZDM", at=now)
     assert (figure.on_time, figure.done, figure.percent) == (1, 2, 50.0)
     assert department.inbox(seeded, zdm, InboxFilter(), at=now).compliance == (figure,)
+
+
+def _pages(db: Database, scope: department.Scope, f: InboxFilter, at: datetime) -> list[list[int]]:
+    """Every page of a tab, following `next_after` as the inbox's "next" link does."""
+    pages: list[list[int]] = []
+    after = None
+    while True:
+        box = department.inbox(db, scope, InboxFilter(**{**f.__dict__, "after": after}), at=at)
+        pages.append([r.id for r in box.rows])
+        if box.next_after is None:
+            return pages
+        after = box.next_after
+
+
+def test_inbox_pages_by_keyset_merges_departments_and_caps_the_closed_count(
+        seeded: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    zdm, admin = _scope(seeded, "zdm_pracownik"), _scope(seeded, "admin")
+    # Forwarded a minute apart: the same SLA, so the deadlines are a minute apart too.
+    roads = [_forwarded(seeded, at=AT + timedelta(minutes=i))[0] for i in range(5)]
+    waste = [_forwarded(seeded, DUMP, at=AT + timedelta(minutes=i, seconds=30))[0] for i in range(2)]
+    now = AT + timedelta(hours=1)
+    assert _pages(seeded, zdm, InboxFilter(limit=2), now) == [roads[:2], roads[2:4], roads[4:]]
+    assert department.inbox(seeded, zdm, InboxFilter(limit=2), at=now).counts["open"] == 5
+    # An admin's inbox reads each department in its deadline order and merges them.
+    everyone = [r.id for r in department.inbox(seeded, admin, InboxFilter(), at=now).rows]
+    due = {c: department.card(seeded, admin, c).due_at for c in roads + waste}
+    assert sorted(roads + waste, key=lambda c: (due[c], c)) == everyone
+    assert [c for page in _pages(seeded, admin, InboxFilter(limit=3), now) for c in page] == everyone
+    # The closed tab: the latest change first, page after page; its count stops at the cap.
+    for i, case_id in enumerate(roads):
+        department.resolve(seeded, zdm, case_id, "Naprawione", at=now + timedelta(minutes=i))
+    later = now + timedelta(hours=1)
+    done_pages = _pages(seeded, zdm, InboxFilter(tab="done", limit=2), later)
+    assert [c for page in done_pages for c in page] == roads[::-1]
+    box = department.inbox(seeded, zdm, InboxFilter(tab="done"), at=later)
+    assert (box.counts["done"], box.capped) == (5, frozenset())
+    monkeypatch.setattr(department, "COUNT_CAP", 3)
+    box = department.inbox(seeded, zdm, InboxFilter(tab="done"), at=later)
+    assert (box.counts["done"], box.capped, len(box.rows)) == (3, frozenset({"done"}), 5)
+    # The deadline the inbox sorts on is the case's copy of case_work's (sla.start_clock).
+    with seeded.reading() as session:
+        copied = session.get(Case, waste[0])
+        work = session.get(CaseWork, waste[0])
+        assert copied is not None and work is not None
+        assert (copied.due_at, copied.forwarded_at) == (work.due_at, work.forwarded_at)
+    with pytest.raises(ValidationError):
+        department.inbox(seeded, zdm, InboxFilter(after="yesterday"))
 
 
 def test_bulk_close_duplicates_all_or_nothing(seeded: Database) -> None:

@@ -108,6 +108,21 @@ async def test_inbox_card_errors_and_photos(desk_app: tuple[LiveDesk, web.Applic
             assert number in await r.text()
         async with http.get(f"{live.url}/dept?district=Gotham", headers=zdm) as r:
             assert r.status == 422 and "unknown Warsaw district" in await r.text()
+        # A page holds 100 cases; the next page follows the last row shown (keyset), with
+        # the same filters. The case forwarded last is due last: alone on the second page.
+        for _ in range(99):
+            _forwarded(live)
+        last = cases.get_case(live.db, _forwarded(live)).number
+        async with http.get(f"{live.url}/dept?tab=new&district=Mokotów", headers=zdm) as r:
+            page = await r.text()
+            assert number in page and last not in page and 'id="first-page"' not in page
+            assert 'id="next-page"' in page
+            link = page.split('id="next-page"')[0].rsplit('href="', 1)[1].split('"')[0]
+        assert "tab=new" in link and "district=Mok" in link and "after=" in link
+        async with http.get(f"{live.url}{link.replace('&amp;', '&')}", headers=zdm) as r:
+            page = await r.text()
+            assert r.status == 200 and last in page and number not in page
+            assert 'id="next-page"' not in page and 'id="first-page"' in page
         async with http.get(f"{live.url}/dept", headers=bgo) as r:
             assert r.status == 200 and number not in await r.text()
         async with http.get(f"{live.url}/dept/cases/{case_id}", headers=zdm) as r:
