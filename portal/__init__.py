@@ -19,11 +19,13 @@ Photos (type sniffed from bytes, metadata stripped, stored outside the web root)
 cases' own: crm_core.photos, read by the department workspace too.
 
 Routes. Pages: /portal/ (home), /portal/report (GET form, POST submit → 303 to the private
-link), /portal/t/{secret} (tracking link), /portal/track (number + code), /portal/kb[?q=],
+link), /portal/t/{secret} (tracking link; POST /portal/t/{secret}/answer answers the
+department's question), /portal/track (number + code), /portal/kb[?q=],
 /portal/kb/{slug}, /portal/call (+ /portal/call/config.json), /portal/media/{case}/{name},
 /portal/lang/{pl|en}, /portal/static/... (SIP.js under static/vendor/sip.js/).
 API: /open311/v2/services.{json,xml}, services/{code}.{fmt}, requests.{fmt} (GET, POST),
-requests/{id}.{fmt}, tokens/{token}.{fmt}, openapi.json. A service_request_id is the case
+requests/{id}.{fmt} (`extensions=true`: extended_attributes.detailed_status, the case's own
+status), tokens/{token}.{fmt}, openapi.json. A service_request_id is the case
 number with dashes (19115-2026-000123); the POST's token is the resident's tracking secret.
 
 Settings: ckm.toml `[extra.portal]` overrides any PortalConfig field, e.g.

@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from crm_core.errors import NotFound, ValidationError
+from crm_core.forwarding import answers
 from crm_core.search import kb_search
 from crm_core.warsaw import DISTRICTS
 from ground import edge
@@ -156,12 +158,15 @@ async def report_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/portal/t/{done.tracking_token}?new=1")
 
 
-def _case_page(request: web.Request, case: tracking.PublicCase, token: str) -> web.Response:
+def _case_page(request: web.Request, case: tracking.PublicCase, token: str, *, status: int = 200,
+               answer_error: str | None = None, answer: str = "") -> web.Response:
     portal = _portal(request)
     photos = [portal.media.url(case.id, n) for n in portal.media.names(case.id)]
     link = f"{request.scheme}://{request.host}/portal/t/{token}"
-    return render(request, "case.html", case=case, photos=photos, link=link, token=token,
-                  new=request.query.get("new") == "1")
+    return render(request, "case.html", status=status, case=case, photos=photos, link=link,
+                  token=token, new=request.query.get("new") == "1",
+                  answered=request.query.get("answered") == "1", answer_error=answer_error,
+                  answer_value=answer)
 
 
 @routes.get("/t/{token}")
@@ -172,6 +177,40 @@ async def tracking_link(request: web.Request) -> web.Response:
     if case is None:
         return render(request, "track.html", status=404, not_found=True, values={})
     return _case_page(request, case, token)
+
+
+ANSWER_ERRORS = {"must not be empty": "e_answer_empty", answers.NO_QUESTION: "e_no_question"}
+
+
+@routes.post("/t/{token}/answer")
+async def answer_question(request: web.Request) -> web.StreamResponse:
+    """The resident answers the department's question on the tracking page; the tracking token
+    in the path authorises it, as it authorises reading the page."""
+    portal = _portal(request)
+    token = request.match_info["token"]
+    values = _text_fields(await read_form(request))
+    if not csrf_ok(request, values.get("csrf")):
+        return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
+    retry = portal.limiter.hit("answer", client_ip(request), portal.config.ip_submissions_per_min,
+                               burst=max(1, portal.config.ip_submissions_per_min // 2))
+    if retry is not None:
+        response = render(request, "error.html", status=429, message=translate("too_many", language(request)))
+        response.headers.update(too_many(retry))
+        return response
+    text = values.get("answer", "")
+    try:
+        await portal.run(answers.resident_answer, portal.db, token, text)
+    except NotFound:
+        return render(request, "track.html", status=404, not_found=True, values={})
+    except ValidationError as exc:
+        case = await portal.run(tracking.by_token, portal.db, token)
+        if case is None:
+            return render(request, "track.html", status=404, not_found=True, values={})
+        message = exc.fields.get("answer", "")
+        key = ANSWER_ERRORS.get(message, "e_answer_long" if message.startswith("at most") else "bad_form")
+        return _case_page(request, case, token, status=400 if key != "e_no_question" else 409,
+                          answer_error=translate(key, language(request)), answer=text[:4000])
+    raise web.HTTPSeeOther(f"/portal/t/{token}?answered=1")
 
 
 @routes.get("/track")

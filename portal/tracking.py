@@ -53,6 +53,8 @@ class PublicCase:
     # The department's deadline (crm_core.services.sla), once the case was forwarded to one:
     # Open311's expected_datetime and the tracking page's "expected by".
     due_at: datetime | None = None
+    # Set while the department waits for the resident's answer to its question.
+    awaiting_since: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -66,6 +68,17 @@ class PublicCase:
     def status_notes(self) -> str | None:
         for change in reversed(self.history):
             if change.note:
+                return change.note
+        return None
+
+    @property
+    def question(self) -> str | None:
+        """The department's question waiting for the resident's answer (the public note it
+        was asked with), while the case is open."""
+        if self.awaiting_since is None or not self.is_open:
+            return None
+        for change in reversed(self.history):
+            if change.note and change.at >= self.awaiting_since:
                 return change.note
         return None
 
@@ -86,6 +99,7 @@ _COLUMNS = (
     Case.id, Case.number, Case.status, sa.func.coalesce(_sub.code, _main.code),
     sa.func.coalesce(_sub.name, _main.name), Case.description, Case.address, Case.district, Case.lat,
     Case.lon, Department.name, Case.created_at, Case.updated_at, CaseWork.due_at,
+    CaseWork.awaiting_resident_since,
 )
 
 
@@ -124,6 +138,7 @@ def _load(session: sa.Connection, stmt: sa.Select[*tuple[Any, ...]]) -> list[Pub
             id=r[0], number=r[1], status=r[2], service_code=r[3], service_name=r[4], description=r[5],
             address=r[6], district=r[7], lat=r[8], lon=r[9], agency=r[10], created_at=r[11],
             updated_at=r[12], history=tuple(history.get(r[0], ())), due_at=r[13],
+            awaiting_since=r[14],
         )
         for r in rows
     ]

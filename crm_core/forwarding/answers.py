@@ -1,5 +1,6 @@
 """Answers from outside landing on their cases: what a department's Open311 server says about
-a request, a department's e-mail reply, a resident's e-mail reply to a question.
+a request, a department's e-mail reply, a resident's reply to a question (by e-mail, or on
+the report's tracking page).
 
 Every status change goes through crm_core.services.cases (`_set_status`), as the /dept actions
 do, so the resident is notified of a resolve or reject by their channel in the same
@@ -17,10 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from crm_core.db import Database
+from crm_core.errors import NotFound, ValidationError
 from crm_core.forwarding import rules
 from crm_core.forwarding.open311_client import RemoteRequest
-from crm_core.models import Case, CaseForward, CaseNote, CaseStatus, Department, utcnow
-from crm_core.services.cases import MAX_COMMENT, Actor, _set_status
+from crm_core.models import Case, CaseForward, CaseNote, CaseStatus, CaseWork, Department, utcnow
+from crm_core.services.cases import MAX_COMMENT, Actor, _set_status, token_hash
 from crm_core.services.sla import work_of
 
 OPEN_AT_DEPARTMENT = (CaseStatus.FORWARDED.value, CaseStatus.IN_PROGRESS.value)
@@ -109,3 +111,32 @@ def resident_reply(session: Session, case: Case, body: str, now: datetime) -> Ap
     if case.status in OPEN_AT_DEPARTMENT:
         work_of(session, case, now).awaiting_resident_since = None
     return Applied("resident_answer", case.id)
+
+
+NO_QUESTION = "no question is waiting for your answer"
+
+
+def resident_answer(db: Database, token: str, text: str, *, at: datetime | None = None) -> int:
+    """The resident's answer typed on the tracking page, authorised by the tracking token: the
+    department reads it on the card (a note by the resident, like an e-mail reply) and the case
+    no longer waits. Taken only while a question waits, so a second send is refused, not kept
+    twice. Returns the case id."""
+    now = at or utcnow()
+    body = (text or "").strip()
+    if not body:
+        raise ValidationError({"answer": "must not be empty"})
+    if len(body) > MAX_COMMENT:
+        raise ValidationError({"answer": f"at most {MAX_COMMENT} characters"})
+    if not token or len(token) > 100:
+        raise NotFound("case", "?")
+    with db.writing() as session:
+        case = session.scalar(sa.select(Case).where(Case.tracking_token_hash == token_hash(token))
+                              .with_for_update())
+        if case is None:
+            raise NotFound("case", "?")
+        work = session.get(CaseWork, case.id)
+        if work is None or work.awaiting_resident_since is None or case.status not in OPEN_AT_DEPARTMENT:
+            raise ValidationError({"answer": NO_QUESTION})
+        _note(session, case, "mieszkaniec (strona zgłoszenia)", body, now)
+        work.awaiting_resident_since = None
+        return case.id

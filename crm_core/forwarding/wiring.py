@@ -10,6 +10,7 @@ from crm_core import mail_tokens
 from crm_core.db import Database
 from crm_core.forwarding.inbound import InboundServer
 from crm_core.forwarding.worker import Forwarder, ForwardPolicy, ReplyAddresses
+from crm_core.notifications import store
 from crm_core.notifications.senders import EmailSender
 from crm_core.notifications.wiring import smtp_config
 from ground.settings import Settings
@@ -39,6 +40,7 @@ def resident_reply_to(settings: Settings, email: EmailSender) -> None:
     """Residents' e-mails get a Reply-To tagged for their case: an answer to the department's
     question (or any reply) lands on the case."""
     replies = reply_addresses(settings)
+    store.configure_replies(by_email=replies is not None)  # what the question e-mail says
     if replies is not None:
         email.reply_to = lambda item: replies.for_case_key("r", item.key)
 

@@ -19,6 +19,10 @@ Rules:
 - Only a comment marked public reaches the resident; internal remarks never do.
 - Messages are written in the resident's language (pl, en, uk); any other language gets
   Polish. Every message names the case number and carries the tracking link.
+- A question tells the resident how to answer, truthfully for the install: on the report's
+  page (its answer form, reached by the tracking link), and by replying to the e-mail only
+  when ckm receives mail (then the message's Reply-To threads the reply onto the case). An
+  SMS points to the page; a call offers a consultant.
 - E-mail is plain text plus an HTML alternative with the same content (values escaped); SMS is
   one short text (what fits a few segments), without the answer's full text beyond 300
   characters.
@@ -81,6 +85,8 @@ class MessageContext:
     note: str | None  # the public answer / reason / question; None when there is none
     tracking_url: str
     duplicate_of: str | None = None
+    # ckm receives e-mail (`mail_inbound_port`): a reply to the message lands on the case.
+    reply_by_email: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,11 +134,22 @@ _T: dict[str, dict[str, str]] = {
         "en": "The city unit asks you for more information.",
         "uk": "Міський підрозділ просить надати додаткову інформацію.",
     },
-    "reply": {
-        "pl": "Odpowiedzi prosimy udzielić, dzwoniąc pod numer 19115 i podając numer zgłoszenia.",
-        "en": "Please answer by calling 19115 and giving the report number.",
-        "uk": "Будь ласка, дайте відповідь, зателефонувавши на 19115 і назвавши номер звернення.",
+    # How to answer a question: by replying to the e-mail when ckm receives mail (its Reply-To
+    # threads the reply onto the case), and always on the report's page (its answer form).
+    "reply_mail": {
+        "pl": "Wystarczy odpowiedzieć na tę wiadomość — odpowiedź trafi do zgłoszenia. "
+              "Można też odpowiedzieć na stronie zgłoszenia: {url}",
+        "en": "Just reply to this e-mail — your answer is added to the report. "
+              "You can also answer on the report's page: {url}",
+        "uk": "Просто дайте відповідь на цей лист — її буде додано до звернення. "
+              "Також можна відповісти на сторінці звернення: {url}",
     },
+    "reply_page": {
+        "pl": "Odpowiedzi prosimy udzielić na stronie zgłoszenia: {url}",
+        "en": "Please answer on the report's page: {url}",
+        "uk": "Будь ласка, дайте відповідь на сторінці звернення: {url}",
+    },
+    "reply_sms": {"pl": "Odpowiedz:", "en": "Answer here:", "uk": "Відповісти:"},
     "track": {
         "pl": "Stan zgłoszenia: {url}",
         "en": "Track your report: {url}",
@@ -188,8 +205,9 @@ def render(ctx: MessageContext) -> Rendered:
     lines = [_t("greeting", lang), "", about, what]
     if ctx.note:
         lines += ["", note_label, ctx.note]
+    reply = _t("reply_mail" if ctx.reply_by_email else "reply_page", lang).format(url=ctx.tracking_url)
     if ctx.kind == "question":
-        lines += ["", _t("reply", lang)]
+        lines += ["", reply]
     lines += ["", track, "", "-- ", _t("footer", lang)]
     text = "\n".join(lines) + "\n"
 
@@ -206,7 +224,7 @@ def render(ctx: MessageContext) -> Rendered:
         note_html = "<br>".join(e(line) for line in ctx.note.splitlines())
         parts.append(f"<p>{e(note_label)}</p><blockquote>{note_html}</blockquote>")
     if ctx.kind == "question":
-        parts.append(f"<p>{e(_t('reply', lang))}</p>")
+        parts.append(f"<p>{e(reply)}</p>")
     url = e(ctx.tracking_url, quote=True)
     label = e(_t("track", lang).split(":")[0])
     parts += [
@@ -218,5 +236,6 @@ def render(ctx: MessageContext) -> Rendered:
     if ctx.note:
         note = " ".join(ctx.note.split())
         sms_note = " " + (note if len(note) <= SMS_NOTE_LIMIT else note[: SMS_NOTE_LIMIT - 1] + "…")
-    sms = f"19115: {subject}.{sms_note} {ctx.tracking_url}"
+    answer_here = f" {_t('reply_sms', lang)}" if ctx.kind == "question" else ""
+    sms = f"19115: {subject}.{sms_note}{answer_here} {ctx.tracking_url}"
     return Rendered(subject=subject, text=text, html="\n".join(parts) + "\n", sms=sms)

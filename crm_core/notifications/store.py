@@ -46,11 +46,18 @@ _NOTIFY_FLAG = "ckm_notifications_enqueued"
 
 # --- where the tracking links point (ground.settings.public_base_url); set by `configure`.
 _config = {"public_base_url": "http://127.0.0.1:8080"}
+_replies = {"by_email": False}  # set by crm_core.forwarding.wiring when ckm receives mail
 
 
 def configure(public_base_url: str) -> None:
     """Called once at start-up by whatever process changes cases (ckm run, the CLI)."""
     _config["public_base_url"] = public_base_url.rstrip("/")
+
+
+def configure_replies(*, by_email: bool) -> None:
+    """Whether residents may answer by replying to ckm's e-mails (their Reply-To reaches ckm's
+    inbound mail listener): the question's text says so only then."""
+    _replies["by_email"] = by_email
 
 
 # --- wake-ups: a dispatcher in this process is told when a transaction that enqueued commits,
@@ -206,6 +213,7 @@ def enqueue_in(
         note=note,
         tracking_url=tracking_url(case.number, pref.tracking_token),
         duplicate_of=duplicate_of,
+        reply_by_email=_replies["by_email"] and pref.channel == "email",
     )
     rendered = rules.render(context)
     now = at or utcnow()
