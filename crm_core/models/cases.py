@@ -79,6 +79,12 @@ class Case(Base):
     # them): the department inbox filters, counts and sorts on one table (migration 0010).
     due_at: Mapped[datetime | None]
     forwarded_at: Mapped[datetime | None]
+    # What the case reports take from the status history (migration 0011; kept by
+    # services.cases._set_status): first forwarded, last resolved / rejected / closed, how
+    # many times forwarded.
+    first_forwarded_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    forwardings: Mapped[int] = mapped_column(default=0, server_default="0")
 
     category: Mapped[Category] = relationship(foreign_keys=[category_id])
     subcategory: Mapped[Category | None] = relationship(foreign_keys=[subcategory_id])

@@ -42,6 +42,8 @@ from crm_core.services.sla import start_clock
 from crm_core.warsaw import DISTRICTS, LAT_RANGE, LON_RANGE
 
 S = CaseStatus
+# Where a case's work ends (the case reports' time to resolve runs to the last of them).
+FINISHED_STATUSES = frozenset({S.RESOLVED.value, S.REJECTED.value, S.CLOSED.value})
 # Loaded with every case that becomes a view, so a list of cases is a few queries, not hundreds.
 _VIEW_LOADS = (
     joinedload(Case.category),
@@ -494,6 +496,14 @@ def _set_status(
 ) -> None:
     case.status = wanted.value
     case.updated_at = now
+    # The history's figures the case reports read from the case itself (migration 0011).
+    if wanted is S.FORWARDED:
+        first = case.first_forwarded_at
+        case.first_forwarded_at = now if first is None or now < first else first
+        case.forwardings = (case.forwardings or 0) + 1
+    elif wanted.value in FINISHED_STATUSES:
+        last = case.finished_at
+        case.finished_at = now if last is None or now > last else last
     case.history.append(
         CaseStatusChange(
             from_status=current.value,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import sqlalchemy as sa
+
 from crm_core.db import Database
 from crm_core.services import cases, department, users
 from crm_core.services import reports_cases as rk
@@ -61,6 +63,21 @@ def test_cases_by_dimension_times_deadlines_returns_duplicates(seeded_url: str) 
 
         flt = ReportFilter(DAY, DAY)
         report = rk.case_report(db, flt.start, flt.end, now=NOW)
+        # What each case keeps for the reports is what its history says (migration 0011's
+        # backfill computes it the same way from the history).
+        with db.reading() as session:
+            kept = session.execute(sa.text(
+                "SELECT id, first_forwarded_at, finished_at, forwardings FROM cases ORDER BY id"
+            )).all()
+            from_history = session.execute(sa.text(
+                "SELECT c.id, (SELECT min(at) FROM case_status_history h WHERE h.case_id = c.id "
+                "  AND h.to_status = 'forwarded'), "
+                " (SELECT max(at) FROM case_status_history h WHERE h.case_id = c.id "
+                "  AND h.to_status IN ('resolved', 'rejected', 'closed')), "
+                " (SELECT count(*) FROM case_status_history h WHERE h.case_id = c.id "
+                "  AND h.to_status = 'forwarded') FROM cases c ORDER BY c.id")).all()
+        assert [tuple(r) for r in kept] == [tuple(r) for r in from_history]
+        assert sum(r[3] for r in kept) == 7 and sum(r[2] is not None for r in kept) == 3
     finally:
         db.dispose()
     total = report.total
