@@ -9,7 +9,6 @@ Filters are parsed here once (`map_filter`); a bad one is a 422 naming the field
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -114,13 +113,9 @@ async def map_page(request: web.Request) -> web.StreamResponse:
 async def points_api(request: web.Request) -> web.StreamResponse:
     db = _db(request)
 
-    def answer(flt: geo_points.MapFilter) -> str:
-        # Encoded off the event loop too: ~30k rows take tens of milliseconds to write, and
-        # the loop also carries the consultants' call control.
-        return json.dumps(geo_points.as_json(flt, geo_points.case_points(db, flt)), ensure_ascii=False)
-
     try:
-        body = await off_loop(answer, map_filter(request.query))
+        # Off the event loop: the loop also carries the consultants' call control.
+        body = await off_loop(geo_points.points_json, db, map_filter(request.query))
     except ValidationError as exc:
         return bad(exc.fields)
     return web.Response(text=body, content_type="application/json")

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.geo import outline
-from crm_core.geo.case_points import MapFilter, case_points, district_counts
+from crm_core.geo.case_points import MapFilter, as_json, case_points, district_counts, points_json
 from crm_core.geo.districts import district_at, random_point, shapes
 from crm_core.models import Case
 from crm_core.services import cases
@@ -136,6 +136,15 @@ def test_points_filtered_by_warsaw_days_category_and_status(seeded: Database) ->
         "Mokotów": 2, "Ochota": 1}
     newest = case_points(seeded, WARSAW_NOV, limit=2)
     assert newest.truncated and [p.case_id for p in newest.points] == [e, b]
+    # The API's text (PostgreSQL writes the points' JSON itself) says the same as the rows.
+    for flt, limit in ((WARSAW_NOV, 50_000), (WARSAW_NOV, 2), (WARSAW_NOV, 0),
+                       (MapFilter(WARSAW_NOV.since, WARSAW_NOV.until, category="roads"), 50_000),
+                       (MapFilter(WARSAW_NOV.since, WARSAW_NOV.until, status="closed"), 50_000)):
+        expected = json.loads(json.dumps(as_json(flt, case_points(seeded, flt, limit=limit))))
+        assert json.loads(points_json(seeded, flt, limit=limit)) == expected, (flt, limit)
+    answer = json.loads(points_json(seeded, WARSAW_NOV))
+    assert [row[2] for row in answer["points"]] == [e, b, a] and answer["total"] == 4
+    assert answer["points"][1] == [52.24, 20.96, b, answer["points"][1][3], "forwarded", "waste", "Wola"]
 
 
 def test_bad_filters_are_refused_with_the_field(seeded: Database) -> None:
