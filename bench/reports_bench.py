@@ -9,8 +9,9 @@ lookup), 60 agents' state changes through each working day (a call every ten min
 changes) with their hourly totals, and the cases with their status
 history and deadlines (forwarded after 1–48 h, most finished, a few returned or duplicated).
 Then times, each after one warm-up run:
-- a month's queue report (November 2026 by day: calls per queue and in total, agents),
-- a month's queue report by 15 minutes,
+- a month's queue report (November 2026 by day: calls per queue and in total, agents) and the
+  same by 15 minutes, each two ways in turns: before (the period's calls read and folded in
+  Python) and now (added up by PostgreSQL, reports_calls_sql), checked to be equal,
 - a year's case report (by category, subcategory, district, channel, department, backlog,
   repeat callers),
 - the export of the whole year (calls by day, agents, cases) to XLSX: time and peak memory of
@@ -293,11 +294,35 @@ def run(db: Database, url: str, args: argparse.Namespace) -> None:
               f"(target p99 ≤ {target_ms:,.0f} ms: {'met' if p99 <= target_ms else 'NOT met'})",
               flush=True)
 
-    measure("month's queue report, by day (+ agents)", args.samples, 300,
-            lambda: reports_calls.contact_center_report(db, month, now=NOW))
-    quarter = ReportFilter(*MONTH, step="15min")
-    measure("month's queue report, by 15 minutes", args.samples, 300,
-            lambda: reports_calls.contact_center_report(db, quarter, now=NOW))
+    def folded(flt: ReportFilter) -> Any:
+        # The report as it was computed before reports_calls_sql: every call of the period
+        # read into Python and folded there (still the SQLite path).
+        calls, handled = reports_calls.folded_report_and_handled(db, flt)
+        agents = reports_calls.fold_agents(reports_calls.hour_rows(db, flt),
+                                           reports_calls.current_states(db), handled, flt, NOW)
+        return calls, agents
+
+    def side_by_side(label: str, flt: ReportFilter) -> None:
+        now = reports_calls.contact_center_report(db, flt, now=NOW)
+        calls, agents = folded(flt)
+        assert (now.calls, now.agents) == (calls, agents), label  # the same figures
+        took_before: list[float] = []
+        took_now: list[float] = []
+        for _ in range(args.samples):  # in turns, so both meet the same load
+            for fn, took in ((lambda: folded(flt), took_before),
+                             (lambda: reports_calls.contact_center_report(db, flt, now=NOW),
+                              took_now)):
+                started = time.perf_counter()
+                fn()
+                took.append((time.perf_counter() - started) * 1e3)
+        p99 = pct(took_now, 99)
+        print(f"  {label:<40} before (fold) p50 {pct(took_before, 50):7.1f} p99 "
+              f"{pct(took_before, 99):7.1f} ms | now (SQL) p50 {pct(took_now, 50):6.1f} p99 "
+              f"{p99:6.1f} ms  (target p99 ≤ 300 ms: {'met' if p99 <= 300 else 'NOT met'})",
+              flush=True)
+
+    side_by_side("month's queue report, by day (+ agents)", month)
+    side_by_side("month's queue report, by 15 minutes", ReportFilter(*MONTH, step="15min"))
     year = ReportFilter(*YEAR)
     measure("year's case report (district and the rest)", args.year_samples, 2000,
             lambda: reports_cases.case_report(db, year.start, year.end, now=NOW))
