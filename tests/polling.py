@@ -40,3 +40,18 @@ async def wait_until(what: str, probe: Callable[[], Any], timeout_s: float = 5.0
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what} "
                                  f"(last: {found!r})")
         await asyncio.sleep(every_s)
+
+
+def poll_until(what: str, probe: Callable[[], T | None], timeout_s: float = 5.0,
+               every_s: float = 0.05) -> T:
+    """`wait_until` for a test with no event loop of its own (a synchronous browser, a
+    subprocess): call `probe` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what} "
+                                 f"(last: {found!r})")
+        time.sleep(every_s)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from psycopg import sql
 
 from crm_core.db import Database, migrate
+from tests.polling import poll_until
 
 PG_HOST = os.environ.get("CKM_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("CKM_TEST_PG_PORT", "5432"))
@@ -34,19 +34,26 @@ def pg_url(name: str, port: int = PG_PORT) -> str:
 
 
 def _ensure_postgres() -> None:
-    for attempt in range(30):
+    tries = [0]
+
+    def answers() -> bool:
         try:
             psycopg.connect(ADMIN_DSN, connect_timeout=2).close()
-            return
+            return True
         except psycopg.OperationalError:
-            if attempt == 0 and Path("/etc/postgresql").is_dir():
+            tries[0] += 1
+            if tries[0] == 1 and Path("/etc/postgresql").is_dir():  # not running: start it
                 version = sorted(os.listdir("/etc/postgresql"))[-1]
                 subprocess.run(
                     ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
                     check=False,
                 )
-            time.sleep(1)
-    raise RuntimeError(f"PostgreSQL does not answer at {PG_HOST}:{PG_PORT}")
+            return False
+
+    try:
+        poll_until("PostgreSQL to answer", answers, 30, every_s=0.2)
+    except AssertionError:
+        raise RuntimeError(f"PostgreSQL does not answer at {PG_HOST}:{PG_PORT}") from None
 
 
 def create_pg_database(template: str | None = None) -> str:

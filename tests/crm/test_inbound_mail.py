@@ -31,6 +31,7 @@ from crm_core.notifications.senders import EmailSender, SmtpConfig
 from crm_core.services import cases, department, forwarding, residents
 from crm_core.services.cases import Actor, NewCase
 from ground.settings import Settings
+from tests.polling import wait_until
 
 from .test_notifications import SmtpServer, smtp  # noqa: F401  (the real outgoing SMTP server)
 
@@ -57,14 +58,8 @@ async def listener(seeded: Database) -> AsyncIterator[InboundServer]:
 
 
 async def until(what: str, check: Callable[[], object], timeout: float = 15.0) -> object:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await asyncio.to_thread(check)
-        if found:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    # The check reads the database: off the event loop the server under test runs on.
+    return await wait_until(what, lambda: asyncio.to_thread(check), timeout, every_s=0.05)
 
 
 def mail(frm: str, to: str, body: str, *, subject: str = "Re: zgłoszenie",

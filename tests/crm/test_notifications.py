@@ -32,6 +32,7 @@ from crm_core.notifications.senders import EmailSender, HttpSmsGateway, SmtpConf
 from crm_core.services import cases, residents
 from crm_core.services.cases import Actor, NewCase
 from ground.settings import Settings
+from tests.polling import wait_until
 
 DEPT = Actor("department:ZDM")
 POTHOLE = NewCase("roads.pothole", "Dziura na prawym pasie", address="Al. Jerozolimskie 100",
@@ -160,11 +161,7 @@ def _accept_and_resolve(db: Database, case_id: int, answer: str = "Ubytek uzupeÅ
 
 
 async def _until(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.02)
+    await wait_until("the notifications' condition", check, timeout)
 
 
 def _rows(db: Database) -> list[Notification]:

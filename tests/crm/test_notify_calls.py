@@ -19,6 +19,7 @@ from crm_core.notifications.store import Outcome, Outgoing
 from crm_core.services import cases, residents
 from crm_core.services.cases import Actor, NewCase
 from ground.settings import Settings, SettingsError
+from tests.polling import wait_until
 
 WARSAW = calls.WARSAW
 QUIET = calls.QuietHours()
@@ -161,8 +162,8 @@ class Busy:
 
 
 async def _settle(dispatcher: CallDispatcher) -> None:
-    while dispatcher._calls:
-        await asyncio.sleep(0.01)
+    await wait_until("the dispatcher's calls to end", lambda: not dispatcher._calls, 10,
+                     every_s=0.01)
 
 
 async def test_a_call_due_at_night_is_deferred_to_eight_not_placed(seeded: Database) -> None:

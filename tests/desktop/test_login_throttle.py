@@ -26,6 +26,7 @@ from crm_core.models import WebSession
 from crm_core.services import users
 from cti.crm_link import CrmHistory
 from tests.desktop.live import PASSWORD, LiveDesk
+from tests.polling import wait_until
 
 Served = tuple[LiveDesk, web.Application]
 
@@ -161,10 +162,7 @@ async def test_idle_sessions_end_and_active_ones_extend(desk_app: Served) -> Non
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+    await wait_until("the guard's condition", condition, timeout_s, every_s=0.01)
 
 
 async def test_the_guard_stays_bounded_and_turns_logins_away_when_full() -> None:

@@ -17,15 +17,12 @@ import aiohttp
 
 from ground.settings import Settings
 from pbx.ari_client import AriClient, new_id
+from tests.polling import wait_until
 
 
 async def until(what: str, probe: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    for _ in range(int(timeout / 0.1)):
-        found = await probe()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    # Most probes ask Asterisk: every 0.1 s, not wait_until's 20 ms.
+    return await wait_until(what, probe, timeout, every_s=0.1)
 
 
 async def heard_samples(ari: AriClient, settings: Settings, leg: str,
@@ -38,12 +35,22 @@ async def heard_samples(ari: AriClient, settings: Settings, leg: str,
     await ari.request("POST", f"/channels/{tap}/record",
                       {"name": name, "format": "wav", "maxDurationSeconds": int(seconds) + 1,
                        "ifExists": "overwrite"})
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(seconds)  # the listening window itself: what is heard in it is measured
     await ari.hangup(tap)
-    await asyncio.sleep(0.5)
+    await recording_stored(ari, name)
     samples = await stored_recording(ari, settings, name)
     assert len(samples) > 8000, "the recording is shorter than a second"
     return samples
+
+
+async def recording_stored(ari: AriClient, name: str) -> None:
+    """Wait until the live recording `name` is over and its file is stored."""
+    async def stored() -> bool:
+        live = await ari.request("GET", f"/recordings/live/{name}", gone_ok=True)
+        return live is None and await ari.request(
+            "GET", f"/recordings/stored/{name}", gone_ok=True) is not None
+
+    await wait_until(f"the recording {name} to be stored", stored, 10, every_s=0.05)
 
 
 async def stored_recording(ari: AriClient, settings: Settings, name: str) -> array.array[int]:

@@ -10,7 +10,6 @@ runs as its own process with its own config folder; `stop()` ends it (TERM, then
 from __future__ import annotations
 
 import array
-import asyncio
 import math
 import shutil
 import socket
@@ -22,6 +21,7 @@ from ground.phones import registrar, sip_password
 from ground.settings import Settings
 from pbx import asterisk_config, provision
 from pbx.ari_client import AriClient, AriError
+from tests.polling import wait_until
 
 MODULES = "/usr/lib/baresip/modules"
 
@@ -133,20 +133,26 @@ class DeskPhone:
 
     async def registered(self, ari: AriClient, timeout: float = 15.0) -> None:
         """Wait until Asterisk has the phone's contact (ARI says the endpoint is online)."""
-        state = ""
-        for _ in range(int(timeout / 0.2)):
+        state = [""]
+
+        async def online() -> bool:
             assert self.proc is not None and self.proc.poll() is None, (
                 f"baresip exited ({self.proc and self.proc.returncode}):\n{self.log_tail()}")
             try:
                 endpoint = await ari.request("GET", f"/endpoints/PJSIP/{self.extension}")
-                state = endpoint.get("state", "")
+                state[0] = endpoint.get("state", "")
             except AriError:
-                state = "unknown"
-            if state == "online":
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"desk phone {self.extension} never registered (state {state!r}):\n"
-                             f"{self.log_tail()}")
+                state[0] = "unknown"
+            return state[0] == "online"
+
+        try:
+            await wait_until(f"desk phone {self.extension} to register", online, timeout,
+                             every_s=0.2)
+        except AssertionError as exc:
+            if not str(exc).startswith("timed out"):
+                raise  # baresip exited: that message says why
+            raise AssertionError(f"desk phone {self.extension} never registered (state "
+                                 f"{state[0]!r}):\n{self.log_tail()}") from None
 
     def heard(self) -> Path:
         dumps = sorted(self.heard_dir.glob("*-dec.wav"))

@@ -28,6 +28,7 @@ from ground.settings import Settings
 from pbx.ari_client import AriClient, AriError, new_id
 from pbx.controller import Controller
 from pbx.crm_lookup import CrmLookup
+from tests.polling import wait_until
 
 
 class Recorder:
@@ -136,6 +137,8 @@ async def call_into_queue(center: Center, phone: AriClient, settings: Settings,
             steps = [(e.kind, getattr(e, "node", ""), getattr(e, "input_value", ""))
                      for e in recorder.events if e.call_id == call_id]
             raise AssertionError(f"the call ended before it was queued: {exc}; {steps}") from None
+        # The resident presses 0 again every 1.5 s, as a person would until something happens
+        # (a key pressed while the greeting plays is no input there).
         await asyncio.sleep(1.5)
     raise AssertionError("the call never reached the queue")
 
@@ -148,14 +151,17 @@ async def crm_call(center: Center, call_id: str, ready: Callable[[Any], bool],
     from crm_core.services import interactions
 
     db = center.db
-    view: Any = None
-    for _ in range(int(timeout / 0.2)):
+    seen: list[Any] = [None]
+
+    async def ready_view() -> Any:
         await center.bus.drain()
         try:
-            view = await asyncio.to_thread(interactions.get_call, db, call_id)
+            seen[0] = await asyncio.to_thread(interactions.get_call, db, call_id)
         except NotFound:
-            view = None
-        if view is not None and ready(view):
-            return view
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last seen: {view}")
+            seen[0] = None
+        return seen[0] if seen[0] is not None and ready(seen[0]) else None
+
+    try:
+        return await wait_until(what, ready_view, timeout, every_s=0.2)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last seen: {seen[0]}") from None

@@ -8,6 +8,7 @@ endpoint in the dialplan ([ckm-test-agents]): it rings for a second, answers and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from ground import events as domain
 from ground.settings import Settings
 from pbx.ari_client import AriClient
 from pbx.caller import CallPlan, place_call
+from tests.polling import wait_until
 
 from .live_center import Recorder, live_center, log_in
 
@@ -44,20 +46,21 @@ async def test_zero_in_the_ivr_reaches_a_consultant_who_is_rung_and_bridged(
                               dtmf="w6,0,w2,0,w2,0,w2,0,w2,0,w2,0", say=[],
                               hangup_after=26, wait_answer=10)
     call = asyncio.create_task(place_call(settings, plan))
-    bridged: list[Any] = []
-    for _ in range(260):
-        await asyncio.sleep(0.1)
+
+    async def both_bridged() -> bool:
         bridged = [b for b in await ari.bridges() if b["id"].startswith("ckm-call-")]
-        if bridged and len(bridged[0]["channels"]) == 2:
-            break
-    assert bridged and len(bridged[0]["channels"]) == 2, (
-        "caller and agent never bridged; events: "
-        + repr([(e.kind, getattr(e, "node", ""), getattr(e, "input_value", ""))
-                for e in recorder.events]))
+        return bool(bridged) and len(bridged[0]["channels"]) == 2
+
+    try:
+        await wait_until("caller and agent to be bridged", both_bridged, 26, every_s=0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; events: " + repr(
+            [(e.kind, getattr(e, "node", ""), getattr(e, "input_value", ""))
+             for e in recorder.events])) from None
     summary = await call
-    await asyncio.sleep(1.0)
-    await c.bus.drain()
     call_id = summary.callee_channel
+    await wait_until("the call's end to be published", lambda: "call_ended" in recorder.kinds(call_id),
+                     10)
     kinds = recorder.kinds(call_id)
     assert kinds.index("call_queued") < kinds.index("call_offered") < kinds.index(
         "agent_connected") < kinds.index("call_ended")
@@ -71,13 +74,11 @@ async def test_zero_in_the_ivr_reaches_a_consultant_who_is_rung_and_bridged(
             summary.agents] == [("konsultant1", True)], summary.agents
     assert summary.ivr_path and summary.ivr_path[-1].endswith(":0"), summary.ivr_path
     # Nothing of the call is left in Asterisk: no bridge, no agent leg.
-    for _ in range(50):
-        leftovers = [b["id"] for b in await ari.bridges()] + [
-            ch["id"] for ch in await ari.channels() if call_id in ch["id"]]
-        if not leftovers:
-            break
-        await asyncio.sleep(0.1)
-    assert leftovers == []
+    async def nothing_left() -> bool:
+        return not ([b["id"] for b in await ari.bridges()] + [
+            ch["id"] for ch in await ari.channels() if call_id in ch["id"]])
+
+    await wait_until("no bridge and no leg of the call to be left", nothing_left, 5, every_s=0.1)
     await ari.stop()
 
 
@@ -90,10 +91,8 @@ async def test_zero_pressed_during_the_greeting_reaches_a_consultant(
                               dtmf="w2,0", say=[], hangup_after=20, wait_answer=10)
     call = asyncio.create_task(place_call(settings, plan))
     try:
-        for _ in range(150):
-            if recorder.of(domain.CallOffered):
-                break
-            await asyncio.sleep(0.1)
+        with contextlib.suppress(AssertionError):  # the assertion below says what happened
+            await wait_until("the call to be offered", lambda: recorder.of(domain.CallOffered), 15)
         offered = recorder.of(domain.CallOffered)
         assert offered and offered[0].agent == "konsultant1", (
             [(e.kind, getattr(e, "node", ""), getattr(e, "input_value", ""))

@@ -21,6 +21,7 @@ from crm_core.services import users
 from ground import events as domain
 from ground.settings import Settings
 from pbx.caller import CallPlan, place_call
+from tests.polling import wait_until
 
 from .live_center import free_port, live_center, log_in, set_wrapup
 
@@ -70,13 +71,14 @@ async def test_each_caller_reaches_one_agent_in_arrival_order_and_abandon_is_cou
         calls = []
         for plan in plans:
             calls.append(asyncio.create_task(place_call(settings, plan)))
+            # Residents call 1.5 s apart (human pacing: the order they called in is checked).
             await asyncio.sleep(1.5)
         summaries = await asyncio.gather(*calls)
-        await asyncio.sleep(1.5)
-        await center.bus.drain()
+        ids = [s.callee_channel for s in summaries]
+        await wait_until("every call's end to be published", lambda: {
+            e.call_id for e in recorder.of(domain.CallEnded)} >= set(ids), 10)
         client.cancel()
 
-        ids = [s.callee_channel for s in summaries]
         queued = [e.call_id for e in recorder.of(domain.CallQueued)]
         assert queued == ids, "every resident reached the queue, in the order they called"
         connected = recorder.of(domain.AgentConnected)

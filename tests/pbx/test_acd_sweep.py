@@ -39,6 +39,7 @@ async def test_only_our_old_empty_bridges_are_swept(asterisk: Any, settings: Set
         await asyncio.wait_for(entered, 10)
         await ari.request("POST", f"/bridges/{busy}/addChannel",
                           {"channel": f"sweep-chan-{tag}"})
+        # The stale bridges age past stale_bridge_s (1 s): their age is what the sweep judges.
         await asyncio.sleep(1.5)
         await ari.create_bridge(young, "mixing", young)
 

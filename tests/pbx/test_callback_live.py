@@ -66,7 +66,7 @@ async def call_and_ask_for_callback(c: Center, phone: AriClient, settings: Setti
         # A resident types at human speed.
         for key in typed_number + "#":
             await phone.send_dtmf(caller, key)
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # a key every 0.3 s: the typing speed is the behaviour
     gone = phone.expect("StasisEnd", caller)
     await asyncio.wait_for(gone, 20)  # "we will call you back", then the center hangs up
     return call_id

@@ -14,6 +14,7 @@ from ground import settings as settings_mod
 from ground.settings import Settings
 from pbx import asterisk_config
 from pbx.caller import CallPlan
+from tests.polling import poll_until
 
 
 def render(tmp_path: Path, settings: Settings) -> dict[str, str]:
@@ -182,7 +183,6 @@ def test_ckm_call_json_summary_through_the_real_asterisk(asterisk: object,
     import json
     import os
     import socket
-    import time
     import urllib.request
 
     with socket.socket() as sock:
@@ -193,15 +193,14 @@ def test_ckm_call_json_summary_through_the_real_asterisk(asterisk: object,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         # Call once the controller is connected (a fixed sleep lost the race on a busy box).
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        def connected() -> bool:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    if json.loads(r.read()).get("ari") == "connected":
-                        break
+                    return bool(json.loads(r.read()).get("ari") == "connected")
             except OSError:
-                pass
-            time.sleep(0.2)
+                return False
+
+        poll_until("the controller to connect to ARI", connected, 90, every_s=0.2)
         proc = subprocess.run([sys.executable, "-m", "ckm.cli", "call", "19115", "--caller-id",
                                "+48600100200", "--name", "Jan Kowalski", "--dtmf", "1,2",
                                "--hangup-after", "3", "--json"], capture_output=True, text=True,

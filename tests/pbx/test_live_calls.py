@@ -24,6 +24,7 @@ from pbx.caller import CallPlan, DtmfStep, place_call
 from pbx.controller import Controller
 from pbx.prompts import PromptStage
 from pbx.script_library import ScriptLibrary
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.asterisk
 
@@ -65,13 +66,13 @@ async def center(asterisk: Any, settings: Settings, library: ScriptLibrary,
 async def test_every_form_of_19115_is_answered_and_hears_the_greeting(
         center: tuple[Controller, Recorder], settings: Settings, number: str,
         library: ScriptLibrary, prompts: PromptStage) -> None:
-    controller, recorder = center
+    _, recorder = center
     summary = await place_call(settings, CallPlan(number=number, hangup_after=2.5))
     assert summary.answered, summary
     assert summary.prompts_heard[:1] == [greeting_uri(library, prompts)]
     assert summary.ended_by == "caller"
-    await asyncio.sleep(0.2)
-    await controller.bus.drain()
+    await wait_until("the call's end to be published",
+                     lambda: recorder.of(summary.callee_channel, domain.CallEnded), 10)
     started = recorder.of(summary.callee_channel, domain.CallStarted)
     assert [e.dialed for e in started] == [number]
     assert recorder.of(summary.callee_channel, domain.CallAnswered)
@@ -81,14 +82,14 @@ async def test_every_form_of_19115_is_answered_and_hears_the_greeting(
 
 async def test_dtmf_and_caller_id_reach_the_session(
         center: tuple[Controller, Recorder], settings: Settings) -> None:
-    controller, recorder = center
+    _, recorder = center
     plan = CallPlan(caller_id="+48600100200", name="Jan Kowalski", hangup_after=4,
                     dtmf=(DtmfStep(0.3, "1"), DtmfStep(0.3, "2"), DtmfStep(0.3, "#")))
     summary = await place_call(settings, plan)
     assert summary.dtmf_sent == ["1", "2", "#"]
-    await asyncio.sleep(0.2)
-    await controller.bus.drain()
     call = summary.callee_channel
+    await wait_until("the call's end to be published",
+                     lambda: recorder.of(call, domain.CallEnded), 10)
     assert [e.digit for e in recorder.of(call, domain.DtmfReceived)] == ["1", "2", "#"]
     started = recorder.of(call, domain.CallStarted)[0]
     assert (started.caller_number, started.caller_name) == ("+48600100200", "Jan Kowalski")
@@ -113,20 +114,16 @@ async def test_dropped_events_socket_reconnects_resyncs_and_the_call_ends_normal
     controller, recorder = center
     before = set(controller.calls)
     call_task = asyncio.create_task(place_call(settings, CallPlan(hangup_after=9)))
-    for _ in range(100):
-        # This call, answered: a call left over by an earlier test does not count.
-        if any(c.startswith("resident-in-") and h.session.answered_at is not None
-               for c, h in controller.calls.items() if c not in before):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the call never reached the controller")
+    # This call, answered: a call left over by an earlier test does not count.
+    await wait_until("the call to reach the controller and be answered", lambda: any(
+        c.startswith("resident-in-") and h.session.answered_at is not None
+        for c, h in controller.calls.items() if c not in before), 5)
     connects, resyncs = controller.ari.connects, controller.stats.resyncs
     loop = asyncio.get_running_loop()
     dropped_at = loop.time()
     await controller.ari.drop_connection()
-    while controller.stats.resyncs == resyncs and loop.time() - dropped_at < 5:
-        await asyncio.sleep(0.01)
+    await wait_until("the controller to reconnect and resync",
+                     lambda: controller.stats.resyncs != resyncs, 5, every_s=0.01)
     recovered_in = loop.time() - dropped_at
     assert controller.ari.connects == connects + 1
     assert recovered_in < 2.0, f"reconnect + resync took {recovered_in:.2f} s"
@@ -134,8 +131,8 @@ async def test_dropped_events_socket_reconnects_resyncs_and_the_call_ends_normal
     # The IVR went on after the reconnect: the emergency notice follows the greeting.
     assert len(summary.prompts_heard) >= 2, summary.prompts_heard
     assert summary.answered and summary.ended_by == "caller"
-    await asyncio.sleep(0.2)
-    await controller.bus.drain()
+    await wait_until("the call's end to be published",
+                     lambda: recorder.of(summary.callee_channel, domain.CallEnded), 10)
     assert [e.reason for e in recorder.of(summary.callee_channel, domain.CallEnded)] == [
         "caller_hangup"]
 
@@ -144,9 +141,9 @@ async def test_wrong_ari_password_gives_a_clear_message_and_keeps_retrying(
         asterisk: Any, settings: Settings) -> None:
     client = AriClient(settings.ari_base, settings.ari_user, "not-the-password", "ckm-wrongpw")
     await client.start()
-    await asyncio.sleep(0.6)
+    await wait_until("the refusal to be reported",
+                     lambda: "refused user/password (401)" in client.last_error, 5)
     assert not client.connected.is_set()
-    assert "refused user/password (401)" in client.last_error
     assert client._run_task is not None and not client._run_task.done()  # still retrying
     await client.stop()
 
@@ -154,7 +151,7 @@ async def test_wrong_ari_password_gives_a_clear_message_and_keeps_retrying(
 async def test_unreachable_ari_gives_a_clear_message_and_keeps_retrying() -> None:
     client = AriClient("http://127.0.0.1:9/ari", "ckm", "x", "ckm-nowhere")
     await client.start()
-    await asyncio.sleep(0.5)
-    assert "unreachable" in client.last_error
+    await wait_until("the unreachable ARI to be reported",
+                     lambda: "unreachable" in client.last_error, 5)
     assert client._run_task is not None and not client._run_task.done()
     await client.stop()

@@ -38,7 +38,7 @@ from pbx.ari_client import AriClient, new_id
 from pbx.notify_dial import NotifyDialer
 from pbx.prompts import describe_media
 
-from .audio_taps import stored_recording, until
+from .audio_taps import recording_stored, stored_recording, until
 from .live_center import Recorder, crm_call, live_center, log_in
 
 pytestmark = pytest.mark.asterisk
@@ -114,9 +114,9 @@ async def phone_hears(phone: AriClient, settings: Settings, leg: str,
     await phone.request("POST", f"/channels/{tap}/record",
                         {"name": name, "format": "wav", "maxDurationSeconds": int(seconds) + 1,
                          "ifExists": "overwrite"})
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(seconds)  # the listening window itself: what is heard in it is measured
     await phone.hangup(tap)
-    await asyncio.sleep(0.5)
+    await recording_stored(phone, name)
     return await stored_recording(phone, settings, name)
 
 

@@ -17,6 +17,7 @@ from pbx.caller import CallPlan, place_call
 from pbx.controller import Controller
 from pbx.prompts import PromptStage
 from pbx.script_library import SCRIPTS_DIR, ScriptLibrary
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.asterisk
 
@@ -45,11 +46,7 @@ async def test_next_call_follows_a_published_menu_while_the_call_in_progress_kee
     assert await controller.ari.wait_connected(5)
     try:
         in_progress = asyncio.create_task(place_call(settings, CallPlan(hangup_after=16)))
-        for _ in range(100):
-            if started:
-                break
-            await asyncio.sleep(0.1)
-        assert started, "the first call never reached the controller"
+        await wait_until("the first call to reach the controller", lambda: started, 10)
         text = (SCRIPTS_DIR / "19115.yaml").read_text(encoding="utf-8")
         assert old_greeting in text
         edited = text.replace(old_greeting, NEW_GREETING).replace(

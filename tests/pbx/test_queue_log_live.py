@@ -36,6 +36,7 @@ from ground.settings import Settings
 from pbx import provision
 from pbx.ari_client import AriClient, new_id
 from pbx.controller import Controller
+from tests.polling import wait_until
 
 from .live_center import free_port
 
@@ -60,13 +61,16 @@ def read_from(path: Path, offset: int) -> list[Line]:
 
 async def wait_for(read: Callable[[], list[Line]], done: Callable[[list[Line]], bool],
                    seconds: float, what: str) -> list[Line]:
-    rows: list[Line] = []
-    for _ in range(int(seconds / 0.05)):
-        rows = read()
-        if done(rows):
-            return rows
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what}: not seen in {seconds} s; lines: {rows}")
+    rows: list[list[Line]] = [[]]
+
+    def finished() -> list[Line] | None:
+        rows[0] = read()
+        return rows[0] if done(rows[0]) else None
+
+    try:
+        return await wait_until(what, finished, seconds, every_s=0.05)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; lines: {rows[0]}") from None
 
 
 def events_of(rows: list[Line], callid: str) -> list[str]:
@@ -93,12 +97,19 @@ async def run_side(phone: AriClient, endpoint: str, read: Callable[[], list[Line
                               variables=variables)
         await wait_for(read, lambda rows: "ENTERQUEUE" in events_of(rows, gone), 20,
                        f"{what}: ENTERQUEUE of the caller who hangs up")
-        await asyncio.sleep(0.3)  # the agent's phone rings for 1 s before it answers
+        # The resident gives up 0.3 s into the wait, while the agent's phone rings (it rings
+        # for 1 s before it answers): a human's timing, not a wait for something.
+        await asyncio.sleep(0.3)
         await phone.hangup(gone_caller)
         await wait_for(read, lambda rows: "ABANDON" in events_of(rows, gone)
                        and "COMPLETEAGENT" in events_of(rows, answered), 20,
                        f"{what}: ABANDON and COMPLETEAGENT")
-        await asyncio.sleep(0.5)  # a RINGCANCELED written just after
+        # A ring the hang-up cancelled is logged (RINGCANCELED) as its leg goes: once no agent
+        # leg is left, what will be written is written.
+        async def no_agent_leg() -> bool:
+            return not [c for c in await phone.channels() if "@ckm-bench-agents" in c["name"]]
+
+        await wait_until(f"{what}: the agents' legs to be gone", no_agent_leg, 10, every_s=0.05)
         return answered, gone
     finally:
         for channel in placed:

@@ -25,6 +25,7 @@ from crm_core.services.reports_calls import WARSAW, ReportFilter
 from cti import events as ce
 from ground.settings import Settings
 from pbx.ari_client import AriClient
+from tests.polling import wait_until
 
 from .live_center import Recorder, call_into_queue, crm_call, live_center, log_in, resident_phone, set_wrapup
 
@@ -40,11 +41,7 @@ async def center(asterisk: Any, settings: Settings, tmp_path: Path
 
 
 async def wait_for(what: str, check: Any, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.2)):
-        if check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    await wait_until(what, check, timeout, every_s=0.2)
 
 
 async def answered_call(c: Center, phone: AriClient, settings: Settings, number: str) -> str:

@@ -15,6 +15,7 @@ import pytest
 from ground.settings import Settings
 from pbx.ari_client import AriClient
 from pbx.caller import CallPlan, place_call
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.asterisk
 
@@ -31,13 +32,7 @@ def start_controller(app: str) -> subprocess.Popen[bytes]:
 
 
 async def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    await wait_until(what, predicate, timeout, every_s=0.05)
 
 
 async def test_sigkilled_controller_call_is_readopted_and_nothing_is_left(
@@ -55,12 +50,17 @@ async def test_sigkilled_controller_call_is_readopted_and_nothing_is_left(
         except aiohttp.ClientError:
             return False
 
-    await wait_for(controller_connected, 15, "the first controller to connect")
-    # What other tests (or a center beside the suite) have in Asterisk is not this call's.
-    others = {c["id"] for c in await ari.channels()}
-    other_bridges = {b["id"] for b in await ari.bridges()}
-    call = asyncio.create_task(place_call(settings, CallPlan(hangup_after=24, wait_answer=15)))
+    call: asyncio.Task[Any] | None = None
     try:
+        # Inside the try: a controller that connects too late must still be killed (left
+        # running, it takes the app name over from the next test's controller).
+        await wait_for(controller_connected, 30, "the first controller to connect")
+        # What other tests (or a center beside the suite) have in Asterisk is not this call's.
+        others = {c["id"] for c in await ari.channels()}
+        other_bridges = {b["id"] for b in await ari.bridges()}
+        call = asyncio.create_task(place_call(settings, CallPlan(hangup_after=24,
+                                                                 wait_answer=15)))
+
         async def call_is_listening() -> bool:
             # Killed while the menu listens: its audio tap is up too (a snoop, an externalMedia
             # channel and their bridge), the hardest moment to die in.
@@ -76,7 +76,7 @@ async def test_sigkilled_controller_call_is_readopted_and_nothing_is_left(
         await wait_for(call_is_listening, 15, "the first controller to answer and listen")
         first.send_signal(signal.SIGKILL)
         first.wait(5)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # a while with no controller at all: what the call must survive
         assert not call.done(), "the call must survive the controller's death"
         second = start_controller(settings.ari_app)
         await wait_for(controller_connected, 15, "the second controller to connect")
@@ -106,6 +106,6 @@ async def test_sigkilled_controller_call_is_readopted_and_nothing_is_left(
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if not call.done():
+        if call is not None and not call.done():
             call.cancel()
         await ari.stop()

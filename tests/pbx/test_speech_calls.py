@@ -9,6 +9,7 @@ sentence with the key word inflected in it ("autobusy"), not as a menu word.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -25,6 +26,7 @@ from ground.settings import Settings
 from ivr.commands import PromptRef
 from pbx.caller import CallPlan, SayStep, place_call
 from pbx.controller import Controller
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.asterisk
 
@@ -81,10 +83,9 @@ async def test_a_resident_saying_sentences_reaches_the_transport_queue(
                 after_media=prompt_key(c, "category_menu")),
     ))
     call = asyncio.create_task(place_call(settings, plan))
-    for _ in range(1500):
-        await asyncio.sleep(0.1)
-        if any(isinstance(e, domain.CallQueued) for e in seen):
-            break
+    with contextlib.suppress(AssertionError):  # the assertions below say what happened
+        await wait_until("the call to be queued",
+                         lambda: any(isinstance(e, domain.CallQueued) for e in seen), 150)
     queued = [e for e in seen if isinstance(e, domain.CallQueued)]
     steps = [(e.node, e.input_kind, e.input_value, e.confidence) for e in seen
              if isinstance(e, domain.IvrStep)]
@@ -98,9 +99,7 @@ async def test_a_resident_saying_sentences_reaches_the_transport_queue(
     summary = await asyncio.wait_for(call, 30)
     assert summary.ended_by == "center"
     ari = c.controller.ari
-    for _ in range(50):
-        left = [b["id"] for b in await ari.bridges() if b["id"].startswith("ckm-queue-")]
-        if not left:
-            break
-        await asyncio.sleep(0.1)
-    assert left == []
+    async def no_queue_bridge() -> bool:
+        return not [b for b in await ari.bridges() if b["id"].startswith("ckm-queue-")]
+
+    await wait_until("no queue bridge to be left", no_queue_bridge, 5, every_s=0.1)

@@ -38,7 +38,7 @@ async def test_a_surge_past_max_calls_is_answered_with_the_busy_message(
                                       name="Mieszkaniec", dtmf="", say=[], hangup_after=12,
                                       wait_answer=10)
             calls.append(asyncio.create_task(place_call(settings, plan)))
-            await asyncio.sleep(0.4)
+            await asyncio.sleep(0.4)  # the surge's pace: four residents within two seconds
         summaries = await asyncio.gather(*calls)
         assert all(s.answered for s in summaries), [s.ended_by for s in summaries]
         await center.bus.drain()

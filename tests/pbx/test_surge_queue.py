@@ -53,7 +53,7 @@ async def test_no_caller_of_a_surge_is_unaccounted_for(
         calls = []
         for n in range(RESIDENTS):
             calls.append(asyncio.create_task(place_call(settings, resident(n))))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # the surge's pace: a resident every half second
         summaries = await asyncio.gather(*calls)
         assert all(s.answered for s in summaries), [s.ended_by for s in summaries]
         ids = [s.callee_channel for s in summaries]

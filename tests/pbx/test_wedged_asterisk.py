@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from ground.settings import Settings
 from pbx import provision
 from pbx.ari_client import AriClient
 from pbx.ari_health import AriHealth, AriProbe
+from tests.polling import wait_until
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -56,20 +56,18 @@ async def test_a_frozen_asterisk_is_reported_unresponsive_then_ok_again(
         os.kill(pid, signal.SIGSTOP)
         try:
             # Stopped for real before the probes ask (the kernel delivers SIGSTOP at once).
-            for _ in range(50):
-                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
-                    break
-                await asyncio.sleep(0.02)
+            await wait_until("Asterisk to be stopped", lambda: Path(
+                f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T", 1)
             states = [await probe.probe_once() for _ in range(3)]
         finally:
             os.kill(pid, signal.SIGCONT)
         assert states[-1] == "unresponsive", (
             states, Path(f"/proc/{pid}/status").read_text()[:300])
         assert "does not answer ARI" in probe.health.problem()
-        for _ in range(50):
-            if await probe.probe_once() == "ok":
-                break
-            await asyncio.sleep(0.1)
+        async def answers() -> bool:
+            return await probe.probe_once() == "ok"
+
+        await wait_until("Asterisk to answer ARI again", answers, 5, every_s=0.1)
         assert probe.health.state == "ok"
     finally:
         await ari.stop()

@@ -10,23 +10,25 @@ import email
 import email.policy
 import re
 import threading
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from playwright.sync_api import expect, sync_playwright
 
 from crm_core.db import Database
+from crm_core.models.notifications import Notification
 from crm_core.notifications import store
 from crm_core.notifications.dispatcher import Dispatcher, DispatchPolicy
 from crm_core.notifications.senders import EmailSender, SmtpConfig
 from crm_core.services import cases
 from crm_core.services.cases import Actor
 from ground.settings import Settings
+from tests.polling import poll_until
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port, make_app
 
@@ -48,13 +50,12 @@ class Inbox:
         return "250 OK"
 
     def wait_for(self, n: int, timeout: float = 30.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def arrived() -> list[EmailMessage] | None:
             with self.lock:
-                if len(self.messages) >= n:
-                    return list(self.messages)
-            time.sleep(0.05)
-        raise AssertionError(f"the SMTP server got {len(self.messages)} of {n} messages")
+                return list(self.messages) if len(self.messages) >= n else None
+
+        return poll_until(f"the SMTP server to get {n} messages (has {len(self.messages)})",
+                          arrived, timeout)
 
 
 def _text(msg: EmailMessage, kind: str) -> str:
@@ -136,7 +137,15 @@ def test_a_portal_report_by_email_is_told_its_acceptance_and_answer(
 
                 resident.goto(link)
                 expect(resident.locator("body")).to_contain_text(ANSWER)
-                time.sleep(0.5)
+                # Nothing more is queued for the case: no message can follow the two.
+                def settled() -> list[str] | None:
+                    with crm_sqlite.reading() as session:
+                        statuses = list(session.scalars(sa.select(Notification.status).where(
+                            Notification.case_id == case.id)))
+                    return statuses if "pending" not in statuses else None
+
+                assert poll_until("the case's notifications to settle", settled, 10) == [
+                    "sent", "sent"]
                 assert len(inbox.messages) == 2  # told once each
             finally:
                 browser.close()
