@@ -47,7 +47,8 @@ class Case(Base):
         sa.Index("ix_cases_department_updated", "department_id", "updated_at"),
         # Migration 0010 adds two partial indexes the inbox reads alone: a department's open
         # cases by coalesce(due_at, created_at), its finished ones by updated_at, each with the
-        # columns the inbox filters on (PostgreSQL: INCLUDE).
+        # columns the inbox filters on (PostgreSQL: INCLUDE); migration 0012 the finished ones
+        # by district, by subcategory and by category, each by updated_at.
         # On PostgreSQL only, migration 0009 adds trigram (pg_trgm GIN) indexes on number,
         # address, description and location_text for the inbox's ILIKE search.
         # The case reports read a period of cases by when they were reported (migration 0007).
