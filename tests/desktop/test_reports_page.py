@@ -117,3 +117,76 @@ async def test_a_bad_date_is_named_and_a_consultant_is_refused(desk: LiveDesk, p
     for path in ("/reports", "/reports/export.xlsx", "/reports/export/queues.csv"):
         refused = await page.request.get(f"{desk.url}{path}")
         assert refused.status == 403, path
+
+
+async def test_the_reports_in_english(desk: LiveDesk, page: Page) -> None:
+    """A supervisor who switched the desk to English reads the same day in English: the
+    page's words, the statement of the service-level formula, the tables' headers and total,
+    and the charts named in English, each with its table behind it (the accessible text)."""
+    record_day(desk.db)
+    cases.create_case(desk.db, cases.NewCase("roads", "Dziura", subcategory="roads.pothole",
+                                             address="Puławska 1", district="Mokotów"),
+                      by=cases.Actor("kierownik"), at=at(8, 0))
+    expected = reports_calls.contact_center_report(
+        desk.db, reports_calls.ReportFilter(DAY, DAY, step="hour"), now=utcnow()).calls.total()
+    await login(page, desk.url, "kierownik")
+    async with page.expect_navigation():
+        await page.click("a.lang")  # "English", the switch every desk page has
+    await page.goto(f"{desk.url}/reports?since={DAY.isoformat()}&until={DAY.isoformat()}"
+                    "&step=hour")
+    assert await page.get_attribute("html", "lang") == "en"
+    assert (await page.text_content("main.reports h1") or "").strip() == "Reports"
+    tabs = [t.strip() for t in await page.locator("nav.report-tabs a").all_text_contents()]
+    assert tabs == ["Calls", "Agents", "Cases", "Map of reports"]
+    assert (await page.text_content("label[for=step]") or "").strip() == "Interval"
+    assert (await page.text_content("#step option[selected]") or "").strip() == "hour"
+    assert (await page.text_content("#xlsx") or "").strip() == "Download all (XLSX)"
+    await page.click("details.definitions summary")
+    assert (await page.text_content("details.definitions summary") or "").strip() == (
+        "How figures are counted")
+    formula = await page.inner_text("#def-sl")
+    assert formula.startswith("Service level = answered within the queue's threshold / "
+                              "(answered + abandoned − short abandoned).")
+    assert "With a short-abandon threshold of 0 s it is the wallboard's figure." in formula
+
+    queues = await table_cells(page, "t-queues")
+    header, total = queues[0], queues[-1]
+    assert header[:5] == ["Queue", "Offered", "Answered", "Answered within threshold",
+                          "Abandoned"]
+    assert "Service level %" in header and "IVR self-service" in header
+    assert total[0] == "Total"
+    shown = dict(zip(header, total, strict=True))
+    assert (shown["Offered"], shown["Answered"], shown["Abandoned"]) == ("6", "4", "2")
+    assert shown["Service level %"] == as_text(round(100 * (expected.service_level or 0), 2))
+    assert await page.get_attribute("#t-queues caption", "class") == "visually-hidden"
+    assert (await page.text_content("#t-queues caption") or "").strip() == "Queues over the period"
+    assert await page.get_attribute("#s-queues .table-wrap", "aria-label") == (
+        "Table: Queues over the period")
+    assert (await page.text_content("#s-queues a.download") or "").strip() == (
+        "CSV — Queues over the period")
+
+    # The charts: named in English, drawn from the tables behind them, series named by the
+    # tables' English headers.
+    calls_chart = page.locator("#chart-calls")
+    assert await calls_chart.get_attribute("role") == "img"
+    assert await calls_chart.get_attribute("aria-label") == (
+        "Chart: calls offered, answered and abandoned per interval; service level. "
+        "The data is in the table below.")
+    assert await calls_chart.get_attribute("data-table") == "t-intervals"
+    await page.wait_for_selector("#chart-calls[data-drawn='4']", state="attached")
+    intervals = await table_cells(page, "t-intervals")
+    assert intervals[0][:2] == ["Period", "Queue"] and len(intervals) == 1 + 2 + 2 + 3 + 2
+    series = await page.evaluate(
+        "() => Chart.getChart(document.getElementById('chart-calls')).data.datasets"
+        ".map(d => d.label)")
+    assert set(series) <= set(intervals[0]) and "Service level %" in series
+    assert "Offered" in series and "Answered" in series and "Abandoned" in series
+    districts_chart = page.locator("#chart-districts")
+    assert await districts_chart.get_attribute("aria-label") == (
+        "Chart: cases by district. The data is in the table below.")
+    await page.wait_for_selector("#chart-districts[data-drawn='1']", state="attached")
+    districts = await table_cells(page, "t-cases_district")
+    assert districts[0][:2] == ["Value", "Cases"]
+    assert [row[:2] for row in districts[1:]] == [["Mokotów", "1"], ["Total", "1"]]
+    assert (await page.text_content("#h-cases_district") or "").strip() == "Cases by district"
+    await shot(page, "reports-day-en")
