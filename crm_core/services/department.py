@@ -337,11 +337,24 @@ def _among(where: list[sa.ColumnElement[bool]], f: InboxFilter, now: datetime, *
     return found
 
 
+def _compliance_columns(department_id: int, now: datetime) -> list[Any]:
+    """One department's compliance figure as three scalar subqueries (its code, finished, on
+    time): asked in the statement of the tab counts, one round trip fewer per view."""
+    finished = sa.select(sa.func.count()).where(
+        CaseWork.department_id == department_id, CaseWork.on_time.is_not(None),
+        CaseWork.done_at >= now - timedelta(days=COMPLIANCE_DAYS))
+    return [sa.select(Department.code).where(Department.id == department_id).scalar_subquery(),
+            finished.scalar_subquery(),
+            finished.where(CaseWork.on_time.is_(True)).scalar_subquery()]
+
+
 def _tab_counts(session: Session, where: list[sa.ColumnElement[bool]], f: InboxFilter,
-                now: datetime) -> tuple[dict[str, int], frozenset[str]]:
+                now: datetime, compliance_of: int | None = None,
+                ) -> tuple[dict[str, int], frozenset[str], tuple[Compliance, ...] | None]:
     """Every tab's count in one statement: the open tabs from one pass over the department's
     open cases (index-only), the closed tab counted up to COUNT_CAP (with a search, up to a
-    page: what matches among the finished cases is found by reading them)."""
+    page: what matches among the finished cases is found by reading them); with
+    `compliance_of`, that department's compliance figure too (None otherwise)."""
     start, end = _day_bounds(now)
     low = max(start, now)
     columns: list[Any] = []
@@ -361,11 +374,17 @@ def _tab_counts(session: Session, where: list[sa.ColumnElement[bool]], f: InboxF
         columns.append(sa.select(sa.func.count()).select_from(some).scalar_subquery())
     else:
         columns.append(sa.literal(0))
-    new, in_progress, overdue, due_today, done = (
-        int(n or 0) for n in session.connection().execute(sa.select(*columns)).one())
+    if compliance_of is not None:
+        columns += _compliance_columns(compliance_of, now)
+    found = session.connection().execute(sa.select(*columns)).one()
+    new, in_progress, overdue, due_today, done = (int(n or 0) for n in found[:5])
     counts = {"open": new + in_progress, "new": new, "overdue": overdue, "due_today": due_today,
               "in_progress": in_progress, "done": min(done, cap)}
-    return counts, frozenset({"done"} if done > cap else ())
+    figure = None
+    if compliance_of is not None:
+        code, finished, on_time = found[5:]
+        figure = (Compliance(code, int(on_time or 0), int(finished)),) if code and finished else ()
+    return counts, frozenset({"done"} if done > cap else ()), figure
 
 
 def _cursor(raw: str | None) -> tuple[datetime, int] | None:
@@ -431,7 +450,8 @@ def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = N
         where = _filters(session, f, now)
         if ids is not None:
             where.append(_literal_in(Case.department_id, ids))
-        counts, capped = _tab_counts(session, where, f, now)
+        single = ids[0] if ids is not None and len(ids) == 1 else None
+        counts, capped, compliance = _tab_counts(session, where, f, now, single)
         limit = max(1, min(f.limit, 500))
         page = _page_ids(session, ids, where, f, now, limit)
         done = f.tab == "done"
@@ -463,10 +483,11 @@ def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = N
         if len(found) == limit:
             last = found[-1]
             next_after = f"{_aware(last[-1]).isoformat()}~{last[0]}"
-        # Every department by id rather than none named: each is a range of the covering index
-        # (without a department, PostgreSQL read all of case_work).
-        every = ids if ids is not None else list(session.scalars(sa.select(Department.id)))
-        compliance = _compliance(session, every, now)
+        if compliance is None:
+            # Every department by id rather than none named: each is a range of the covering
+            # index (without a department, PostgreSQL read all of case_work).
+            every = ids if ids is not None else list(session.scalars(sa.select(Department.id)))
+            compliance = _compliance(session, every, now)
         return Inbox(tuple(rows), counts, compliance, capped, next_after)
 
 
