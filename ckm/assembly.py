@@ -79,9 +79,11 @@ class Center:
 
 async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
                    acd: bool = True, speech: bool = True,
-                   extra_scripts: ScriptDirs = ()) -> Center:
+                   extra_scripts: ScriptDirs = (), outbox_process: bool = False) -> Center:
     """The center `ckm run` serves: the IVR scripts of `ivr/scripts` only. Benchmarks and the
-    tests that need their flows pass `extra_scripts` (e.g. `bench.flows.SCRIPT_DIRS`)."""
+    tests that need their flows pass `extra_scripts` (e.g. `bench.flows.SCRIPT_DIRS`).
+    `outbox_process`: the CRM's outbox writer runs as a child process (`ckm.outbox_process`)
+    rather than in this process's threads, as `ckm run` does."""
     from pbx.ari_client import AriClient
     from pbx.prompts import PromptStage
     from pbx.script_library import ScriptLibrary
@@ -111,7 +113,7 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
 
     library.on_publish(render_published)
     if crm:
-        await attach_crm(center)
+        await attach_crm(center, outbox_process=outbox_process)
         await attach_notifications(center)
         await attach_forwarding(center)
         await attach_monthly_reports(center)
@@ -147,16 +149,24 @@ async def attach_speech(center: Center, ari: AriClient) -> None:
     center.cleanups.append(streams.close)
 
 
-async def attach_crm(center: Center) -> None:
+async def attach_crm(center: Center, *, outbox_process: bool = False) -> None:
     from crm_core import recorder
     from crm_core.db import Database, migrate
 
     settings = center.settings
     await asyncio.to_thread(migrate, settings.db_url)
     db = Database(settings.db_url)
-    rec = recorder.start(settings.db_url, settings.data_dir)
+    rec = recorder.start(settings.db_url, settings.data_dir, run_writer=not outbox_process)
     center.db, center.recorder = db, rec
     center.bus.subscribe("crm", rec.on_event)
+    if outbox_process:
+        # The database work off this process's GIL: see ckm.outbox_process.
+        from ckm.outbox_process import OutboxProcess
+
+        writer = OutboxProcess(settings.db_url, settings.data_dir)
+        await writer.start()
+        center.extras["outbox_process"] = writer
+        center.cleanups.append(writer.stop)
 
     async def close() -> None:
         # The parts that publish were stopped before this (cleanups run newest first and the

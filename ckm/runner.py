@@ -196,7 +196,7 @@ async def serve(settings: Settings, *, web_enabled: bool = True,
     watchdog = LoopWatchdog()
     watchdog.start()
     bus = EventBus()
-    center = await assemble(settings, bus, extra_scripts=extra_scripts)
+    center = await assemble(settings, bus, extra_scripts=extra_scripts, outbox_process=True)
     app = build_web(center)
     assert center.ari is not None and center.library is not None and center.prompts is not None
     center.controller = controller = Controller(
