@@ -7,7 +7,15 @@ Rules (FACTS, pitfalls seen live):
 - a 404 while tearing down means "already gone", never an error;
 - while no websocket is connected Asterisk drops our events, so every (re)connect is followed by
   the `on_connected` callback, which resyncs from `GET /channels`;
-- websockets honours HTTP(S)_PROXY by default: `proxy=None` keeps loopback on loopback.
+- websockets honours HTTP(S)_PROXY by default: `proxy=None` keeps loopback on loopback;
+- never ARI's `subscribeAll`: it also subscribes the app to every device state, and Asterisk
+  22.10 deadlocks when such an app's websocket closes while device states change (the closing
+  session unregisters the app and waits, holding res_ari's lock, for the device-state
+  subscription to drain; that subscription's thread waits for the same lock to send to the
+  app). From then on no websocket connects and every request naming an app hangs: seen with a
+  test's scripted caller hanging up while ACD agents rang (gdb: `stasis_unsubscribe_and_join`
+  under `stasis_app_unregister` against `stasis_app_send` from res_stasis_device_state).
+  "All calls" is `channel:` and `bridge:` subscriptions, made on each connect.
 """
 
 from __future__ import annotations
@@ -66,8 +74,10 @@ class AriClient:
                  *, subscribe_all: bool = False) -> None:
         self.base = base_url.rstrip("/")
         self.app = app
+        # Every channel's and bridge's events (a scripted caller, a test's observer), through
+        # `channel:` + `bridge:` subscriptions, never `subscribeAll` (see Rules).
         self.subscribe_all = subscribe_all
-        self._auth = aiohttp.encode_basic_auth(user, password)  # type: ignore[attr-defined]
+        self._auth = aiohttp.encode_basic_auth(user, password)
         self._http: aiohttp.ClientSession | None = None
         self._ws: Any = None
         self._handlers: list[EventHandler] = []
@@ -214,7 +224,7 @@ class AriClient:
     # --- events ------------------------------------------------------------------------------
     def events_url(self) -> str:
         ws_base = self.base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        query = urlencode({"app": self.app, "subscribeAll": str(self.subscribe_all).lower()})
+        query = urlencode({"app": self.app, "subscribeAll": "false"})
         return f"{ws_base}/events?{query}"
 
     async def start(self) -> None:
@@ -260,9 +270,11 @@ class AriClient:
                     self._ws = ws
                     self.connects += 1
                     self.last_error = ""
+                    await self._filter_events()
+                    await self._subscribe_calls()
+                    # Connected = ready: what is originated from now on has its events.
                     self.connected.set()
                     log.info("ari connected app=%s connects=%d", self.app, self.connects)
-                    await self._filter_events()
                     for handler in self._on_connected:
                         try:
                             await handler()
@@ -295,6 +307,16 @@ class AriClient:
                         self.last_error or "socket closed", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    async def _subscribe_calls(self) -> None:
+        if not self.subscribe_all:
+            return
+        for source in ("channel:", "bridge:"):  # all of them, and no device states (see Rules)
+            try:
+                await self.request("POST", f"/applications/{self.app}/subscription",
+                                   {"eventSource": source})
+            except (AriError, AriUnavailable) as exc:
+                log.warning("ari subscription to %s failed: %s", source, exc)
 
     async def _filter_events(self) -> None:
         if not self.allowed_events:
