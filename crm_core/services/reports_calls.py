@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -207,9 +207,9 @@ class Totals:
     self_service: int = 0
 
 
-@dataclass(frozen=True)
-class Figures:
-    """One row of the queue report."""
+class Figures(NamedTuple):
+    """One row of the queue report (a tuple: a month by 15 minutes is ~14k rows, and a frozen
+    dataclass's field-by-field construction was a fifth of that report's time)."""
 
     bucket: str
     queue: str

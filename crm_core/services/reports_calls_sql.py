@@ -19,7 +19,6 @@ all of those to update it, and could not give an exact p90 (a percentile does no
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -109,20 +108,20 @@ kept AS (
     SELECT {event_bucket} AS b, e.*
     FROM events e JOIN hours ON hours.h = date_trunc('hour', e.at)
 )
-SELECT GROUPING(b, q, lang) AS g, b, q, lang,
+SELECT GROUPING(b, q, lang) AS g, to_char(b, '{key_format}'), q, lang,
        count(*) FILTER (WHERE kind = 'o'),
        count(*) FILTER (WHERE kind = 'a'),
        count(*) FILTER (WHERE kind = 'a' AND wait <= sl),
        count(*) FILTER (WHERE kind = 'x'),
        count(*) FILTER (WHERE kind = 'x' AND :short_abandon > 0 AND wait <= :short_abandon),
-       COALESCE(sum(wait_ms) FILTER (WHERE kind = 'a'), 0),
+       COALESCE(sum(wait_ms) FILTER (WHERE kind = 'a'), 0)::bigint,
        count(*) FILTER (WHERE kind IN ('a', 'x')),
-       COALESCE(sum(wait_ms) FILTER (WHERE kind IN ('a', 'x')), 0),
+       COALESCE(sum(wait_ms) FILTER (WHERE kind IN ('a', 'x')), 0)::bigint,
        percentile_disc(0.9) WITHIN GROUP (ORDER BY wait) FILTER (WHERE kind IN ('a', 'x')),
        count(*) FILTER (WHERE kind = 'a' AND ended_at IS NOT NULL),
-       COALESCE(sum(talk_ms) FILTER (WHERE kind = 'a' AND ended_at IS NOT NULL), 0),
-       COALESCE(sum(hold_ms) FILTER (WHERE kind = 'a' AND ended_at IS NOT NULL), 0),
-       COALESCE(sum(wrapup_ms) FILTER (WHERE kind = 'a' AND ended_at IS NOT NULL), 0),
+       COALESCE(sum(talk_ms) FILTER (WHERE kind = 'a' AND ended_at IS NOT NULL), 0)::bigint,
+       COALESCE(sum(hold_ms) FILTER (WHERE kind = 'a' AND ended_at IS NOT NULL), 0)::bigint,
+       COALESCE(sum(wrapup_ms) FILTER (WHERE kind = 'a' AND ended_at IS NOT NULL), 0)::bigint,
        count(*) FILTER (WHERE kind = 'a' AND transferred),
        count(*) FILTER (WHERE kind = 'r'),
        count(*) FILTER (WHERE kind = 'm'),
@@ -161,10 +160,9 @@ def _params(flt: ReportFilter) -> dict[str, Any]:
     }
 
 
-def _bucket_key(step: str, b: datetime) -> str:
-    if step == "day":
-        return b.date().isoformat()
-    return b.strftime("%Y-%m-%d %H:00" if step == "hour" else "%Y-%m-%d %H:%M")
+# The bucket keys as the fold writes them ("2026-11-30", "2026-11-30 08:00", "… 08:15"), by
+# to_char: a month by 15 minutes is ~14k keys, and strftime each in Python was a third of it.
+_KEY_FORMAT = {"day": "YYYY-MM-DD", "hour": "YYYY-MM-DD HH24:00", "15min": "YYYY-MM-DD HH24:MI"}
 
 
 def call_report_and_handled(db: Database, flt: ReportFilter
@@ -173,7 +171,8 @@ def call_report_and_handled(db: Database, flt: ReportFilter
     self_service = " OR ".join(f"starts_with(s.node, '{p}')" for p in SELF_SERVICE_PREFIXES)
     hours = _HOURS.format(bucket=_BUCKET[flt.step])
     report_sql = _REPORT.format(hours=hours, calls=_CALLS.format(self_service=self_service),
-                                event_bucket=_EVENT_BUCKET[flt.step])
+                                event_bucket=_EVENT_BUCKET[flt.step],
+                                key_format=_KEY_FORMAT[flt.step])
     params = _params(flt)
     # A transaction of its own (reads are autocommit elsewhere) so that SET LOCAL holds for
     # these two statements only: date_trunc and extract work in UTC (see _EVENT_BUCKET), and a
@@ -189,15 +188,14 @@ def call_report_and_handled(db: Database, flt: ReportFilter
     for g, b, q, lang, *sums in rows:
         t = Totals(
             offered=sums[0], answered=sums[1], answered_in_sl=sums[2], abandoned=sums[3],
-            short_abandoned=sums[4], wait_answered_ms=int(sums[5]), waits=sums[6],
-            waits_ms=int(sums[7]), p90_wait_s=float(sums[8]) if sums[8] is not None else None,
-            handled=sums[9], talk_ms=int(sums[10]), hold_ms=int(sums[11]),
-            wrapup_ms=int(sums[12]), transfers=sums[13], callbacks_requested=sums[14],
+            short_abandoned=sums[4], wait_answered_ms=sums[5], waits=sums[6],
+            waits_ms=sums[7], p90_wait_s=sums[8], handled=sums[9], talk_ms=sums[10],
+            hold_ms=sums[11], wrapup_ms=sums[12], transfers=sums[13], callbacks_requested=sums[14],
             callbacks_made=sums[15], callbacks_reached=sums[16], self_service=sums[17])
         if g == _BY_BUCKET_AND_QUEUE and q is not None:
-            totals[_bucket_key(flt.step, b), q] = t
+            totals[b, q] = t
         elif g == _BY_BUCKET:
-            totals[_bucket_key(flt.step, b), TOTAL] = t
+            totals[b, TOTAL] = t
         elif g == _BY_QUEUE and q is not None:
             totals[ALL, q] = t
         elif g == _PERIOD:
