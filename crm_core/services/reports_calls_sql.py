@@ -19,22 +19,13 @@ all of those to update it, and could not give an exact p90 (a percentile does no
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from crm_core.db import Database
-from crm_core.services.reports_calls import (
-    ALL,
-    DEFAULT_SL_S,
-    LOOKBACK,
-    SELF_SERVICE_PREFIXES,
-    TOTAL,
-    CallReport,
-    ReportFilter,
-    Totals,
-    call_report,
-)
 
 # The period's UTC hours that the filter keeps (its days, weekdays and hours, on their Warsaw
 # reading), each with its bucket: the time zone is applied to the few hundred hours of a month
@@ -149,14 +140,32 @@ GROUP BY i.agent_username
 """
 
 # GROUPING(b, q, lang): a bit set for each column the row is not grouped by.
-_BY_BUCKET_AND_QUEUE, _BY_BUCKET, _BY_QUEUE, _PERIOD, _BY_LANGUAGE = 0b001, 0b011, 0b101, 0b111, 0b110
+GROUPINGS = {0b001: "bucket_queue", 0b011: "bucket", 0b101: "queue", 0b111: "period",
+             0b110: "language"}
 
 
-def _params(flt: ReportFilter) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Query:
+    """What to add up (reports_calls.ReportFilter's terms, as plain values: this module is
+    below reports_calls, which turns the sums into figures)."""
+
+    calls_since: datetime  # calls that started from here (a figure may land a day later)
+    start: datetime  # the period [start, end): Warsaw's midnights
+    end: datetime
+    step: str  # day | hour | 15min
+    weekdays: tuple[int, ...]  # 0 Monday
+    hour_from: int
+    hour_to: int
+    short_abandon_s: float
+    default_sl_s: float  # a queue's service-level threshold when it has none
+    self_service_prefixes: tuple[str, ...]
+
+
+def _params(q: Query) -> dict[str, Any]:
     return {
-        "since": flt.start - LOOKBACK, "start": flt.start, "end": flt.end,
-        "weekdays": sorted(flt.weekdays), "hour_from": flt.hour_from, "hour_to": flt.hour_to,
-        "short_abandon": flt.short_abandon_s, "default_sl": DEFAULT_SL_S,
+        "since": q.calls_since, "start": q.start, "end": q.end, "weekdays": list(q.weekdays),
+        "hour_from": q.hour_from, "hour_to": q.hour_to, "short_abandon": q.short_abandon_s,
+        "default_sl": q.default_sl_s,
     }
 
 
@@ -164,16 +173,24 @@ def _params(flt: ReportFilter) -> dict[str, Any]:
 # to_char: a month by 15 minutes is ~14k keys, and strftime each in Python was a third of it.
 _KEY_FORMAT = {"day": "YYYY-MM-DD", "hour": "YYYY-MM-DD HH24:00", "15min": "YYYY-MM-DD HH24:MI"}
 
+# One row of sums: offered, answered, answered in the level, abandoned, short abandoned,
+# answered callers' wait (ms), waits counted, their sum (ms), their p90 (s), handled, talk,
+# hold, wrap-up (ms), transfers, callbacks requested, made, reached, self-service — the order
+# of reports_calls.Totals' fields.
+Sums = tuple[Any, ...]
 
-def call_report_and_handled(db: Database, flt: ReportFilter
-                            ) -> tuple[CallReport, dict[str, tuple[int, int]]]:
+
+def added_up(db: Database, q: Query
+             ) -> tuple[list[tuple[str, str | None, str | None, Sums]], dict[str, tuple[int, int]]]:
+    """(grouping, bucket key, queue or language, sums) for every group the statement makes,
+    and each consultant's (calls handled, ms of talk + wrap-up)."""
     # starts_with, not LIKE: the prefixes' "_" is a letter here, not a wildcard.
-    self_service = " OR ".join(f"starts_with(s.node, '{p}')" for p in SELF_SERVICE_PREFIXES)
-    hours = _HOURS.format(bucket=_BUCKET[flt.step])
+    self_service = " OR ".join(f"starts_with(s.node, '{p}')" for p in q.self_service_prefixes)
+    hours = _HOURS.format(bucket=_BUCKET[q.step])
     report_sql = _REPORT.format(hours=hours, calls=_CALLS.format(self_service=self_service),
-                                event_bucket=_EVENT_BUCKET[flt.step],
-                                key_format=_KEY_FORMAT[flt.step])
-    params = _params(flt)
+                                event_bucket=_EVENT_BUCKET[q.step],
+                                key_format=_KEY_FORMAT[q.step])
+    params = _params(q)
     # A transaction of its own (reads are autocommit elsewhere) so that SET LOCAL holds for
     # these two statements only: date_trunc and extract work in UTC (see _EVENT_BUCKET), and a
     # month's sorts for the grouping sets and percentiles stay in memory.
@@ -183,23 +200,6 @@ def call_report_and_handled(db: Database, flt: ReportFilter
         rows = conn.execute(sa.text(report_sql), params).all()
         handled = {agent: (int(n), int(total)) for agent, n, total
                    in conn.execute(sa.text(_HANDLED.format(hours=hours)), params)}
-    totals: dict[tuple[str, str], Totals] = {}
-    by_language: dict[str, Totals] = {}
-    for g, b, q, lang, *sums in rows:
-        t = Totals(
-            offered=sums[0], answered=sums[1], answered_in_sl=sums[2], abandoned=sums[3],
-            short_abandoned=sums[4], wait_answered_ms=sums[5], waits=sums[6],
-            waits_ms=sums[7], p90_wait_s=sums[8], handled=sums[9], talk_ms=sums[10],
-            hold_ms=sums[11], wrapup_ms=sums[12], transfers=sums[13], callbacks_requested=sums[14],
-            callbacks_made=sums[15], callbacks_reached=sums[16], self_service=sums[17])
-        if g == _BY_BUCKET_AND_QUEUE and q is not None:
-            totals[b, q] = t
-        elif g == _BY_BUCKET:
-            totals[b, TOTAL] = t
-        elif g == _BY_QUEUE and q is not None:
-            totals[ALL, q] = t
-        elif g == _PERIOD:
-            totals[ALL, TOTAL] = t
-        elif g == _BY_LANGUAGE and lang is not None:
-            by_language[lang] = t
-    return call_report(flt, totals, by_language), handled
+    groups = [(GROUPINGS[g], b, queue if g != 0b110 else lang, tuple(sums))
+              for g, b, queue, lang, *sums in rows]
+    return groups, handled

@@ -318,8 +318,6 @@ def test_the_databases_figures_are_the_folds_on_the_same_calls(db: Database) -> 
             "n": 3000, "start": datetime(2026, 10, 20, tzinfo=UTC),
             "end": datetime(2026, 11, 10, tzinfo=UTC)})
         session.execute(sa.text(GENERATED_IVR))
-    from crm_core.services import reports_calls_sql
-
     filters = [
         rc.ReportFilter(date(2026, 10, 21), date(2026, 11, 8), step="day"),
         rc.ReportFilter(date(2026, 10, 24), date(2026, 10, 26), step="hour"),
@@ -329,7 +327,7 @@ def test_the_databases_figures_are_the_folds_on_the_same_calls(db: Database) -> 
         rc.ReportFilter(date(2026, 11, 1), date(2026, 11, 1), step="15min", hour_from=23),
     ]
     for flt in filters:
-        fast, handled = reports_calls_sql.call_report_and_handled(db, flt)
+        fast, handled = rc.database_report_and_handled(db, flt)
         folded, folded_handled = rc.folded_report_and_handled(db, flt)
         assert fast.total().offered > 0 or flt.since == date(2026, 11, 1)
         assert fast.rows == folded.rows, flt
