@@ -281,6 +281,10 @@ class AcdAdapter:
             return
         self.callbacks[callback_id] = (number, "")
 
+    def holds(self, channel_id: str) -> bool:
+        """Whether the ACD has the call (a restarted notification dialer adopts those)."""
+        return self.acd is not None and self.acd.holds(channel_id)
+
     async def caller_gone(self, channel_id: str) -> None:
         self._feed(ce.CallerHungUp(at=self.clock(), call_id=channel_id))
         if self.acd is not None and self.acd.holds(channel_id):

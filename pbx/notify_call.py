@@ -25,6 +25,8 @@ Rules:
   the resident's hang-up is told to it; this machine only forwards.
 - A playback or timer event that is not the current one (a prompt cut short by a key, a timer
   of an earlier menu) is ignored.
+- A call an earlier controller handed to the ACD, found after a restart, starts in
+  TO_CONSULTANT (`NotifyCall.adopted`): its outcome was reported then; it only forwards.
 """
 
 from __future__ import annotations
@@ -177,6 +179,12 @@ class NotifyCall:
         self._playback = ""
         self._turn = 0
         self._seq = 0
+
+    @classmethod
+    def adopted(cls, script: CallScript, call_id: str) -> NotifyCall:
+        core = cls(script, call_id)
+        core.phase, core.handed_over, core.reported = Phase.TO_CONSULTANT, True, Report(True)
+        return core
 
     def handle(self, event: Event) -> list[Command]:
         if self.phase is Phase.ENDED:

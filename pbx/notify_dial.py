@@ -15,18 +15,23 @@ Rules:
   another call;
 - a 404 from ARI while a call ends means the resident was faster: fine;
 - a `notify` channel this process does not know (left by a controller that died) is hung up
-  when it shows up and after every (re)connect, unless a bridge holds it (the ACD's): nobody
-  would play it anything.
+  when it shows up and after every (re)connect, unless the ACD holds it or a bridge does:
+  nobody would play it anything;
+- one the ACD holds (the resident pressed 0, then the controller restarted) is adopted after
+  every (re)connect, as the controller adopts the IVR's callers: its keys and the resident's
+  hang-up go to the ACD again. What it needs for that (queue, language, the resident's number)
+  rides on the channel (`CKM_QUEUE`, set at the hand-over).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from crm_core.notifications.store import OK, Outcome, Outgoing
 from ground import events as domain
@@ -44,6 +49,7 @@ from pbx.prompts import PromptStage
 log = logging.getLogger(__name__)
 
 STASIS_ROLE = "notify"
+QUEUE_VAR = cs.QUEUE_VAR  # one of ari.conf's channelvars: it comes back with GET /channels
 CALLER_ID = '"Warszawa 19115" <19115>'
 
 
@@ -55,6 +61,8 @@ class AcdDoor(Protocol):
     async def caller_gone(self, channel_id: str) -> None: ...
 
     async def digit(self, channel_id: str, digit: str) -> bool: ...
+
+    def holds(self, channel_id: str) -> bool: ...
 
 
 @dataclass
@@ -98,12 +106,7 @@ class NotifyDialer:
     # --- PhoneCaller --------------------------------------------------------------------------
     async def call(self, item: Outgoing, deadline_s: float) -> Outcome:
         lang = notify_prompts.language_of(item.language)
-        script = nc.CallScript(
-            message=notify_prompts.message(item.text, lang),
-            menu=notify_prompts.sentence("menu", lang),
-            goodbye=notify_prompts.sentence("goodbye", lang),
-            connecting=notify_prompts.sentence("connecting", lang),
-            language=lang, queue=self.queue, plays=self.plays, menu_wait_s=self.menu_wait_s)
+        script = self._script(notify_prompts.message(item.text, lang), lang)
         refs = [script.message, script.menu, script.goodbye, script.connecting]
         try:
             await asyncio.to_thread(self.prompts.prepare_refs, refs)
@@ -134,6 +137,13 @@ class NotifyDialer:
                 await self._give_up(channel_id)
             raise
 
+    def _script(self, message: ic.PromptRef, lang: str) -> nc.CallScript:
+        return nc.CallScript(
+            message=message, menu=notify_prompts.sentence("menu", lang),
+            goodbye=notify_prompts.sentence("goodbye", lang),
+            connecting=notify_prompts.sentence("connecting", lang),
+            language=lang, queue=self.queue, plays=self.plays, menu_wait_s=self.menu_wait_s)
+
     async def close(self) -> None:
         """ckm stops: hang up the calls still saying their message (nothing would play the
         rest); calls already with the ACD are the ACD's, as the IVR's callers are."""
@@ -150,16 +160,21 @@ class NotifyDialer:
         await self.reclaim()
 
     async def reclaim(self) -> list[str]:
-        """After every (re)connect: hang up the notification calls in our app that this process
-        does not drive and that no bridge holds (the ACD's are in one) — a controller that died
-        mid-message left them in silence. Returns their ids."""
+        """After every (re)connect, the notification calls in our app this process does not
+        drive: those the ACD holds are adopted; the others are hung up unless a bridge holds
+        them — a controller that died mid-message left them in silence. Returns the ids hung
+        up."""
         bridged = {ch for b in await self.ari.bridges() for ch in b.get("channels", [])}
         orphans = []
         for raw in await self.ari.channels():
             chan_id = str(raw.get("id", ""))
             app_data = str(raw.get("dialplan", {}).get("app_data", ""))
-            if (app_data.startswith(f"{self.settings.ari_app},{STASIS_ROLE},")
-                    and chan_id not in self.calls and chan_id not in bridged):
+            if (not app_data.startswith(f"{self.settings.ari_app},{STASIS_ROLE},")
+                    or chan_id in self.calls):
+                continue
+            if self.acd is not None and self.acd.holds(chan_id):
+                await self._adopt(raw)
+            elif chan_id not in bridged:
                 orphans.append(chan_id)
         for chan_id in orphans:
             await self.ari.hangup(chan_id)
@@ -167,6 +182,38 @@ class NotifyDialer:
             log.warning("hung up %d notification calls left by an earlier controller: %s",
                         len(orphans), ", ".join(orphans[:5]))
         return orphans
+
+    async def _adopt(self, raw: dict[str, Any]) -> None:
+        """A call an earlier controller handed to the ACD, which kept its place (its snapshot):
+        from now on this process forwards its keys and hang-up to the ACD."""
+        assert self.acd is not None
+        try:
+            chan = ev.parse_channel(raw)
+            saved = json.loads(chan.variables.get(QUEUE_VAR) or "{}")
+        except (ev.MalformedEvent, ValueError) as exc:
+            log.warning("notify call %s held by the ACD could not be read (%s); left as it is",
+                        raw.get("id"), exc)
+            return
+        lang = notify_prompts.language_of(str(saved.get("language", "")))
+        number = str(saved.get("number", ""))
+        args = chan.app_data.split(",")
+        item = Outgoing(id=int(args[2]) if len(args) > 2 and args[2].isdigit() else 0, key="",
+                        channel="phone", to=number, language=lang, subject="", text="",
+                        html=None, attempts=0, created_at=datetime.now(UTC))
+        # Its message was said before the restart: nothing of it is played again.
+        script = self._script(notify_prompts.message("", lang), lang)
+        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        outcome.set_result(OK)
+        call = _Call(nc.NotifyCall.adopted(script, chan.id), item, outcome)
+        self.calls[chan.id] = call
+        call.worker = asyncio.create_task(self._work(chan.id, call), name=f"notify-{chan.id}")
+        log.info("notification %d: call %s adopted from an earlier controller (with the ACD)",
+                 item.id, chan.id)
+        await self.acd.enqueue(cs.EnqueueCall(
+            channel_id=chan.id,
+            request=ic.Enqueue(queue=str(saved.get("queue") or self.queue), skills=(),
+                               priority=5, category="", language=lang),
+            caller_number=number, caller_name=""))
 
     # --- events -------------------------------------------------------------------------------
     async def on_event(self, event: ev.AriEvent) -> None:
@@ -304,3 +351,7 @@ class NotifyDialer:
             caller_number=item.to, caller_name="",
             ivr_path=("notification call", item.subject, "menu:0"),
             transcript=item.text))
+        # What a controller started after a restart needs to adopt the call (see `reclaim`).
+        await self.ari.request("POST", f"/channels/{channel_id}/variable", {
+            "variable": QUEUE_VAR, "value": json.dumps(
+                {"queue": queue, "language": language, "number": item.to})})

@@ -104,3 +104,12 @@ def test_other_keys_are_ignored_and_asked_repeats_are_capped() -> None:
         assert _played(call.handle(nc.Digit("1"))) == ["message"]
     assert call.plays == SCRIPT.max_plays
     assert _played(call.handle(nc.Digit("1"))) == ["goodbye"]
+
+
+def test_a_call_adopted_from_the_acd_after_a_restart_only_forwards() -> None:
+    call = nc.NotifyCall.adopted(SCRIPT, "notify-1")
+    assert call.phase is nc.Phase.TO_CONSULTANT and call.reported == nc.Report(True)
+    assert call.handle(nc.Answered()) == []  # no message, no second outcome
+    assert call.handle(nc.Digit("1")) == [nc.AcdDigit("1")]  # a callback offer's answer
+    assert call.handle(nc.HungUp()) == [nc.CancelTimer(nc.MENU_TIMER), nc.LeaveAcd()]
+    assert call.phase is nc.Phase.ENDED
