@@ -15,7 +15,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Page, Response
 
 from crm_core.db import Database
-from crm_core.services import cases
+from crm_core.services import cases, department, users
 from crm_core.services.cases import Actor, NewCase
 from ground.settings import Settings
 from tests.a11y import Tour, require_tools
@@ -91,8 +91,12 @@ async def test_every_portal_page_is_accessible_and_valid(portal_url: str, crm_sq
         await page.wait_for_selector("#tracking-link")
         await tour.check(page, "case-new", source)
 
+        # The department asks a question: the case page carries the answer form.
+        admin = department.scope_of(crm_sqlite, users.get_user(crm_sqlite, "admin").id)
+        department.ask_resident(crm_sqlite, admin, made.case.id, "Po której stronie jezdni?")
         response = await page.goto(f"{base}/t/{made.tracking_token}")
         await page.wait_for_selector("#history tbody tr")
+        await page.wait_for_selector("#answer-form")
         await tour.check(page, "case", await source_of(response))
 
         await tour.check(page, "track", await source_of(await page.goto(f"{base}/track")))
