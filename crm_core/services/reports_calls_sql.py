@@ -11,10 +11,14 @@ bucket and queue, per bucket, per queue, the period, per language). The p90 wait
 reaches 90 %). Python only turns the sums into figures (reports_calls.figures), as for the fold.
 
 Why SQL and not a rollup table: a month is ~34k calls; read into Python and folded that was
-~2 s, most of it moving rows. Added up where they lie (on ix_interactions_started) it is tens
-of milliseconds, and nothing new has to be kept in step when a call ends, a callback is made
-the next morning or a wrap-up is recorded late: a rollup per queue and 15 minutes would need
-all of those to update it, and could not give an exact p90 (a percentile does not add up).
+seconds, most of it moving rows and building objects. Added up where they lie (on
+ix_interactions_started) nothing new has to be kept in step when a call ends, a callback is
+made the next morning or a wrap-up is recorded late. A rollup per queue and 15 minutes would
+need all of those to update it, could not give an exact p90 (a percentile does not add up:
+the waits themselves would have to be kept), and at the issue's volume would hardly be
+smaller than the calls (1000 calls a day over ~56 daytime quarters, 7 queues and 3 languages
+is about one call per cell). What it costs is sorting a month's ~58k events for the grouping
+sets (README, Benchmarks: not yet within 300 ms on the shared 2-core machine).
 """
 
 from __future__ import annotations
