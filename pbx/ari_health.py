@@ -7,8 +7,9 @@ Rules:
   answer) or `unknown` (nothing measured yet);
 - a websocket that is still open says nothing about REST: a wedged Asterisk keeps the socket and
   stops answering requests, which is exactly what the probe catches;
-- `AriProbe` is the thin loop around it: one `GET /asterisk/ping` every `interval_s`, each with
-  its own timeout, never more than one in flight.
+- `AriProbe` is the thin loop around it: one probe request (`AriClient.ping`: a lookup in
+  Asterisk's channel container, which `GET /asterisk/ping` does not touch) every `interval_s`,
+  each with its own timeout, never more than one in flight.
 """
 
 from __future__ import annotations
