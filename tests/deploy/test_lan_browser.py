@@ -39,6 +39,7 @@ from pbx.controller import Controller
 from pbx.crm_lookup import CrmLookup
 from portal.config import PortalConfig
 from tests.desktop.live import CHROMIUM, CHROMIUM_FLAGS, login, seeded_crm, shot
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
 
@@ -262,14 +263,12 @@ async def test_lan_workstation_https_softphone_over_wss_answers_with_audio_and_p
                 bridge = next(b["id"] for b in await ari.bridges()
                               if b["id"].startswith("ckm-call-") and ours & set(b["channels"]))
                 await ari.request("POST", f"/bridges/{bridge}/play", {"media": "tone:440/3000"})
-                packets = 0
-                for _ in range(40):
-                    packets = int(await page.text_content("#rtp-in") or "0")
-                    if packets > 0:
-                        break
-                    await asyncio.sleep(0.3)
+                async def packets_in() -> int:
+                    return int(await page.text_content("#rtp-in") or "0")
+
+                packets = await wait_until("inbound RTP at the browser (connected over WSS)",
+                                           packets_in, 12, every_s=0.3)
                 await shot(page, "lan-https-connected")
-                assert packets > 0, "no inbound RTP: connected over WSS but no audio arrived"
                 print(f"LAN over HTTPS/WSS: {packets} inbound RTP packets at the browser")
                 await page.keyboard.press("Alt+x")
                 await page.wait_for_selector("#agent-state.state-wrap_up", timeout=10000)

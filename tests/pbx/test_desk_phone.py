@@ -166,8 +166,10 @@ async def test_with_a_certificate_a_desk_phone_registers_and_is_called_over_tls(
         await asyncio.wait_for(answered, 10)
         assert any("sipsess connect via TLS" in line for line in phone.log_lines()), phone.log_tail()
         clip = stage_audio(settings, tone(tmp_path / "resident.wav", RESIDENT_HZ, 3))
-        await ari.play(leg, clip, new_id("tone"))
-        await asyncio.sleep(3.5)
+        tone_id = new_id("tone")
+        played = ari.expect("PlaybackFinished", tone_id)
+        await ari.play(leg, clip, tone_id)
+        await asyncio.wait_for(played, 10)  # the 3 s tone, all of it
         await ari.hangup(leg)
         phone.stop()
         heard, rate = read_wav(phone.heard())

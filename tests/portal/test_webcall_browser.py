@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from ground.settings import Settings
+from tests.polling import poll_until
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
@@ -39,17 +39,15 @@ def start_center(port: int, db_path: Path, settings: Settings) -> subprocess.Pop
 
 
 def wait_connected(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def connected() -> bool:
         assert proc.poll() is None, proc.communicate()[0].decode()[-3000:]
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if json.load(r).get("ari") == "connected":
-                    return
+                return bool(json.load(r).get("ari") == "connected")
         except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the center did not connect to ARI")
+            return False
+
+    poll_until("the center to connect to ARI", connected, timeout, every_s=0.2)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> str:
