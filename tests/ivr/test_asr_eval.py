@@ -33,8 +33,8 @@ def test_polish_menus_floor(script_19115: Script, whisper: WhisperEngine,  # noq
     # script's threshold at most 5% wrong
     assert every.false_accept_rate <= 0.05, report
     assert every.accepted_error <= 0.05, report
-    # Floors at the level measured on this subset (routed right 8/33, best choice 25/33;
+    # Floors at the level measured on this subset (routed right 16/33, best choice 25/33;
     # see the README's Speech section), to catch a regression. Issue #13's target of 90%
     # routed right is NOT reached by Whisper base on espeak-ng telephone audio.
-    assert every.best_right / every.in_grammar >= 0.65, report
-    assert every.accuracy >= 0.2, report
+    assert every.best_right / every.in_grammar >= 0.7, report
+    assert every.accuracy >= 0.4, report
