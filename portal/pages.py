@@ -131,6 +131,26 @@ def _text_fields(form: MultiDictProxy[Any]) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+def _refused(request: web.Request, values: dict[str, str], scope: str, rate_per_min: int,
+             burst: int | None = None) -> web.Response | None:
+    """The refusals every posted form checks first: a form without this browser's CSRF token
+    (403), then a client over the form's rate (429, with Retry-After). None: go on."""
+    if not csrf_ok(request, values.get("csrf")):
+        return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
+    retry = _portal(request).limiter.hit(scope, client_ip(request), rate_per_min, burst)
+    if retry is None:
+        return None
+    response = render(request, "error.html", status=429, message=translate("too_many", language(request)))
+    response.headers.update(too_many(retry))
+    return response
+
+
+def _submissions(portal: Portal) -> tuple[int, int]:
+    """A resident's reports and answers: the configured rate, half of it at once."""
+    rate = portal.config.ip_submissions_per_min
+    return rate, max(1, rate // 2)
+
+
 @routes.post("/report")
 async def report_submit(request: web.Request) -> web.StreamResponse:
     portal = _portal(request)
@@ -139,14 +159,9 @@ async def report_submit(request: web.Request) -> web.StreamResponse:
     upload = await read_upload(request, "photo", max_file_bytes=portal.config.max_photo_bytes,
                                max_body_bytes=MAX_REPORT_BODY)
     values = upload.fields
-    if not csrf_ok(request, values.get("csrf")):
-        return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
-    retry = portal.limiter.hit("submit", client_ip(request), portal.config.ip_submissions_per_min,
-                               burst=max(1, portal.config.ip_submissions_per_min // 2))
-    if retry is not None:
-        response = render(request, "error.html", status=429, message=translate("too_many", language(request)))
-        response.headers.update(too_many(retry))
-        return response
+    refused = _refused(request, values, "submit", *_submissions(portal))
+    if refused is not None:
+        return refused
     try:
         draft = parse_report_form(values, upload.file, await portal.services(),
                                   max_photo_bytes=portal.config.max_photo_bytes,
@@ -189,14 +204,9 @@ async def answer_question(request: web.Request) -> web.StreamResponse:
     portal = _portal(request)
     token = request.match_info["token"]
     values = _text_fields(await read_form(request))
-    if not csrf_ok(request, values.get("csrf")):
-        return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
-    retry = portal.limiter.hit("answer", client_ip(request), portal.config.ip_submissions_per_min,
-                               burst=max(1, portal.config.ip_submissions_per_min // 2))
-    if retry is not None:
-        response = render(request, "error.html", status=429, message=translate("too_many", language(request)))
-        response.headers.update(too_many(retry))
-        return response
+    refused = _refused(request, values, "answer", *_submissions(portal))
+    if refused is not None:
+        return refused
     text = values.get("answer", "")
     try:
         await portal.run(answers.resident_answer, portal.db, token, text)
@@ -222,14 +232,10 @@ async def track_page(request: web.Request) -> web.Response:
 async def track_submit(request: web.Request) -> web.Response:
     portal = _portal(request)
     values = _text_fields(await read_form(request))
-    if not csrf_ok(request, values.get("csrf")):
-        return render(request, "error.html", status=403, message=translate("bad_form", language(request)))
     # Guessing codes is the attack here: count lookups like submissions.
-    retry = portal.limiter.hit("track", client_ip(request), 30)
-    if retry is not None:
-        response = render(request, "error.html", status=429, message=translate("too_many", language(request)))
-        response.headers.update(too_many(retry))
-        return response
+    refused = _refused(request, values, "track", 30)
+    if refused is not None:
+        return refused
     number, token = values.get("number", "")[:40], values.get("secret", "").strip()[:100]
     case = await portal.run(tracking.by_number_and_token, portal.db, number, token)
     if case is None:
