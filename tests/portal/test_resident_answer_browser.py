@@ -14,20 +14,16 @@ from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
-from aiohttp import web
-from aiosmtpd.controller import Controller
 from playwright.sync_api import expect, sync_playwright
 
 from crm_core.db import Database
 from crm_core.notifications import store
-from crm_core.notifications.dispatcher import Dispatcher, DispatchPolicy
-from crm_core.notifications.senders import EmailSender, SmtpConfig
 from crm_core.services import cases, department, users
 from crm_core.services.cases import Actor
 from ground.settings import Settings
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port, make_app
-from .test_notify_browser import Inbox, _text
+from .conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from .test_notify_browser import _text, mailing_center
 
 pytestmark = [pytest.mark.browser]
 
@@ -38,88 +34,69 @@ ANSWER = "Na jezdni, przy samym krawężniku, po stronie parku."
 def test_a_residents_answer_on_the_tracking_page_reaches_the_department(
     settings: Settings, crm_sqlite: Database, tmp_path: Path
 ) -> None:
-    inbox = Inbox()
-    smtp_port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    app = make_app(settings, crm_sqlite, tmp_path / "data", with_desktop=True)
-    dispatcher = Dispatcher(crm_sqlite, email=EmailSender(SmtpConfig(
-        host="127.0.0.1", port=smtp_port, sender="Warszawa 19115 <19115@um.test>")),
-        policy=DispatchPolicy(poll_s=0.2))
-
-    async def start(_: web.Application) -> None:
-        await dispatcher.start()
-
-    async def stop(_: web.Application) -> None:
-        await dispatcher.stop()
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
     store.configure_replies(by_email=False)  # no mail_inbound_port here
-    try:
-        with LiveServer(app) as server, sync_playwright() as pw:
-            store.configure(server.base)
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                resident = browser.new_page()
-                resident.goto(f"{server.base}/portal/report")
-                resident.select_option("#category", "roads.pothole")
-                resident.select_option("#district", "Mokotów")
-                resident.fill("#address", "Puławska 100")
-                resident.fill("#description", "Głęboka dziura przy przejściu dla pieszych")
-                resident.fill("#email", "anna.nowak@example.test")
-                resident.select_option("#notify_by", "email")
-                resident.locator("button[type=submit].primary").click()
-                resident.wait_for_url(re.compile(r"/portal/t/[A-Za-z0-9_-]+\?new=1$"))
-                number = resident.locator("#case-number").inner_text().strip()
-                case = cases.get_case_by_number(crm_sqlite, number)
-                cases.transition_case(crm_sqlite, case.id, "forwarded", by=Actor("konsultant1"))
+    with (mailing_center(settings, crm_sqlite, tmp_path / "data") as (app, inbox),
+          LiveServer(app) as server, sync_playwright() as pw):
+        store.configure(server.base)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            resident = browser.new_page()
+            resident.goto(f"{server.base}/portal/report")
+            resident.select_option("#category", "roads.pothole")
+            resident.select_option("#district", "Mokotów")
+            resident.fill("#address", "Puławska 100")
+            resident.fill("#description", "Głęboka dziura przy przejściu dla pieszych")
+            resident.fill("#email", "anna.nowak@example.test")
+            resident.select_option("#notify_by", "email")
+            resident.locator("button[type=submit].primary").click()
+            resident.wait_for_url(re.compile(r"/portal/t/[A-Za-z0-9_-]+\?new=1$"))
+            number = resident.locator("#case-number").inner_text().strip()
+            case = cases.get_case_by_number(crm_sqlite, number)
+            cases.transition_case(crm_sqlite, case.id, "forwarded", by=Actor("konsultant1"))
 
-                staff = browser.new_page()
-                staff.goto(f"{server.base}/login")
-                staff.fill("#username", "zdm_pracownik")
-                staff.fill("#password", "demo19115")
-                staff.click("#login-submit")
-                staff.goto(f"{server.base}/dept/cases/{case.id}")
-                staff.fill("#question", QUESTION)
-                staff.click("#ask-submit")
-                expect(staff.locator("body")).to_contain_text("czeka na mieszkańca")
+            staff = browser.new_page()
+            staff.goto(f"{server.base}/login")
+            staff.fill("#username", "zdm_pracownik")
+            staff.fill("#password", "demo19115")
+            staff.click("#login-submit")
+            staff.goto(f"{server.base}/dept/cases/{case.id}")
+            staff.fill("#question", QUESTION)
+            staff.click("#ask-submit")
+            expect(staff.locator("body")).to_contain_text("czeka na mieszkańca")
 
-                [question] = inbox.wait_for(1)
-                plain, html = _text(question, "plain"), _text(question, "html")
-                assert "prośba o informacje" in question["Subject"] and QUESTION in plain
-                assert "19115 i podając" not in plain and "dzwoniąc" not in plain
-                assert "Odpowiedzi prosimy udzielić na stronie zgłoszenia" in plain
-                assert question["Reply-To"] is None  # nothing would receive a reply here
-                found = re.search(r"(http://\S+/portal/t/[A-Za-z0-9_-]+)", plain)
-                assert found is not None and f'href="{found.group(1)}"' in html
-                link = found.group(1)
+            [question] = inbox.wait_for(1)
+            plain, html = _text(question, "plain"), _text(question, "html")
+            assert "prośba o informacje" in question["Subject"] and QUESTION in plain
+            assert "19115 i podając" not in plain and "dzwoniąc" not in plain
+            assert "Odpowiedzi prosimy udzielić na stronie zgłoszenia" in plain
+            assert question["Reply-To"] is None  # nothing would receive a reply here
+            found = re.search(r"(http://\S+/portal/t/[A-Za-z0-9_-]+)", plain)
+            assert found is not None and f'href="{found.group(1)}"' in html
+            link = found.group(1)
 
-                # Without the form's token (another site posting): refused, nothing lands.
-                forged = Request(f"{link}/answer", data=urlencode({"answer": "spam"}).encode(),
-                                 method="POST")
-                with pytest.raises(HTTPError) as refused:
-                    urlopen(forged, timeout=10)
-                assert refused.value.code == 403
-                scope = department.scope_of(crm_sqlite, users.get_user(crm_sqlite, "zdm_pracownik").id)
-                assert department.card(crm_sqlite, scope, case.id).notes == ()
+            # Without the form's token (another site posting): refused, nothing lands.
+            forged = Request(f"{link}/answer", data=urlencode({"answer": "spam"}).encode(),
+                             method="POST")
+            with pytest.raises(HTTPError) as refused:
+                urlopen(forged, timeout=10)
+            assert refused.value.code == 403
+            scope = department.scope_of(crm_sqlite, users.get_user(crm_sqlite, "zdm_pracownik").id)
+            assert department.card(crm_sqlite, scope, case.id).notes == ()
 
-                resident.goto(link)  # the link from the e-mail
-                expect(resident.locator("#question-text")).to_have_text(QUESTION)
-                resident.click("#answer-submit")  # empty: the browser's own check stops it
-                expect(resident.locator("#answer-sent")).to_have_count(0)
-                resident.fill("#answer", ANSWER)
-                resident.click("#answer-submit")
-                expect(resident.locator("#answer-sent")).to_be_visible()
-                expect(resident.locator("#answer-form")).to_have_count(0)  # nothing waits now
+            resident.goto(link)  # the link from the e-mail
+            expect(resident.locator("#question-text")).to_have_text(QUESTION)
+            resident.click("#answer-submit")  # empty: the browser's own check stops it
+            expect(resident.locator("#answer-sent")).to_have_count(0)
+            resident.fill("#answer", ANSWER)
+            resident.click("#answer-submit")
+            expect(resident.locator("#answer-sent")).to_be_visible()
+            expect(resident.locator("#answer-form")).to_have_count(0)  # nothing waits now
 
-                staff.reload()
-                expect(staff.locator("#notes")).to_contain_text(ANSWER)
-                expect(staff.locator("#notes")).to_contain_text("mieszkaniec (strona zgłoszenia)")
-                expect(staff.locator("body")).not_to_contain_text("czeka na mieszkańca")
-                card = department.card(crm_sqlite, scope, case.id)
-                assert [n.text for n in card.notes] == [ANSWER] and not card.awaiting_resident
-            finally:
-                browser.close()
-    finally:
-        smtp.stop()
+            staff.reload()
+            expect(staff.locator("#notes")).to_contain_text(ANSWER)
+            expect(staff.locator("#notes")).to_contain_text("mieszkaniec (strona zgłoszenia)")
+            expect(staff.locator("body")).not_to_contain_text("czeka na mieszkańca")
+            card = department.card(crm_sqlite, scope, case.id)
+            assert [n.text for n in card.notes] == [ANSWER] and not card.awaiting_resident
+        finally:
+            browser.close()
