@@ -146,8 +146,13 @@ def _say(state: CallState, listen: Listen, recognizer: Recognizer,
                                                 turn=listen.turn))
 
 
+# The wiring from speech through the interpreter to a queue; how often the recognizer is right
+# is measured by bench/asr_eval.py. The phrases are ones Whisper base hears at every rate
+# from 120 to 190 wpm. "odpady" was one until CI ran on an AVX-512 EPYC: CTranslate2's int8
+# kernels differ by CPU, and there it was the right choice at confidence 0.20 (below 0.45),
+# so the caller was re-prompted.
 @pytest.mark.parametrize(("phrase", "queue"), [
-    ("odpady", "czystosc"), ("psy i koty", "zwierzeta"), ("hałas", "halas"),
+    ("śmietnik", "czystosc"), ("psy i koty", "zwierzeta"), ("hałas", "halas"),
 ])
 def test_polish_speech_drives_the_19115_menu_to_the_right_queue(
         script_19115: Script, whisper: WhisperEngine, phrase: str, queue: str) -> None:
