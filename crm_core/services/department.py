@@ -407,11 +407,11 @@ def _cursor(raw: str | None) -> tuple[datetime, int] | None:
     return when, int(case_id)
 
 
-def _page_ids(session: Session, ids: list[int] | None, where: list[sa.ColumnElement[bool]],
+def _page_ids(ids: list[int] | None, where: list[sa.ColumnElement[bool]],
               f: InboxFilter, now: datetime, limit: int) -> Any:
-    """The page's ids and sort keys (keyset pagination: the page after `f.after`), from the
-    partial index alone. Several departments are read one by one and merged, so that each
-    read follows its index's order and stops at the page's length."""
+    """The page's ids and sort keys (keyset pagination: the page after `f.after`), from a
+    partial index alone. A member of several departments has them read one by one and merged,
+    so that each read follows its index's order and stops at the page's length."""
     done = f.tab == "done"
     key: Any = Case.updated_at if done else _open_key()
     conditions = [*_among(where, f, now, done=done), *_tab_clause(f.tab, now)]
@@ -419,15 +419,13 @@ def _page_ids(session: Session, ids: list[int] | None, where: list[sa.ColumnElem
     if after is not None:
         conditions.append(sa.tuple_(key, Case.id) < after if done else sa.tuple_(key, Case.id) > after)
     order = (key.desc(), Case.id.desc()) if done else (key, Case.id)
-    branches: list[Any] = [None] if ids is not None and len(ids) == 1 else (
-        [*ids] if ids is not None else
-        [*session.scalars(sa.select(Department.id).order_by(Department.id)), None])
     one = sa.select(Case.id.label("id"), key.label("k")).where(*conditions).order_by(*order).limit(limit)
-    if branches == [None] and ids is not None:
+    if ids is None or len(ids) == 1:
+        # one department: its range of migration 0010's indexes; every department (an
+        # admin): migration 0014's, which hold all departments' cases in the page's order
         return one.subquery()
     parts = [sa.select(sub.c.id, sub.c.k).select_from(sub) for sub in (
-        one.where(Case.department_id.is_(None) if b is None else Case.department_id == b).subquery()
-        for b in branches)]
+        one.where(Case.department_id == b).subquery() for b in ids)]
     return sa.union_all(*parts).subquery()
 
 
@@ -460,7 +458,7 @@ def inbox(db: Database, scope: Scope, f: InboxFilter, *, at: datetime | None = N
         single = ids[0] if ids is not None and len(ids) == 1 else None
         counts, capped, compliance = _tab_counts(session, where, f, now, single)
         limit = max(1, min(f.limit, 500))
-        page = _page_ids(session, ids, where, f, now, limit)
+        page = _page_ids(ids, where, f, now, limit)
         done = f.tab == "done"
         cat = aliased(Category)
         listed = (

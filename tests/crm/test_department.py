@@ -325,6 +325,14 @@ def test_inbox_pages_by_keyset_merges_departments_and_caps_the_closed_count(
     due = {c: department.card(seeded, admin, c).due_at for c in roads + waste}
     assert sorted(roads + waste, key=lambda c: (due[c], c)) == everyone
     assert [c for page in _pages(seeded, admin, InboxFilter(limit=3), now) for c in page] == everyone
+    # A member of both departments has each read in its order and the two merged.
+    rows = department.inbox(seeded, admin, InboxFilter(), at=now).rows
+    waste_unit = next(r.department for r in rows if r.id == waste[0])
+    assert waste_unit is not None and waste_unit != "ZDM"
+    department.add_member(seeded, "zdm_pracownik", waste_unit)
+    both = _scope(seeded, "zdm_pracownik")
+    assert [c for page in _pages(seeded, both, InboxFilter(limit=3), now) for c in page] == everyone
+    department.remove_member(seeded, "zdm_pracownik", waste_unit)
     # The closed tab: the latest change first, page after page; its count stops at the cap.
     for i, case_id in enumerate(roads):
         department.resolve(seeded, zdm, case_id, "Naprawione", at=now + timedelta(minutes=i))
