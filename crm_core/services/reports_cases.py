@@ -1,9 +1,11 @@
 """Case reports: cases of a period by category, subcategory, district, channel and department.
 
 Rules: `fold_cases` is pure (rows in, figures out); `case_rows` is one query. On PostgreSQL
-the same figures are aggregated by the database (`_aggregated`: one pass, GROUPING SETS); the
-tests hold both engines to the same expected figures. A case belongs to
-the period it was reported in (created_at, Warsaw's days). Definitions (the page states them):
+the same figures are aggregated by the database (`_aggregated`: the quantiles with GROUPING
+SETS, the counts per combination of keys, side by side on one snapshot); the tests hold both
+engines to the same expected figures, and PostgreSQL's to the fold's on generated cases. A case
+belongs to the period it was reported in (created_at, Warsaw's days). Definitions (the page
+states them):
 - time to forward: reported → first forwarded to a department; time to resolve: reported →
   the last time it was resolved, rejected or closed (p50 / p90, nearest rank, in hours);
 - deadline compliance: of the cases a department finished, those finished by the deadline
@@ -18,8 +20,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -186,88 +189,182 @@ def case_rows(db: Database, since: datetime, until: datetime) -> list[CaseRow]:
     return [CaseRow(*row) for row in rows]
 
 
-# The period's cases narrowed to what the figures need (keys, open or not, hours to forward
-# and to resolve as float8 — the fold's `total_seconds() / 3600` exactly — and the flags),
-# materialized once, then added up per dimension and in total with GROUPING SETS;
-# percentile_disc is the nearest rank `quantile` takes, both quantiles from one sort.
-_AGGREGATED = """
-WITH n AS MATERIALIZED (
-    SELECT coalesce(p.name, c1.name) AS category, s.name AS subcategory, c.district,
-           c.source_channel AS channel, d.code AS department,
-           c.status IN ('new', 'forwarded', 'in_progress') AS is_open,
-           greatest(0, extract(epoch FROM c.first_forwarded_at - c.created_at)::float8 / 3600)
-               AS forward_h,
-           CASE WHEN c.status NOT IN ('new', 'forwarded', 'in_progress')
-                THEN greatest(0, extract(epoch FROM c.finished_at - c.created_at)::float8 / 3600)
-           END AS resolve_h,
-           w.on_time, coalesce(w.returns, 0) > 0 AS returned,
-           coalesce(c.forwardings, 0) > coalesce(w.returns, 0) + 1 AS reassigned,
-           c.duplicate_of_id IS NOT NULL AS duplicate
-    FROM cases c
-    JOIN categories c1 ON c1.id = c.category_id
-    LEFT JOIN categories p ON p.id = c1.parent_id
-    LEFT JOIN categories s ON s.id = c.subcategory_id
-    LEFT JOIN departments d ON d.id = c.department_id
-    LEFT JOIN case_work w ON w.case_id = c.id
+# The period's cases narrowed to what the figures need, each dimension as a small key: the
+# category, subcategory and department as the number of their name / code in `_keys` (names
+# are not unique — two subcategories may both be "Inne" — and the fold groups by the name),
+# the district and channel as text compared byte-wise (COLLATE "C": the grouping needs no
+# linguistic order, and the database's collation made every text comparison a strcoll call).
+# The arrays are one row's columns (p): a cast of a parameter inside an expression is redone
+# for every row once a statement runs on a generic (prepared) plan.
+_NARROW = """
+    WITH p AS MATERIALIZED (
+        SELECT CAST(:main AS int[]) AS main, CAST(:sub AS int[]) AS sub,
+               CAST(:dept AS int[]) AS dept, CAST(:none AS int) AS none
+    )
+    SELECT p.main[c.category_id] AS category,
+           COALESCE(p.sub[c.subcategory_id], p.none) AS subcategory,
+           COALESCE(NULLIF(c.district, ''), '-') COLLATE "C" AS district,
+           COALESCE(NULLIF(c.source_channel, ''), '-') COLLATE "C" AS channel,
+           COALESCE(p.dept[c.department_id], p.none) AS department,
+           {columns}
+    FROM p, cases c {join}
     WHERE c.created_at >= :since AND c.created_at < :until
-)
-SELECT GROUPING(category), GROUPING(subcategory), GROUPING(district), GROUPING(channel),
-       GROUPING(department), category, subcategory, district, channel, department,
-       count(*), count(*) FILTER (WHERE is_open),
-       percentile_disc(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY forward_h),
-       percentile_disc(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY resolve_h),
-       count(on_time), count(*) FILTER (WHERE on_time), count(*) FILTER (WHERE returned),
-       count(*) FILTER (WHERE reassigned), count(*) FILTER (WHERE duplicate)
-FROM n
-GROUP BY GROUPING SETS (category, subcategory, district, channel, department, ())
 """
 
-_BACKLOG = """
-SELECT created_at FROM cases
-WHERE created_at >= :since AND created_at < :until AND status IN ('new', 'forwarded', 'in_progress')
-"""
+# A time as whole microseconds (bigint, exact): a percentile of them sorts integers, and the
+# chosen one becomes the fold's hours exactly in Python (µs / 10**6 is total_seconds()). A
+# case without the moment has no time (greatest() alone would make it 0: GREATEST skips NULLs,
+# and the statement before this one counted every case never forwarded as forwarded at once).
+_MICROSECONDS = ("CASE WHEN {0} IS NOT NULL THEN "
+                 "greatest(0, (extract(epoch FROM {0} - c.created_at) * 1000000)::bigint) END")
+
+# The nearest ranks p50 and p90 of both times (percentile_disc, the rank `quantile` takes;
+# both ranks from one sort) per dimension and in total.
+_QUANTILES = """
+SELECT GROUPING(category, subcategory, district, channel, department), category, subcategory,
+       district, channel, department,
+       percentile_disc(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY forward_us),
+       percentile_disc(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY resolve_us)
+FROM ({narrow}) n
+GROUP BY GROUPING SETS (category, subcategory, district, channel, department, ())
+""".format(narrow=_NARROW.format(
+    columns=_MICROSECONDS.format("c.first_forwarded_at") + " AS forward_us, "
+    "CASE WHEN c.status NOT IN ('new', 'forwarded', 'in_progress') THEN "
+    + _MICROSECONDS.format("c.finished_at") + " END AS resolve_us", join=""))
+
+# The counts per combination of the five keys (a hash aggregation, no sort: a year is about a
+# thousand combinations, added up per dimension in Python), with the open cases younger than
+# each age band's limit (an age under n days: reported after now − n × 24 h, see _age_limits).
+_COUNTS = """
+SELECT category, subcategory, district, channel, department, count(*),
+       count(*) FILTER (WHERE is_open), count(on_time), count(*) FILTER (WHERE on_time),
+       count(*) FILTER (WHERE returned), count(*) FILTER (WHERE reassigned),
+       count(*) FILTER (WHERE duplicate), {younger}
+FROM ({narrow}) n
+GROUP BY category, subcategory, district, channel, department
+""".format(
+    younger=", ".join(f"count(*) FILTER (WHERE is_open AND reported > :younger{i})"
+                      for i in range(len(AGE_BANDS) - 1)),
+    narrow=_NARROW.format(
+        columns="c.status IN ('new', 'forwarded', 'in_progress') AS is_open, w.on_time, "
+                "coalesce(w.returns, 0) > 0 AS returned, "
+                "coalesce(c.forwardings, 0) > coalesce(w.returns, 0) + 1 AS reassigned, "
+                "c.duplicate_of_id IS NOT NULL AS duplicate, c.created_at AS reported",
+        join="LEFT JOIN case_work w ON w.case_id = c.id"))
+
+
+def _keys(db: Database) -> tuple[list[str], dict[str, Any]]:
+    """The key strings the fold would write for categories, subcategories and departments,
+    numbered, and the arrays that give each category / department id its key's number."""
+    keys: list[str] = []
+    number: dict[str, int] = {}
+
+    def key(value: str | None) -> int:
+        text = str(value or NONE)
+        if text not in number:
+            number[text] = len(keys)
+            keys.append(text)
+        return number[text]
+
+    with db.reading() as session:
+        categories = session.execute(sa.select(Category.id, Category.name, Category.parent_id)).all()
+        departments = session.execute(sa.select(Department.id, Department.code)).all()
+    names = {cid: name for cid, name, _ in categories}
+    main: list[int | None] = [None] * max((cid for cid, _, _ in categories), default=0)
+    sub: list[int | None] = list(main)
+    for cid, name, parent in categories:
+        main[cid - 1] = key(names.get(parent) if parent is not None else name)
+        sub[cid - 1] = key(name)
+    dept: list[int | None] = [None] * max((did for did, _ in departments), default=0)
+    for did, code in departments:
+        dept[did - 1] = key(code)
+    return keys, {"main": main, "sub": sub, "dept": dept, "none": key(None)}
+
+
+def _age_limits(now: datetime) -> dict[str, datetime]:
+    """now − n × 24 h for each band's limit n but the last (absolute time, as the fold's
+    `now - created_at`: an age below n days ⟺ reported after this moment)."""
+    utc_now = now.astimezone(UTC)
+    return {f"younger{i}": utc_now - timedelta(days=limit)
+            for i, (limit, _) in enumerate(AGE_BANDS[:-1])}
 
 
 def _aggregated(db: Database, since: datetime, until: datetime, now: datetime
                 ) -> tuple[CaseFigures, dict[str, tuple[CaseFigures, ...]], dict[str, int]]:
-    """PostgreSQL: the same figures as `fold_cases`, computed by the database (_AGGREGATED).
-    A year of a city is 365k cases: folding them in Python took seconds."""
-    params = {"since": since, "until": until}
-    # A transaction of its own for SET LOCAL: no JIT (compiling this statement's expressions
-    # took longer than running them: 11 s of a 28 s plan), and room to sort a year in memory.
-    with db.engine.connect() as conn, conn.begin():
+    """PostgreSQL: the same figures as `fold_cases`, computed by the database. A year of a
+    city is 365k cases: folded in Python that took seconds; in one statement, the counts'
+    FILTERs added up over all six grouping sets and the wide rows (names in the database's
+    collation) sorted six times, it was 2.7–5 s (bench.reports_bench)."""
+    keys, arrays = _keys(db)
+    params = {"since": since, "until": until, **arrays, **_age_limits(now)}
+
+    def begin(conn: sa.Connection) -> None:
+        # No JIT (compiling these expressions took longer than running them), and room to
+        # sort a year in memory.
         conn.execute(sa.text("SET LOCAL jit = off"))
         conn.execute(sa.text("SET LOCAL work_mem = '64MB'"))
-        rows = conn.execute(sa.text(_AGGREGATED), params).all()
-        open_since = [at for (at,) in conn.execute(sa.text(_BACKLOG), params)]
-    backlog = {label: 0 for _, label in AGE_BANDS}
-    for at in open_since:  # the open cases only: a few percent of a year
-        age_days = (now - at).total_seconds() / 86400
-        backlog[next(label for limit, label in AGE_BANDS if age_days < limit)] += 1
+        conn.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
-    def hours(value: Any) -> float | None:
-        return None if value is None else round(float(value), 1)
+    def run(sql: str, snapshot: str) -> list[Any]:
+        with db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+                conn.begin():
+            conn.execute(sa.text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            begin(conn)
+            return list(conn.execute(sa.text(sql), params))
 
-    total = CaseFigures("", 0, 0, None, None, None, None, None, 0, 0, 0)
-    by: dict[str, list[CaseFigures]] = {d: [] for d in DIMENSIONS}
-    for row in rows:
-        grouped, values = row[:5], row[5:10]
-        (cases, open_, forward, resolve, with_deadline, in_time, returned, reassigned,
-         duplicates) = row[10:]
-        f50, f90 = forward or (None, None)
-        r50, r90 = resolve or (None, None)
-        dims = [d for d, g in zip(DIMENSIONS, grouped, strict=True) if not g]
-        key = "" if not dims else str(values[DIMENSIONS.index(dims[0])] or NONE)
-        figures = CaseFigures(
-            key, int(cases), int(open_), hours(f50), hours(f90), hours(r50), hours(r90),
+    # The two quantile statements each sort the year twice over (per group and within it):
+    # side by side on connections of their own they use both of a small server's cores. All
+    # three read the snapshot the first one exported, so the figures are of one moment.
+    with db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+            conn.begin(), ThreadPoolExecutor(max_workers=2) as pool:
+        snapshot = str(conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one())
+        begin(conn)
+        counts_run = pool.submit(run, _COUNTS, snapshot)
+        quantiles = list(conn.execute(sa.text(_QUANTILES), params))
+        counts = counts_run.result()
+
+    def name(dimension: int, value: Any) -> str:
+        return keys[value] if dimension in (0, 1, 4) else str(value)
+
+    # Counts: each combination's into its five dimensions' groups and the total.
+    tallies: dict[tuple[int, str], list[int]] = {}
+    backlog_younger = [0] * len(AGE_BANDS)  # open cases younger than each limit, and all open
+    for row in counts:
+        values = row[5:12]
+        for d in (*range(len(DIMENSIONS)), -1):
+            group = (d, "" if d < 0 else name(d, row[d]))
+            tally = tallies.setdefault(group, [0] * len(values))
+            for i, v in enumerate(values):
+                tally[i] += v
+        for i, v in enumerate(row[12:]):
+            backlog_younger[i] += v
+        backlog_younger[-1] += row[6]
+    backlog = {label: backlog_younger[i] - (backlog_younger[i - 1] if i else 0)
+               for i, (_, label) in enumerate(AGE_BANDS)}
+
+    # Quantiles: microseconds to the fold's hours, rounded as it rounds them.
+    found: dict[tuple[int, str], list[float | None]] = {}
+    for row in quantiles:
+        grouped = [d for d in range(len(DIMENSIONS)) if not row[0] & (1 << (4 - d))]
+        group = (grouped[0], name(grouped[0], row[1 + grouped[0]])) if grouped else (-1, "")
+        found[group] = [None if us is None else round(us / 10**6 / 3600, 1)
+                        for us in (*(row[6] or (None, None)), *(row[7] or (None, None)))]
+
+    def figures(group: tuple[int, str]) -> CaseFigures:
+        cases, open_, with_deadline, in_time, returned, reassigned, duplicates = tallies[group]
+        f50, f90, r50, r90 = found.get(group, [None] * 4)
+        return CaseFigures(
+            group[1], cases, open_, f50, f90, r50, r90,
             round(100 * in_time / with_deadline, 1) if with_deadline else None,
-            int(returned), int(reassigned), int(duplicates))
-        if dims:
-            by[dims[0]].append(figures)
-        else:
-            total = figures
-    return total, {d: tuple(sorted(f, key=lambda x: (-x.cases, x.key))) for d, f in by.items()}, \
-        backlog
+            returned, reassigned, duplicates)
+
+    if (-1, "") not in tallies:
+        empty = CaseFigures("", 0, 0, None, None, None, None, None, 0, 0, 0)
+        return empty, {d: () for d in DIMENSIONS}, backlog
+    by = {dimension: tuple(sorted((figures(g) for g in tallies if g[0] == d),
+                                  key=lambda f: (-f.cases, f.key)))
+          for d, dimension in enumerate(DIMENSIONS)}
+    return figures((-1, "")), by, backlog
 
 
 def repeat_callers(db: Database, since: datetime, until: datetime) -> RepeatCallers:
