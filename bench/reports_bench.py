@@ -13,7 +13,7 @@ Then times, each after one warm-up run:
   same by 15 minutes, each two ways in turns: before (the period's calls read and folded in
   Python) and now (added up by PostgreSQL, reports_calls_sql), checked to be equal,
 - a year's case report (by category, subcategory, district, channel, department, backlog,
-  repeat callers),
+  repeat callers), checked to equal the same report folded in Python from the year's cases,
 - the export of the whole year (calls by day, agents, cases) to XLSX: time and peak memory of
   the process that does it (a fresh child, so the figure is the export's own).
 Prints p50/p99 (targets: ≤ 300 ms p99 for a month, ≤ 2 s for a year) and the load average.
@@ -324,6 +324,11 @@ def run(db: Database, url: str, args: argparse.Namespace) -> None:
     side_by_side("month's queue report, by day (+ agents)", month)
     side_by_side("month's queue report, by 15 minutes", ReportFilter(*MONTH, step="15min"))
     year = ReportFilter(*YEAR)
+    folded_year = reports_cases.fold_cases(
+        reports_cases.case_rows(db, year.start, year.end), NOW,
+        reports_cases.repeat_callers(db, year.start, year.end))
+    assert reports_cases.case_report(db, year.start, year.end, now=NOW) == folded_year, \
+        "the year's case report is not the fold's"
     measure("year's case report (district and the rest)", args.year_samples, 2000,
             lambda: reports_cases.case_report(db, year.start, year.end, now=NOW))
     took, peak_kb, size = export_year(url)
