@@ -7,13 +7,14 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ground.settings import Settings
 from ivr import interpreter, tts
 from ivr.asr import Recognition, Recognizer
 from ivr.asr import models as speech_models
-from ivr.asr.endpoint import Endpointer
+from ivr.asr.endpoint import FRAME_MS, Endpointer, frame_levels
 from ivr.asr.grammar import Grammar
 from ivr.asr.phrase_sets import KOREAN_RATES, KOREAN_WORDS, POLISH_MENU, SPEECH_RATES
 from ivr.asr.vosk_engine import VoskEngine
@@ -250,3 +251,47 @@ def test_endpointer_finds_the_end_of_speech() -> None:
     assert ep.started and ended_at is not None
     speech_end = len(pcm) / 16000 - 1.0
     assert speech_end < ended_at < speech_end + 0.7  # within the trailing-silence window
+
+
+def _line_noise(samples: np.ndarray, below_speech_db: float) -> np.ndarray:
+    """Brown-ish line noise (white through a one-pole low-pass) this far below the speech."""
+    level = float(np.sqrt(np.mean(samples[samples != 0] ** 2)))
+    white = np.random.default_rng(7).standard_normal(len(samples))
+    noise = np.empty_like(white)
+    acc = 0.0
+    for i, w in enumerate(white):
+        acc = 0.9 * acc + w
+        noise[i] = acc
+    out: np.ndarray = noise * level * 10 ** (-below_speech_db / 20) / np.sqrt(np.mean(noise ** 2))
+    return out
+
+
+@pytest.mark.parametrize("below_speech_db", [15, 18])
+def test_endpointer_hears_speech_not_the_line_noise(below_speech_db: float) -> None:
+    """On a noisy line (louder than -45 dBFS) the start is the caller's voice, not the noise
+    (so no barge-in on noise), and the end is found in the trailing-silence window (before,
+    every noisy frame was speech and the end was never found)."""
+    pcm = tts.speak_to_pcm("zgłaszam dziurę w jezdni", "pl", 8000, 150, pad_s=(0.8, 1.2),
+                           band_filter=True)
+    clean = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    noise = _line_noise(clean, below_speech_db)
+    assert 20 * np.log10(np.sqrt(np.mean((noise / 32768) ** 2))) > -45  # louder than the gate
+    noisy = np.clip(clean + noise, -32768, 32767).astype("<i2").tobytes()
+    ep = Endpointer(8000)
+    started_at = ended_at = None
+    for i in range(0, len(noisy), 320):
+        ep.feed(noisy[i:i + 320])
+        if ep.started and started_at is None:
+            started_at = i / 16000
+        if ep.ended and ended_at is None:
+            ended_at = i / 16000
+    voiced = np.nonzero(frame_levels(clean / 32768, 8000) > -40)[0] * FRAME_MS / 1000
+    speech_start, speech_end = float(voiced[0]), float(voiced[-1]) + FRAME_MS / 1000
+    assert started_at is not None and speech_start <= started_at < speech_start + 0.3, (
+        started_at, speech_start)
+    assert ended_at is not None and speech_end < ended_at < speech_end + 0.7, (ended_at, speech_end)
+    # the noise alone, three seconds of it, is never speech
+    alone = np.clip(_line_noise(np.tile(clean, 2), below_speech_db), -32768, 32767)
+    quiet = Endpointer(8000)
+    quiet.feed(alone.astype("<i2").tobytes())
+    assert not quiet.started
