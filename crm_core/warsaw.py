@@ -57,6 +57,30 @@ def add_working_hours(start: datetime, hours: float) -> datetime:
     raise ValueError(f"{hours} working hours is beyond the calendar")
 
 
+def working_hours_before(end: datetime, hours: float) -> datetime:
+    """The latest moment from which `hours` working hours have passed by `end` (aware), in
+    UTC: `working_hours_between(t, end) >= hours` exactly for t at or before it. So "late by
+    8 working hours" is one comparison of a deadline with a moment, which the database can do
+    for every case at once."""
+    if end.tzinfo is None:
+        raise ValueError("working_hours_before needs an aware datetime")
+    left = timedelta(hours=hours)
+    local = end.astimezone(TIMEZONE)
+    day = local.date()
+    for _ in range(3660):
+        if is_working_day(day):
+            opens, closes = _day_window(day)
+            finish = min(closes, local)
+            if finish > opens:
+                available = finish - opens
+                if left <= available:
+                    return (finish - left).astimezone(UTC)
+                left -= available
+        day -= timedelta(days=1)
+        local = datetime.combine(day + timedelta(days=1), time(0, 0), TIMEZONE)
+    raise ValueError(f"{hours} working hours is beyond the calendar")
+
+
 def working_hours_between(start: datetime, end: datetime) -> float:
     """Working hours from `start` to `end` (negative when `end` is earlier)."""
     if end < start:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from crm_core.db import Database
 from crm_core.errors import ValidationError
 from crm_core.models import Case, CaseStatus, CaseWork, Category, SlaRule, utcnow
-from crm_core.warsaw import DISTRICTS, add_working_hours, working_hours_between
+from crm_core.warsaw import DISTRICTS, add_working_hours, working_hours_before
 
 DEFAULT_SLA_HOURS = 40  # a working week, for a category without a rule
 SECOND_ESCALATION_HOURS = 8.0  # working hours past the deadline before the center's supervisor
@@ -72,22 +72,30 @@ def work_of(session: Session, case: Case, now: datetime) -> CaseWork:
 
 
 def escalate_overdue(db: Database, *, at: datetime | None = None) -> int:
-    """Raise the escalation of open cases past their deadline; returns how many changed."""
+    """Raise the escalation of open cases past their deadline; returns how many changed.
+
+    One UPDATE per level, in the database: a case is late by SECOND_ESCALATION_HOURS exactly
+    when its deadline is at or before `working_hours_before(now, …)`, so two moments stand for
+    the calendar and no case is read into ckm. The work still to escalate is found by deadline
+    in migration 0015's partial index (its condition written as there, the level a literal, so
+    that PostgreSQL proves it). At 500k cases with ~10k overdue the sweep read them all and
+    counted working hours for each in Python: 0.7 s for the first sweep, 0.13 s for every
+    later one, paid by the first inbox view after each minute."""
     now = at or utcnow()
     changed = 0
+    pending = [CaseWork.escalation_level < sa.literal_column("2"), CaseWork.done_at.is_(None)]
+    open_work = Case.status.in_(sa.bindparam(None, list(OPEN_WORK), expanding=True,
+                                             literal_execute=True))
     with db.writing() as session:
-        rows = session.scalars(
-            sa.select(CaseWork).join(Case, Case.id == CaseWork.case_id)
-            .where(Case.status.in_(OPEN_WORK), CaseWork.due_at < now,
-                   CaseWork.escalation_level < 2)
-            .limit(5000)).all()
-        for work in rows:
-            late = working_hours_between(work.due_at, now)
-            level = 2 if late >= SECOND_ESCALATION_HOURS else 1
-            if level > work.escalation_level:
-                work.escalation_level = level
-                work.escalated_at = now
-                changed += 1
+        for level, since in ((2, working_hours_before(now, SECOND_ESCALATION_HOURS)), (1, now)):
+            late = CaseWork.due_at < since if level == 1 else CaseWork.due_at <= since
+            found = session.execute(
+                sa.update(CaseWork)
+                .where(*pending, late, CaseWork.escalation_level < level,
+                       CaseWork.case_id.in_(sa.select(Case.id).where(open_work)))
+                .values(escalation_level=level, escalated_at=now)
+                .execution_options(synchronize_session=False))
+            changed += int(getattr(found, "rowcount", 0) or 0)
     return changed
 
 

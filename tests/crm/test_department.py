@@ -5,6 +5,7 @@ boundary, escalation, compliance, and what the resident may read."""
 from __future__ import annotations
 
 import argparse
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from crm_core.models import Case, CaseWork
 from crm_core.services import cases, department, sla, users
 from crm_core.services.cases import Actor, NewCase
 from crm_core.services.department import Forbidden, InboxFilter
-from crm_core.warsaw import add_working_hours, working_hours_between
+from crm_core.warsaw import add_working_hours, working_hours_before, working_hours_between
 from ground.settings import Settings
 from portal import tracking
 
@@ -55,6 +56,21 @@ def test_working_hours_skip_nights_weekends_and_holidays() -> None:
     night = datetime(2026, 5, 4, 20, 0, tzinfo=UTC)  # 22:00 Monday: counts from Tuesday 8:00
     assert add_working_hours(night, 8) == datetime(2026, 5, 5, 14, 0, tzinfo=UTC)
     assert working_hours_between(friday_3pm, datetime(2026, 5, 11, 7, 0, tzinfo=UTC)) == 2.0
+
+
+def test_working_hours_before_is_where_lateness_begins() -> None:
+    """The sweep escalates a deadline at or before `working_hours_before(now, h)`: that must be
+    exactly the deadlines `h` working hours late by now (weekends, holidays, clock changes)."""
+    monday_9am = datetime(2026, 5, 4, 7, 0, tzinfo=UTC)  # after the 1 and 3 May holidays
+    assert working_hours_before(monday_9am, 2) == datetime(2026, 4, 30, 13, 0, tzinfo=UTC)
+    rng = random.Random(115)
+    start = datetime(2026, 3, 20, tzinfo=UTC)  # over the spring clock change into the holidays
+    for _ in range(400):
+        now = start + timedelta(minutes=rng.randrange(60 * 24 * 60))
+        hours = rng.choice([0.25, 1.0, 8.0, 24.5])
+        line = working_hours_before(now, hours)
+        assert working_hours_between(line, now) == pytest.approx(hours)
+        assert working_hours_between(line + timedelta(seconds=1), now) < hours
 
 
 def test_memberships_and_the_demo_staff(seeded: Database) -> None:
