@@ -52,6 +52,10 @@ class Run:
     asterisk_answer_s: list[float] = field(default_factory=list)  # originate → answered in Asterisk
     ari_events: dict[str, int] = field(default_factory=dict)  # the controller's, by type
     ari_requests: dict[str, int] = field(default_factory=dict)  # the controller's, by kind
+    # By the callee half's channel id: (originate sent, the caller half answered in Asterisk),
+    # epoch seconds; laid beside the controller's answer trace (see `answer_path`).
+    originated: dict[str, tuple[float, float]] = field(default_factory=dict)
+    answer_trace: list[list[Any]] = field(default_factory=list)
 
     @property
     def cpu_per_call_ms(self) -> float:
@@ -72,11 +76,13 @@ async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20,
     async def one() -> None:
         async with sem:
             caller = new_id("bench")
+            callee = f"{caller}-2"  # the Local pair's other half: the one the controller answers
             answered = client.expect("StasisStart", caller)
             ended = client.expect("StasisEnd", caller)
             t0, wall0 = time.monotonic(), datetime.now(UTC)
             try:
-                await client.originate(endpoint, channel_id=caller, app=client.app, timeout=15,
+                await client.originate(endpoint, channel_id=caller, other_channel_id=callee,
+                                       app=client.app, timeout=15,
                                        caller_id='"Bench" <+48600000000>',
                                        variables={"_CKM_ROUTE_APP": route_app})
                 start = await asyncio.wait_for(answered, timeout)
@@ -84,6 +90,7 @@ async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20,
                 if start.timestamp is not None:
                     # When Asterisk itself had the caller answered (its event's time).
                     run.asterisk_answer_s.append((start.timestamp - wall0).total_seconds())
+                    run.originated[callee] = (wall0.timestamp(), start.timestamp.timestamp())
                 await asyncio.wait_for(ended, timeout)
                 run.answered += 1
             except (TimeoutError, AriError):
@@ -133,10 +140,17 @@ def sandbox_asterisk(settings: Settings) -> int:
 
 async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
     ast_pid = sandbox_asterisk(settings)
-    client = AriClient(settings.ari_base, settings.ari_user, settings.ari_password, "ckm-bench-load")
+    # Its originates come 50 at a time: a warm pool keeps Asterisk's listen backlog out of
+    # both sides' figures (see pbx.ari_client.POOL_SIZE).
+    client = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
+                       "ckm-bench-load", warm_pool=True)
+    # It times its calls by their StasisStart and StasisEnd; the ~10 other events of each call
+    # would only load the machine both sides are measured on.
+    client.allowed_events = ("StasisStart", "StasisEnd")
     await client.start()
     if not await client.wait_connected(5):
         raise RuntimeError(client.last_error)
+    await client.pool_opened()
     runs = []
     try:
         # Warm-up so neither flow pays for first-use costs (codec paths, file cache).
@@ -166,10 +180,34 @@ async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
                 controller.stasis_lag_s = stats.get("stasis_lag_s", [])[-calls:]
                 controller.ari_events = stats.get("ari_events", {})
                 controller.ari_requests = stats.get("ari_requests", {})
+                controller.answer_trace = stats.get("answer_trace", [])
         runs.append(controller)
     finally:
         await client.stop()
     return runs
+
+
+ANSWER_STEPS = ("originate → callee half in Stasis", "Stasis → StasisStart handled",
+                "handled → answer acknowledged", "acknowledged → caller half answered")
+
+
+def answer_path(run: Run) -> dict[str, list[float]]:
+    """Where the controller's answer time goes, per call (ms; all wall clocks of one machine,
+    Asterisk's at ms resolution): the benchmark's originate and the caller half's answer in
+    Asterisk, beside the controller's trace of the callee half (its StasisStart stamp, its
+    handling, Asterisk's acknowledgement of the answer). The last step is negative when the
+    caller half was answered before the acknowledgement came back."""
+    steps: dict[str, list[float]] = {name: [] for name in ANSWER_STEPS}
+    for channel_id, stamped, handled, acknowledged in run.answer_trace:
+        seen = run.originated.get(channel_id)
+        if seen is None:
+            continue  # a warm-up call
+        originated, answered = seen
+        for name, ms in zip(ANSWER_STEPS, (stamped - originated, handled - stamped,
+                                           acknowledged - handled, answered - acknowledged),
+                            strict=True):
+            steps[name].append(1000 * ms)
+    return steps
 
 
 def report(runs: list[Run]) -> str:
@@ -207,16 +245,24 @@ def report(runs: list[Run]) -> str:
             lag = [1000 * x for x in ctl.stasis_lag_s]
             lines.append(f"controller's part: StasisStart reaches it p50 {pct(lag, 0.5):.0f} ms, "
                          f"p99 {pct(lag, 0.99):.0f} ms after Asterisk sent it (ms clock)")
+        for name, values in answer_path(ctl).items():
+            if values:
+                lines.append(f"answer path, {name}: p50 {pct(values, 0.5):.0f} ms, p99 "
+                             f"{pct(values, 0.99):.0f} ms, mean {statistics.mean(values):.0f} ms")
         if ctl.ari_events:
             handled = ctl.calls + 20  # and the warm-up
             top = ", ".join(f"{k} {v / handled:.1f}" for k, v in
                             sorted(ctl.ari_events.items(), key=lambda kv: -kv[1])[:8])
             lines.append(f"ARI events to the controller per call: "
                          f"{sum(ctl.ari_events.values()) / handled:.1f} ({top})")
+            # The connection pool's warm-up is made once, when the controller connects.
+            per_call = {k: v for k, v in ctl.ari_requests.items() if k != "pool warm-up"}
             asked = ", ".join(f"{k} {v / handled:.1f}" for k, v in
-                              sorted(ctl.ari_requests.items(), key=lambda kv: -kv[1])[:6])
+                              sorted(per_call.items(), key=lambda kv: -kv[1])[:6])
             lines.append(f"ARI requests of the controller per call: "
-                         f"{sum(ctl.ari_requests.values()) / handled:.1f} ({asked})")
+                         f"{sum(per_call.values()) / handled:.1f} ({asked}; and "
+                         f"{ctl.ari_requests.get('pool warm-up', 0)} at connect to open its "
+                         f"connection pool)")
     return "\n".join(lines)
 
 

@@ -9,12 +9,11 @@ answer-latency and CPU figures of `ckm bench calls` were taken apart.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
 from bench import flows
-from ckm.runner import serve
+from ckm.runner import run_center, serve
 from ground.settings import load
 
 
@@ -25,14 +24,14 @@ def main() -> None:
     run = serve(settings, web_enabled=False, extra_scripts=flows.SCRIPT_DIRS)
     profile_to = os.environ.get("CKM_BENCH_PROFILE", "")
     if not profile_to:
-        asyncio.run(run)
+        run_center(run)
         return
     import cProfile
     import time
 
     profiler = cProfile.Profile(time.thread_time)  # CPU of the loop's thread, not wall time
     try:
-        profiler.runcall(asyncio.run, run)
+        profiler.runcall(run_center, run)
     finally:
         profiler.dump_stats(profile_to)
 

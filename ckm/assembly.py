@@ -118,7 +118,7 @@ async def assemble(settings: Settings, bus: EventBus, *, crm: bool = True,
         await attach_forwarding(center)
         await attach_monthly_reports(center)
     ari = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
-                    settings.ari_app)
+                    settings.ari_app, warm_pool=True)
     center.ari = ari
     if acd:
         await attach_acd(center, ari, prompts)
@@ -158,7 +158,7 @@ async def attach_crm(center: Center, *, outbox_process: bool = False) -> None:
     db = Database(settings.db_url)
     rec = recorder.start(settings.db_url, settings.data_dir, run_writer=not outbox_process)
     center.db, center.recorder = db, rec
-    center.bus.subscribe("crm", rec.on_event)
+    center.bus.subscribe_batches("crm", rec.on_events)
     if outbox_process:
         # The database work off this process's GIL: see ckm.outbox_process.
         from ckm.outbox_process import OutboxProcess

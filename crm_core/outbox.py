@@ -149,6 +149,20 @@ class Journal:
         self._queue.put((eid, event.kind, payload, future))
         return await future
 
+    async def append_all_async(self, events: Sequence[ev.DomainEvent]) -> list[str]:
+        """Append several durably, in their order, without blocking the event loop; resumes
+        when all are on disk. Queued together, they share the appender's next commit."""
+        if self._closed:
+            raise RuntimeError("journal is closed")
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[str]] = []
+        for event in events:
+            eid, payload = _payload(event)
+            future: asyncio.Future[str] = loop.create_future()
+            self._queue.put((eid, event.kind, payload, future))
+            futures.append(future)
+        return list(await asyncio.gather(*futures))
+
     def _appender(self) -> None:
         while True:
             item = self._queue.get()

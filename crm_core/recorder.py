@@ -1,7 +1,8 @@
 """The CRM's bus subscriber: every call event goes to the outbox journal, never straight to
-the database. Wire it with `bus.subscribe("crm", recorder.on_event)` after `start(...)`.
+the database. Wire it with `bus.subscribe_batches("crm", recorder.on_events)` (or, event by
+event, `bus.subscribe("crm", recorder.on_event)`) after `start(...)`.
 
-`on_event` resumes once the event is on disk (a group-committed fsync, well under a
+`on_events`/`on_event` resume once the events are on disk (a group-committed fsync, well under a
 millisecond of waiting and no blocking of the event loop); the writer task applies it to the
 CRM database whenever the database is reachable.
 """
@@ -25,6 +26,13 @@ class Recorder:
 
     async def on_event(self, event: ev.DomainEvent) -> None:
         await self.journal.append_async(event)
+
+    async def on_events(self, events: list[ev.DomainEvent]) -> None:
+        """Journal `events` in their order and resume once all are on disk: queued together,
+        they share the appender's commit (one fsync). Event by event, each waited for its own
+        commit and the appender thread woke per event; `ckm bench calls` (5 events a call)
+        spent ~0.9 ms of the controller's CPU per call on it, about a third of its share."""
+        await self.journal.append_all_async(events)
 
     async def close(self) -> None:
         await self.writer.stop()
@@ -55,6 +63,13 @@ async def on_event(event: ev.DomainEvent) -> None:
     if _current is None:
         raise RuntimeError("crm_core.recorder.start(db_url, data_dir) was not called")
     await _current.on_event(event)
+
+
+async def on_events(events: list[ev.DomainEvent]) -> None:
+    """Module-level subscriber for `bus.subscribe_batches("crm", recorder.on_events)`."""
+    if _current is None:
+        raise RuntimeError("crm_core.recorder.start(db_url, data_dir) was not called")
+    await _current.on_events(events)
 
 
 async def stop() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Any], Awaitable[None]]
+BatchSubscriber = Callable[[list[Any]], Awaitable[None]]
 
 
 class EventBus:
@@ -26,6 +27,14 @@ class EventBus:
     def subscribe(self, name: str, handler: Subscriber) -> None:
         queue: asyncio.Queue[Any] = asyncio.Queue(self._max_backlog)
         task = asyncio.get_running_loop().create_task(self._pump(name, queue, handler))
+        self._subscribers.append((name, queue, task))
+
+    def subscribe_batches(self, name: str, handler: BatchSubscriber) -> None:
+        """As `subscribe`, but the handler is given everything queued since its last call, in
+        publication order, as one list: for a subscriber whose cost is per call rather than per
+        event (the CRM's journal makes one durable commit of a whole list)."""
+        queue: asyncio.Queue[Any] = asyncio.Queue(self._max_backlog)
+        task = asyncio.get_running_loop().create_task(self._pump_batches(name, queue, handler))
         self._subscribers.append((name, queue, task))
 
     def publish(self, event: Any) -> None:
@@ -60,3 +69,19 @@ class EventBus:
                 log.exception("subscriber %s failed on %r", name, event)
             finally:
                 queue.task_done()
+
+    @staticmethod
+    async def _pump_batches(name: str, queue: asyncio.Queue[Any],
+                            handler: BatchSubscriber) -> None:
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await handler(batch)
+            except Exception:
+                log.exception("subscriber %s failed on %d events from %r", name, len(batch),
+                              batch[0])
+            finally:
+                for _ in batch:
+                    queue.task_done()

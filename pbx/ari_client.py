@@ -43,7 +43,7 @@ EventHandler = Callable[[AriEvent], Awaitable[None]]
 # Asterisk otherwise sends each of its channels' every variable, dialplan step, state and
 # caller-id change, which it serialises and we parse for nothing.
 CALL_CONTROL_EVENTS = ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelDtmfReceived",
-                       "PlaybackStarted", "PlaybackFinished", "ApplicationReplaced")
+                       "PlaybackFinished", "ApplicationReplaced")
 ConnectedHandler = Callable[[], Awaitable[None]]
 
 
@@ -65,6 +65,16 @@ def _request_kind(method: str, path: str) -> str:
     return f"{method} {parts[0]}/{action}"
 
 
+# Asterisk's HTTP server listens with a backlog of 10 (hard-coded in its tcptls.c): a burst of
+# new connections beyond it has its handshakes dropped and retried a second later. Seen in
+# `ckm bench calls`: five answers sent at the start of the run's 50 simultaneous calls, each on a
+# new connection, took 1.05 s. So the pool is opened ahead of calls, at most WARM_WAVE
+# connections at a time, and kept open (KEEPALIVE_S, below Asterisk's session_keep_alive in
+# http.conf) instead of closing after aiohttp's default 15 s of idleness.
+POOL_SIZE = 64
+WARM_WAVE = 8
+KEEPALIVE_S = 3600.0
+
 # No channel ever has this id (ours are `new_id`s): its hang-up is always a 404.
 HEALTH_PROBE_CHANNEL = "ckm-health-probe-never-a-channel"
 
@@ -75,12 +85,17 @@ def new_id(prefix: str) -> str:
 
 class AriClient:
     def __init__(self, base_url: str, user: str, password: str, app: str,
-                 *, subscribe_all: bool = False) -> None:
+                 *, subscribe_all: bool = False, warm_pool: bool = False) -> None:
         self.base = base_url.rstrip("/")
         self.app = app
         # Every channel's and bridge's events (a scripted caller, a test's observer), through
         # `channel:` + `bridge:` subscriptions, never `subscribeAll` (see Rules).
         self.subscribe_all = subscribe_all
+        # Open the whole connection pool on each (re)connect (see POOL_SIZE): for clients whose
+        # requests come in bursts (the center, the call benchmark), not for a test's observer.
+        self.warm_pool = warm_pool
+        self.connections_opened = 0  # TCP connections to ARI made so far
+        self._warming: asyncio.Task[None] | None = None
         self._auth = aiohttp.encode_basic_auth(user, password)
         self._http: aiohttp.ClientSession | None = None
         self._ws: Any = None
@@ -120,12 +135,32 @@ class AriClient:
     # --- REST ---------------------------------------------------------------------------
     async def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
+            traces = aiohttp.TraceConfig()
+            traces.on_connection_create_end.append(self._connection_opened)
             self._http = aiohttp.ClientSession(
                 headers={"Authorization": self._auth},
                 timeout=aiohttp.ClientTimeout(total=10),
-                connector=aiohttp.TCPConnector(limit=64),
+                connector=aiohttp.TCPConnector(limit=POOL_SIZE, keepalive_timeout=KEEPALIVE_S),
+                trace_configs=[traces],
             )
         return self._http
+
+    async def _connection_opened(self, *_: object) -> None:
+        self.connections_opened += 1
+
+    async def pool_opened(self) -> None:
+        """Wait until the connection pool opened on the last connect is open (at once when
+        this client does not open it ahead)."""
+        if self._warming is not None:
+            await asyncio.shield(self._warming)
+
+    async def _open_pool(self) -> None:
+        """Open every connection of the pool, WARM_WAVE new ones at a time: each wave asks for
+        as many requests at once as the pool is to hold, the idle connections serve the
+        earlier ones and the rest are opened."""
+        for size in range(WARM_WAVE, POOL_SIZE + 1, WARM_WAVE):
+            await asyncio.gather(*(self.request("GET", "/asterisk/ping", kind="pool warm-up")
+                                   for _ in range(size)), return_exceptions=True)
 
     async def request(self, method: str, path: str, params: dict[str, Any] | None = None,
                       body: Any = None, *, gone_ok: bool = False,
@@ -255,6 +290,10 @@ class AriClient:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._warming is not None:
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
         if self._ws is not None:
             await self._ws.close()
         if self._run_task is not None:
@@ -284,6 +323,9 @@ class AriClient:
                     await self._subscribe_calls()
                     # Connected = ready: what is originated from now on has its events.
                     self.connected.set()
+                    if self.warm_pool and (self._warming is None or self._warming.done()):
+                        self._warming = asyncio.create_task(self._open_pool(),
+                                                            name=f"ari-pool-{self.app}")
                     log.info("ari connected app=%s connects=%d", self.app, self.connects)
                     for handler in self._on_connected:
                         try:

@@ -87,6 +87,11 @@ class CallHandle:
     started_mono: float = 0.0
     pending_vars: dict[str, str] = field(default_factory=dict)
     var_writer: asyncio.Task[None] | None = None
+    # The answer, sent as the call's StasisStart is read (see Controller._start_call); the
+    # session's Answer command waits for it instead of sending its own.
+    answering: asyncio.Task[None] | None = None
+    stamped: float = 0.0  # StasisStart: Asterisk's time stamp and our receipt (epoch s)
+    received_wall: float = 0.0
 
 
 @dataclass
@@ -98,6 +103,10 @@ class ControllerStats:
     answer_latency_s: list[float] = field(default_factory=list)
     # StasisStart's time in Asterisk to its handling here (ms resolution): event delivery.
     stasis_lag_s: list[float] = field(default_factory=list)
+    # Per new call, wall-clock seconds (epoch): (channel id, Asterisk's StasisStart stamp,
+    # StasisStart handled here, answer acknowledged by Asterisk). The call benchmark lays
+    # these beside its own originate times to show where the answer's time goes.
+    answer_trace: list[tuple[str, float, float, float]] = field(default_factory=list)
     command_errors: int = 0
     resyncs: int = 0
 
@@ -259,7 +268,7 @@ class Controller:
                 if event.timestamp is not None and len(self.stats.stasis_lag_s) < 100_000:
                     self.stats.stasis_lag_s.append(
                         (datetime.now(UTC) - event.timestamp).total_seconds())
-                self._start_call(chan, args)
+                self._start_call(chan, args, event.timestamp)
             case ev.ChannelDtmfReceived(channel=chan, digit=digit):
                 self._feed_id(chan.id, cs.Digit(at=self.clock(), digit=digit))
             case ev.PlaybackFinished(playback_id=pid, target_uri=target):
@@ -276,7 +285,8 @@ class Controller:
                 pass
 
     # --- sessions ----------------------------------------------------------------------------
-    def _start_call(self, chan: ev.Channel, args: tuple[str, ...]) -> None:
+    def _start_call(self, chan: ev.Channel, args: tuple[str, ...],
+                    stamped: datetime | None = None) -> None:
         shed = (self.overload_level() == "overloaded"
                 and SHED_SCRIPT in self.library.names()
                 and args[0] != "bench")  # the answer benchmark measures its own flow only
@@ -285,10 +295,17 @@ class Controller:
             self.stats.calls_shed += 1
             log.warning("overload (%s): call %s gets the busy message",
                         self.guard.reason, chan.id)
+        # A new call's first request is always its answer (the busy message is answered
+        # too): it is the first task of the next turn of the loop, ahead of the call's own
+        # task, which publishes the call to the CRM first and then waits for this answer.
+        answering = asyncio.create_task(self.ari.answer(chan.id), name=f"answer-{chan.id}")
         handle = self._new_call(chan.id, args, script=SHED_SCRIPT if shed else None)
+        handle.answering = answering
         if shed:
             self.shedding.add(chan.id)
         handle.started_mono = time.monotonic()
+        if stamped is not None:
+            handle.stamped, handle.received_wall = stamped.timestamp(), time.time()
         self.stats.calls_started += 1
         dialed = args[1] if len(args) > 1 else chan.exten
         self._feed(handle, cs.Started(
@@ -339,6 +356,11 @@ class Controller:
         finally:
             for timer in handle.timers.values():
                 timer.cancel()
+            if handle.answering is not None:  # the call ended before its Answer ran
+                handle.answering.cancel()
+                # An answer that failed meanwhile (the caller gone): nothing more to say.
+                handle.answering.add_done_callback(
+                    lambda task: None if task.cancelled() else task.exception())
             if handle.var_writer is not None:
                 handle.var_writer.cancel()
             if self.speech is not None:
@@ -379,9 +401,13 @@ class Controller:
             case cs.Publish(event=event):
                 self.bus.publish(event)
             case cs.Answer(channel_id=cid):
-                await self.ari.answer(cid)
+                answering, handle.answering = handle.answering, None
+                await (answering if answering is not None else self.ari.answer(cid))
                 if handle.started_mono:
                     self.stats.answer_latency_s.append(time.monotonic() - handle.started_mono)
+                if handle.stamped and len(self.stats.answer_trace) < 100_000:
+                    self.stats.answer_trace.append(
+                        (cid, handle.stamped, handle.received_wall, time.time()))
                 self._feed(handle, cs.AnswerDone(at=self.clock()))
             case cs.PlayPrompts(channel_id=cid, playback_id=pid, prompts=prompts):
                 media = [m for m in [await self.prompts.ensure(p) for p in prompts] if m]

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from crm_core import recorder
 from crm_core.db import Database
 from crm_core.models import AppliedEvent, Interaction, IvrPathStep
-from crm_core.outbox import Journal, OutboxWriter, replay
+from crm_core.outbox import Journal, OutboxWriter, event_id, replay
 from crm_core.services.interactions import get_call
 from ground import events as ev
 from ground.bus import EventBus
@@ -161,6 +161,31 @@ async def test_recorder_subscribes_to_the_bus(seeded_url: str, tmp_path: Path) -
     for event in events:
         bus.publish(event)
     await bus.drain()
+    await rec.writer.flushed(timeout=20)
+    await bus.close()
+    await recorder.stop()
+    db = Database(seeded_url)
+    _assert_each_landed_once(db, events)
+    db.dispose()
+
+
+async def test_the_recorder_takes_the_bus_in_batches_one_commit_each_in_order(
+        seeded_url: str, tmp_path: Path) -> None:
+    """As the center wires it: what was published while the journal was busy reaches it as
+    one list, appended in publication order in one commit (one appended_at), and each event
+    still lands once in the CRM."""
+    bus = EventBus()
+    rec = recorder.start(seeded_url, tmp_path)
+    bus.subscribe_batches("crm", recorder.on_events)
+    events = _events(4, "batch")
+    for event in events:  # all published before the subscriber's task first runs
+        bus.publish(event)
+    await bus.drain()
+    conn = sqlite3.connect(rec.journal.path)
+    rows = conn.execute("SELECT event_id, appended_at FROM journal ORDER BY seq").fetchall()
+    conn.close()
+    assert [r[0] for r in rows] == [event_id(e) for e in events]
+    assert len({r[1] for r in rows}) == 1, "the batch was committed more than once"
     await rec.writer.flushed(timeout=20)
     await bus.close()
     await recorder.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from ground.settings import Settings
 from pbx import ari_events as ev
-from pbx.ari_client import AriClient, new_id
+from pbx.ari_client import POOL_SIZE, AriClient, new_id
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.asterisk
@@ -53,3 +53,22 @@ async def test_watching_all_calls_sees_other_apps_channels_and_no_device_state(
         await other.hangup(channel)
         await other.stop()
         await watcher.stop()
+
+
+async def test_a_warm_pool_is_opened_on_connect_and_a_burst_opens_no_connection(
+    asterisk: Any, settings: Settings
+) -> None:
+    """The center's client opens its whole connection pool ahead of calls (Asterisk's HTTP
+    server listens with a backlog of 10: a burst of new connections loses handshakes for a
+    second), so a burst of requests as large as the pool finds every connection open."""
+    client = AriClient(settings.ari_base, settings.ari_user, settings.ari_password,
+                       f"{settings.ari_app}-pool-{new_id('p')[-6:]}", warm_pool=True)
+    await client.start()
+    try:
+        assert await client.wait_connected(10), client.last_error
+        await client.pool_opened()
+        assert client.connections_opened == POOL_SIZE
+        await asyncio.gather(*(client.ping(5.0) for _ in range(POOL_SIZE)))
+        assert client.connections_opened == POOL_SIZE, "the burst opened new connections"
+    finally:
+        await client.stop()

@@ -83,7 +83,12 @@ async def test_every_form_of_19115_is_answered_and_hears_the_greeting(
 async def test_dtmf_and_caller_id_reach_the_session(
         center: tuple[Controller, Recorder], settings: Settings) -> None:
     _, recorder = center
-    plan = CallPlan(caller_id="+48600100200", name="Jan Kowalski", hangup_after=4,
+    # The keys reach the IVR ~1.5-2.1 s after the answer; "1" skips the greeting and the
+    # 112 notice (2.5 s, no skipping) follows: the resident hangs up during it, before the
+    # keys typed ahead ("2#") can answer the menus after it. At 4 s the notice's end and the
+    # hang-up came within a millisecond of each other, and the call was queued or not by
+    # that race.
+    plan = CallPlan(caller_id="+48600100200", name="Jan Kowalski", hangup_after=3.0,
                     dtmf=(DtmfStep(0.3, "1"), DtmfStep(0.3, "2"), DtmfStep(0.3, "#")))
     summary = await place_call(settings, plan)
     assert summary.dtmf_sent == ["1", "2", "#"]
@@ -95,6 +100,35 @@ async def test_dtmf_and_caller_id_reach_the_session(
     assert (started.caller_number, started.caller_name) == ("+48600100200", "Jan Kowalski")
     assert summary.ended_by == "caller"
     assert [e.reason for e in recorder.of(call, domain.CallEnded)] == ["caller_hangup"]
+
+
+async def test_the_answer_is_the_calls_first_request_and_is_sent_once(
+        center: tuple[Controller, Recorder], settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The controller sends a new call's answer as it reads the StasisStart, and the session's
+    Answer command waits for that request rather than sending a second one."""
+    controller, recorder = center
+    sent: list[tuple[str, str]] = []
+    request = controller.ari.request
+
+    async def watched(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append((method, path))
+        return await request(method, path, *args, **kwargs)
+
+    monkeypatch.setattr(controller.ari, "request", watched)
+    summary = await place_call(settings, CallPlan(hangup_after=2.5))
+    assert summary.answered and summary.prompts_heard, summary
+    call = summary.callee_channel
+    await wait_until("the call's end to be published",
+                     lambda: recorder.of(call, domain.CallEnded), 10)
+    mine = [(m, p) for m, p in sent if p.startswith(f"/channels/{call}")]
+    assert mine[0] == ("POST", f"/channels/{call}/answer"), mine
+    assert mine.count(("POST", f"/channels/{call}/answer")) == 1, mine
+    assert recorder.of(call, domain.CallAnswered)
+    traced = [t for t in controller.stats.answer_trace if t[0] == call]
+    assert len(traced) == 1, controller.stats.answer_trace
+    _, stamped, handled, acknowledged = traced[0]
+    assert stamped - 0.002 <= handled <= acknowledged, traced  # Asterisk stamps in ms
 
 
 async def test_without_hangup_after_the_resident_hangs_up_a_margin_after_its_last_key(
