@@ -5,6 +5,7 @@ CRM recorder (crm_core.services.interactions), agent states included."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -336,3 +337,4 @@ def test_the_databases_figures_are_the_folds_on_the_same_calls(db: Database) -> 
         assert handled == folded_handled, flt
     total = rc.contact_center_report(db, filters[0], now=NOW).calls.total()
     assert total.callbacks_made > 0 and total.self_service > 0 and total.p90_wait_s is not None
+    assert gc.isenabled()  # the collector, paused while the report's rows were made, is back
