@@ -25,9 +25,8 @@ import psycopg
 import sqlalchemy as sa
 
 from bench import pg_scratch
-from crm_core.db import Database, migrate
+from crm_core.db import Database
 from crm_core.models import Case, Department, User
-from crm_core.seed import seed
 from crm_core.services import department
 from crm_core.services.department import InboxFilter
 from crm_core.warsaw import DISTRICTS
@@ -175,31 +174,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200, help="inbox views timed per case")
     pg_scratch.add_options(parser)
     args = parser.parse_args(argv)
-    with pg_scratch.scratch_database(args, prefix="ckm_bench_dept") as scratch:
-        db = Database(scratch.url, pool_size=2)
-        try:
-            if scratch.fresh:
-                started = time.perf_counter()
-                migrate(scratch.url)
-                seed(db, demo=True)
-                per_department = load(scratch.dsn, args.cases)
-                print(f"database {scratch.name}: {args.cases:,} cases loaded in "
-                      f"{time.perf_counter() - started:.1f} s "
-                      f"({', '.join(f'{k} {v:,}' for k, v in per_department.items())})", flush=True)
-            print("department inbox of zdm_pracownik (ZDM) and admin (tab counts + page + compliance):",
-                  flush=True)
-            loads = os.getloadavg()
-            found = bench_inbox(db, args.samples)
-            worst = max(found, key=lambda f: f[3])
-            over = [f for f in found if f[3] > TARGET_MS]
-            print(f"p50 over all cells: {min(f[2] for f in found):.1f}–{max(f[2] for f in found):.1f} ms; "
-                  f"worst p99: {worst[3]:.1f} ms ({worst[0]}, tab {worst[1]}); "
-                  f"target p99 ≤ {TARGET_MS:.0f} ms: "
-                  + ("met in every cell" if not over else f"NOT met in {len(over)} of {len(found)} cells"))
-            print("load average before:", " ".join(f"{x:.2f}" for x in loads),
-                  "after:", " ".join(f"{x:.2f}" for x in os.getloadavg()), f"({os.cpu_count()} cores)")
-        finally:
-            db.dispose()
+
+    def loaded(dsn: str) -> str:
+        per_department = load(dsn, args.cases)
+        return (f"{args.cases:,} cases "
+                f"({', '.join(f'{k} {v:,}' for k, v in per_department.items())})")
+
+    with pg_scratch.loaded_database(args, prefix="ckm_bench_dept", demo=True,
+                                    load=loaded) as (_, db):
+        print("department inbox of zdm_pracownik (ZDM) and admin (tab counts + page + compliance):",
+              flush=True)
+        loads = os.getloadavg()
+        found = bench_inbox(db, args.samples)
+        worst = max(found, key=lambda f: f[3])
+        over = [f for f in found if f[3] > TARGET_MS]
+        print(f"p50 over all cells: {min(f[2] for f in found):.1f}–{max(f[2] for f in found):.1f} ms; "
+              f"worst p99: {worst[3]:.1f} ms ({worst[0]}, tab {worst[1]}); "
+              f"target p99 ≤ {TARGET_MS:.0f} ms: "
+              + ("met in every cell" if not over else f"NOT met in {len(over)} of {len(found)} cells"))
+        print("load average before:", " ".join(f"{x:.2f}" for x in loads),
+              "after:", " ".join(f"{x:.2f}" for x in os.getloadavg()), f"({os.cpu_count()} cores)")
     return 0
 
 

@@ -29,10 +29,9 @@ from datetime import date
 import psycopg
 
 from bench import pg_scratch
-from crm_core.db import Database, migrate
+from crm_core.db import Database
 from crm_core.geo import case_points as geo
 from crm_core.geo.districts import random_point, shapes
-from crm_core.seed import seed
 
 YEAR_START = "2025-12-01 00:00:00+01"
 MONTH = geo.MapFilter(date(2026, 11, 1), date(2026, 11, 30))
@@ -91,19 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=30)
     pg_scratch.add_options(parser)
     args = parser.parse_args(argv)
-    with pg_scratch.scratch_database(args, prefix="ckm_bench_map") as scratch:
-        db = Database(scratch.url, pool_size=2)
-        try:
-            if scratch.fresh:
-                started = time.perf_counter()
-                migrate(scratch.url)
-                seed(db)
-                load(scratch.dsn, args.cases)
-                print(f"database {scratch.name}: {args.cases:,} cases over a year loaded in "
-                      f"{time.perf_counter() - started:.1f} s", flush=True)
-            run(db, args.samples)
-        finally:
-            db.dispose()
+    def loaded(dsn: str) -> str:
+        load(dsn, args.cases)
+        return f"{args.cases:,} cases over a year"
+
+    with pg_scratch.loaded_database(args, prefix="ckm_bench_map", demo=False,
+                                    load=loaded) as (_, db):
+        run(db, args.samples)
     return 0
 
 

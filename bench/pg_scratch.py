@@ -3,10 +3,9 @@
     parser = argparse.ArgumentParser(...)
     pg_scratch.add_options(parser)
     args = parser.parse_args(argv)
-    with pg_scratch.scratch_database(args, prefix="ckm_bench_map") as scratch:
-        if scratch.fresh:
-            migrate(scratch.url); load(scratch.dsn, ...)
-        ...
+    with pg_scratch.loaded_database(args, prefix="ckm_bench_map", demo=False,
+                                    load=lambda dsn: load(dsn, ...)) as (scratch, db):
+        ...  # time what the benchmark times on `db`
 
 Rules:
 - Without --database a new database named prefix_<8 hex> is created on --pg's server and
@@ -14,6 +13,9 @@ Rules:
   connection), unless --keep; the name is printed when it is kept, so it can be reused.
 - With --database NAME an existing database (one kept before) is used as it is, never loaded
   (`fresh` is False) and never dropped.
+- `loaded_database` is the same database with the CRM on it: a fresh one migrated, seeded and
+  loaded by the benchmark's `load(dsn)` (which says what it loaded; the time is printed), a
+  reused one as it is; its `Database` is disposed at the end.
 - `dsn` is the libpq conninfo for psycopg, `url` the same database for SQLAlchemy
   (postgresql+psycopg), both built from --pg's conninfo so a different host, port or user
   reaches both.
@@ -22,13 +24,17 @@ Rules:
 from __future__ import annotations
 
 import argparse
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
+
+from crm_core.db import Database, migrate
+from crm_core.seed import seed
 
 DEFAULT_PG = "host=127.0.0.1 port=5432 user=postgres"
 
@@ -76,3 +82,24 @@ def scratch_database(args: argparse.Namespace, *, prefix: str) -> Iterator[Scrat
             with psycopg.connect(f"{pg} dbname=postgres", autocommit=True) as admin:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                               .format(sql.Identifier(name)))
+
+
+@contextmanager
+def loaded_database(args: argparse.Namespace, *, prefix: str, demo: bool,
+                    load: Callable[[str], str]) -> Iterator[tuple[ScratchDatabase, Database]]:
+    """`scratch_database` with the CRM on it: a fresh database is migrated, seeded (`demo`:
+    with the demo staff) and loaded by `load(dsn)`, which returns what it loaded for the
+    printed line."""
+    with scratch_database(args, prefix=prefix) as scratch:
+        db = Database(scratch.url, pool_size=2)
+        try:
+            if scratch.fresh:
+                started = time.perf_counter()
+                migrate(scratch.url)
+                seed(db, demo=demo)
+                what = load(scratch.dsn)
+                print(f"database {scratch.name}: {what} loaded in "
+                      f"{time.perf_counter() - started:.1f} s", flush=True)
+            yield scratch, db
+        finally:
+            db.dispose()

@@ -35,8 +35,7 @@ from typing import Any
 import psycopg
 
 from bench import pg_scratch
-from crm_core.db import Database, migrate
-from crm_core.seed import seed
+from crm_core.db import Database
 from crm_core.services import reports_calls, reports_cases, reports_export
 from crm_core.services.reports_calls import ReportFilter
 from crm_core.warsaw import DISTRICTS
@@ -278,19 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--year-samples", type=int, default=8, help="runs timed per year report")
     pg_scratch.add_options(parser)
     args = parser.parse_args(argv)
-    with pg_scratch.scratch_database(args, prefix="ckm_bench_reports") as scratch:
-        db = Database(scratch.url, pool_size=2)
-        try:
-            if scratch.fresh:
-                started = time.perf_counter()
-                migrate(scratch.url)
-                seed(db, demo=True)
-                load(scratch.dsn, args.calls, args.cases, args.agents)
-                print(f"database {scratch.name}: {args.calls:,} calls and {args.cases:,} cases "
-                      f"over a year loaded in {time.perf_counter() - started:.1f} s", flush=True)
-            run(db, scratch.url, args)
-        finally:
-            db.dispose()
+    def loaded(dsn: str) -> str:
+        load(dsn, args.calls, args.cases, args.agents)
+        return f"{args.calls:,} calls and {args.cases:,} cases over a year"
+
+    with pg_scratch.loaded_database(args, prefix="ckm_bench_reports", demo=True,
+                                    load=loaded) as (scratch, db):
+        run(db, scratch.url, args)
     return 0
 
 
