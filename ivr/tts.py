@@ -258,8 +258,12 @@ def speak_to_pcm(text: str, voice: str, sample_rate: int = 8000, words_per_minut
             raise TtsError(f"espeak-ng failed for voice {voice}: {done.stderr.strip()}")
         out = Path(tmp) / "speech.raw"
         band = ["sinc", "300-3400"] if band_filter else []
-        cmd = ["sox", "-q", str(raw), "-t", "raw", "-r", str(sample_rate), "-c", "1", "-b", "16",
-               "-e", "signed-integer", str(out), *band, "pad", str(pad_s[0]), str(pad_s[1])]
+        # -D: no dither. sox dithers by default, so the same words came out differently on
+        # every call and a recogniser's test flipped between runs (Vosk's Korean set: 0.90 on
+        # one run, 0.83 in CI)
+        cmd = ["sox", "-q", "-D", str(raw), "-t", "raw", "-r", str(sample_rate), "-c", "1",
+               "-b", "16", "-e", "signed-integer", str(out), *band, "pad", str(pad_s[0]),
+               str(pad_s[1])]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise TtsError(f"sox failed: {done.stderr.strip()}")
