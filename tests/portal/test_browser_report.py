@@ -77,6 +77,10 @@ def test_resident_reports_with_a_photo_and_sees_the_status_change(
             desk.fill("#username", "konsultant1")
             desk.fill("#password", "demo19115")
             desk.click("#login-submit")
+            # as a consultant waits for the desk to appear: typed before its script had run, the
+            # Enter submitted the bare form and no case was opened (seen once in CI at load)
+            desk.wait_for_url("**/desk**")
+            desk.wait_for_load_state("load")
             desk.fill("#find-case-number", number)
             desk.press("#find-case-number", "Enter")
             expect(desk.locator("#card-status")).to_have_text("Przyjęte")

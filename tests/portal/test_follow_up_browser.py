@@ -82,6 +82,10 @@ def test_the_card_the_tracking_page_and_open311_show_the_deadline_and_the_answer
             desk.fill("#username", "konsultant1")
             desk.fill("#password", "demo19115")
             desk.click("#login-submit")
+            # as a consultant waits for the desk to appear: typed before its script had run, the
+            # Enter submitted the bare form and no case was opened (seen once in CI at load)
+            desk.wait_for_url("**/desk**")
+            desk.wait_for_load_state("load")
             desk.fill("#find-case-number", answered.case.number)
             desk.press("#find-case-number", "Enter")
             expect(desk.locator("#card-status")).to_have_text("Załatwione")
