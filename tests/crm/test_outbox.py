@@ -7,6 +7,7 @@ import sqlite3
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -161,12 +162,7 @@ async def test_recorder_subscribes_to_the_bus(seeded_url: str, tmp_path: Path) -
     for event in events:
         bus.publish(event)
     await bus.drain()
-    await rec.writer.flushed(timeout=20)
-    await bus.close()
-    await recorder.stop()
-    db = Database(seeded_url)
-    _assert_each_landed_once(db, events)
-    db.dispose()
+    await _stop_and_check(rec, bus, seeded_url, events)
 
 
 async def test_the_recorder_takes_the_bus_in_batches_one_commit_each_in_order(
@@ -186,12 +182,7 @@ async def test_the_recorder_takes_the_bus_in_batches_one_commit_each_in_order(
     conn.close()
     assert [r[0] for r in rows] == [event_id(e) for e in events]
     assert len({r[1] for r in rows}) == 1, "the batch was committed more than once"
-    await rec.writer.flushed(timeout=20)
-    await bus.close()
-    await recorder.stop()
-    db = Database(seeded_url)
-    _assert_each_landed_once(db, events)
-    db.dispose()
+    await _stop_and_check(rec, bus, seeded_url, events)
 
 
 async def test_writer_in_its_own_process_applies_what_the_recorder_journals(
@@ -234,3 +225,13 @@ async def test_applied_entries_are_pruned_from_the_journal_not_pending_ones(
     assert journal.pending_count() == 10  # the not-yet-applied call stays
     replay(journal, seeded)
     _assert_each_landed_once(seeded, events)
+
+
+async def _stop_and_check(rec: Any, bus: EventBus, url: str, events: list[Any]) -> None:
+    """The recorder's writer flushed, the bus and recorder stopped, each event once in the CRM."""
+    await rec.writer.flushed(timeout=20)
+    await bus.close()
+    await recorder.stop()
+    db = Database(url)
+    _assert_each_landed_once(db, events)
+    db.dispose()
