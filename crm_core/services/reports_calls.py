@@ -32,7 +32,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import sqlalchemy as sa
+from numpy.typing import NDArray
 
 from crm_core.db import Database
 from crm_core.errors import ValidationError
@@ -44,7 +46,7 @@ from crm_core.models import (
     Queue,
     User,
 )
-from crm_core.services import reports_calls_sql
+from crm_core.services import reports_calls_columns, reports_calls_sql
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 STEPS = ("day", "hour", "15min")
@@ -551,9 +553,9 @@ class ContactCenterReport:
 
 
 def contact_center_report(db: Database, flt: ReportFilter, *, now: datetime) -> ContactCenterReport:
-    """On PostgreSQL the database adds the calls up (reports_calls_sql); elsewhere the
-    period's calls are read and folded here. Both give the same figures (tested on the same
-    data)."""
+    """On PostgreSQL the database narrows the period's calls to columns and numpy adds them up
+    (reports_calls_sql, reports_calls_columns); elsewhere the period's calls are read and
+    folded here. Both give the same figures (tested on the same data)."""
     if db.dialect == "postgresql":
         # The agents' hours are read on a connection of their own while the calls are added
         # up: a month's hourly totals are tens of thousands of rows to sum, the other core's.
@@ -572,11 +574,12 @@ def contact_center_report(db: Database, flt: ReportFilter, *, now: datetime) -> 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Python's cycle collector off while a report's rows are made (back on afterwards if it
-    was on). A month by 15 minutes makes ~14k rows of sums and ~14k of figures, tuples that
-    hold no cycles, yet each few hundred new ones set off a collection, and every so often a
-    full one walks the whole process's heap: in bench.reports_bench, where the fold's report
-    runs in turns in the same process, those pauses were the p99's tail. Another thread's
-    collections wait too (the collector is the process's), until this report is made."""
+    was on). A month by 15 minutes makes ~14k rows of figures (and the lists of values they
+    are zipped from), objects that hold no cycles, yet each few hundred new ones set off a
+    collection, and every so often a full one walks the whole process's heap: in
+    bench.reports_bench, where the fold's report runs in turns in the same process, those
+    pauses were the p99's tail. Another thread's collections wait too (the collector is the
+    process's), until this report is made."""
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -588,28 +591,109 @@ def _collector_paused() -> Iterator[None]:
 
 def database_report_and_handled(db: Database, flt: ReportFilter
                                 ) -> tuple[CallReport, dict[str, tuple[int, int]]]:
-    """PostgreSQL adds the period's calls up (reports_calls_sql); the sums become figures here,
-    as the fold's do."""
-    groups, handled = reports_calls_sql.added_up(db, reports_calls_sql.Query(
+    """PostgreSQL narrows the period's calls (reports_calls_sql), numpy adds them up
+    (reports_calls_columns) and the sums become figures here, column by column."""
+    added = reports_calls_sql.added_up(db, reports_calls_sql.Query(
         calls_since=flt.start - LOOKBACK, start=flt.start, end=flt.end, step=flt.step,
         weekdays=tuple(sorted(flt.weekdays)), hour_from=flt.hour_from, hour_to=flt.hour_to,
         short_abandon_s=flt.short_abandon_s, default_sl_s=DEFAULT_SL_S,
         self_service_prefixes=SELF_SERVICE_PREFIXES))
-    totals: dict[tuple[str, str], Totals] = {}
-    by_language: dict[str, Totals] = {}
-    for grouping, bucket, name, sums in groups:
-        t = Totals._make(sums)
-        if grouping == "bucket_queue" and name is not None and bucket is not None:
-            totals[bucket, name] = t
-        elif grouping == "bucket" and bucket is not None:
-            totals[bucket, TOTAL] = t
-        elif grouping == "queue" and name is not None:
-            totals[ALL, name] = t
-        elif grouping == "period":
-            totals[ALL, TOTAL] = t
-        elif grouping == "language" and name is not None:
-            by_language[name] = t
-    return call_report(flt, totals, by_language), handled
+    return columns_report(flt, added), added.handled
+
+
+def columns_report(flt: ReportFilter, added: reports_calls_sql.Added) -> CallReport:
+    """The report of `call_report` from the groupings' tables: the same rows in the same
+    order (buckets in time order, queues by name, the total last), their figures worked out
+    for all rows at once (figure_rows)."""
+    t = added.tables
+    width = len(added.queues) + 1
+    # The queues that have a figure, by name; a queue's cell's place in that order, the
+    # total (cell 0 of the rows' order) after them.
+    named = sorted((added.queues[cell - 1], int(cell))
+                   for cell in np.flatnonzero(t["queue"].present))
+    place = np.zeros(width, dtype=np.int64)
+    place[[cell for _, cell in named]] = np.arange(len(named))
+    place[0] = len(named)
+    bucket_queue = np.flatnonzero(t["bucket_queue"].present)
+    buckets = np.flatnonzero(t["bucket"].present)
+    cells = _joined(_picked(t["bucket_queue"], bucket_queue), _picked(t["bucket"], buckets))
+    bucket_of = np.concatenate((bucket_queue // width, buckets))
+    queue_of = np.concatenate((bucket_queue % width, np.zeros(len(buckets), dtype=np.int64)))
+    order = np.argsort(bucket_of * (width + 1) + place[queue_of], kind="stable")
+    keys = np.array(added.bucket_keys, dtype=object)
+    queue_names = np.array([TOTAL, *added.queues], dtype=object)
+    rows = figure_rows(keys[bucket_of[order]].tolist(), queue_names[queue_of[order]].tolist(),
+                       _picked(cells, order))
+    by_queue = [cell for _, cell in named]
+    period = figure_rows([ALL] * (len(named) + 1), [*(name for name, _ in named), TOTAL],
+                         _joined(_picked(t["queue"], np.array(by_queue, dtype=np.int64)),
+                                 _picked(t["period"], np.zeros(1, dtype=np.int64))))
+    spoken = sorted((added.languages[cell - 1], int(cell))
+                    for cell in np.flatnonzero(t["language"].present))
+    languages = figure_rows([ALL] * len(spoken), [lang for lang, _ in spoken],
+                            _picked(t["language"], np.array([c for _, c in spoken], dtype=np.int64)))
+    return CallReport(flt, tuple(rows), tuple(period), tuple(languages))
+
+
+def _picked(t: reports_calls_columns.Table, cells: NDArray[np.int64]) -> reports_calls_columns.Table:
+    return reports_calls_columns.Table._make(column[cells] for column in t)
+
+
+def _joined(a: reports_calls_columns.Table, b: reports_calls_columns.Table
+            ) -> reports_calls_columns.Table:
+    return reports_calls_columns.Table._make(np.concatenate((x, y)) for x, y in zip(a, b, strict=True))
+
+
+def figure_rows(buckets: list[str], queues: list[str], t: reports_calls_columns.Table
+                ) -> list[Figures]:
+    """`figures` of every row of a table at once: the same divisions in float64 (numpy's
+    are IEEE's, as Python's) and the same rounding (_rounded)."""
+    counted = t.answered + t.abandoned - t.short_abandoned
+    handled_ms = t.talk_ms + t.hold_ms + t.wrapup_ms
+    columns: list[list[Any]] = [
+        buckets, queues, t.offered.tolist(), t.answered.tolist(), t.abandoned.tolist(),
+        t.short_abandoned.tolist(), t.answered_in_sl.tolist(),
+        _rounded(_ratio(t.answered_in_sl, counted), counted > 0, 4),  # service level
+        _rounded(_ratio(t.wait_answered_ms, t.answered) / 1000, t.answered > 0, 1),  # ASA
+        _rounded(_ratio(t.waits_ms, t.waits) / 1000, t.waits > 0, 1),  # average wait
+        _rounded(t.p90_wait_s, t.waits > 0, 1),
+        _rounded(_ratio(100 * t.abandoned, t.answered + t.abandoned),
+                 t.answered + t.abandoned > 0, 2),  # abandoned %
+        _rounded(_ratio(handled_ms, t.handled) / 1000, t.handled > 0, 1),  # AHT
+        _rounded(_ratio(t.talk_ms, t.handled) / 1000, t.handled > 0, 1),
+        _rounded(_ratio(t.hold_ms, t.handled) / 1000, t.handled > 0, 1),
+        _rounded(_ratio(t.wrapup_ms, t.handled) / 1000, t.handled > 0, 1),
+        t.transfers.tolist(), t.callbacks_requested.tolist(), t.callbacks_made.tolist(),
+        t.callbacks_reached.tolist(), t.self_service.tolist()]
+    return list(map(Figures._make, zip(*columns, strict=True)))
+
+
+def _ratio(a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.float64]:
+    """a / b as Python's int / int gives it (both exact in float64 here, one IEEE division),
+    0 where b is 0."""
+    out = np.zeros(len(a), dtype=np.float64)
+    np.divide(a, b, out=out, where=b != 0)
+    return out
+
+
+def _rounded(x: NDArray[np.float64], has: NDArray[np.bool_], digits: int) -> list[float | None]:
+    """round(value, digits) of each value (None where `has` is false), as Python rounds a
+    float: its exact binary value to the nearest multiple of 10**-digits, halves to even,
+    then the float nearest that. Scaled by 10**digits, rounded to an integer k, k / 10**digits
+    is that float; only where the scaled value is within a few units in its last place of a
+    half (x·10**digits may be rounded across one) Python's round decides."""
+    scale = 10.0 ** digits
+    y = x * scale
+    k = np.rint(y)
+    out = k / scale
+    doubt = np.abs(np.abs(y - k) - 0.5) <= 4 * np.spacing(np.abs(y))
+    for i in np.flatnonzero(doubt & has).tolist():
+        out[i] = round(float(x[i]), digits)
+    values: list[float | None] = out.tolist()
+    if not has.all():
+        for i in np.flatnonzero(~has).tolist():
+            values[i] = None
+    return values
 
 
 def folded_report_and_handled(db: Database, flt: ReportFilter

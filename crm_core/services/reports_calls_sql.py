@@ -1,25 +1,26 @@
-"""The contact-center report added up by PostgreSQL: one statement per report.
+"""The contact-center report's calls narrowed by PostgreSQL and fetched as columns.
 
 Rules: the definitions are reports_calls' (its docstring states them) and every figure equals
 what `reports_calls.fold_calls` / `handled_by_agent` compute from the same calls (tested on
-the same data, tests/crm/test_reports_calls.py): each kind of figure (offered at joining the
-queue, answered at connecting, abandoned at hanging up in the queue, a callback requested /
-made, IVR self-service at the start) lands in the bucket of its own Warsaw moment if the filter
-keeps it, and is added up with GROUPING SETS (per bucket and queue, per bucket, per queue, the
-period, per language). The p90 wait is `percentile_disc(0.9)`, which is the fold's nearest rank
-(the first wait whose cumulative share reaches 90 %). Python only turns the sums into figures
-(reports_calls.figures), as for the fold.
+the same data, tests/crm/test_reports_calls.py). One statement per report: the period's phone
+calls, each narrowed to what is added up — the bucket of each of its moments that counts
+(offered at joining the queue, answered at connecting, abandoned at hanging up in the queue, a
+callback requested / made, IVR self-service at the start; the filter's days, weekdays and hours
+decide), its durations in whole milliseconds, its queue and language — come back as one row of
+arrays, one element per call, read by numpy without a Python object per call; numpy adds them
+up (reports_calls_columns), and reports_calls turns the sums into figures column by column.
 
-Why SQL and not a rollup table: a month is ~34k calls; read into Python and folded that was
-seconds, most of it moving rows and building objects. Added up where they lie (on
-ix_interactions_started) nothing new has to be kept in step when a call ends, a callback is
-made the next morning or a wrap-up is recorded late. A rollup per queue and 15 minutes would
-need all of those to update it, could not give an exact p90 (a percentile does not add up:
-the waits themselves would have to be kept), and at the issue's volume would hardly be
-smaller than the calls (1000 calls a day over ~56 daytime quarters, 7 queues and 3 languages
-is about one call per cell). What it costs (README, Benchmarks): reading and narrowing the
-month's calls, one sort of the ~28k answered and abandoned callers per grouping for the p90,
-and ~14k rows out for a month by 15 minutes.
+Why not a rollup table: added up from the calls where they lie (on ix_interactions_started)
+nothing new has to be kept in step when a call ends, a callback is made the next morning or a
+wrap-up is recorded late; a rollup per queue and 15 minutes could not give an exact p90 (the
+waits themselves would have to be kept) and at the issue's volume would hardly be smaller than
+the calls (1000 calls a day over ~56 daytime quarters, 7 queues and 3 languages is about one
+call per cell). Why not GROUPING SETS here, as before: a month by 15 minutes is ~14k groups,
+and the database's work grew with them — a sort per group for its p90, five groupings' sums,
+the kinds' groups joined side by side, ~14k rows of sums out and made into figures one by one
+— ~250 ms of the statement and ~60 ms in Python, where the columns' way is ~30 ms after the
+calls are read (README, Benchmarks). What it costs now: reading and narrowing the month's calls
+(~75 ms of the ~115 ms statement), ~30k elements per array out.
 """
 
 from __future__ import annotations
@@ -28,9 +29,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import psycopg
 import sqlalchemy as sa
+from numpy.typing import NDArray
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 
 from crm_core.db import Database
+from crm_core.services import reports_calls_columns as cols
 from crm_core.warsaw import TIMEZONE as WARSAW
 
 # A moment's bucket without a time zone per moment: its whole seconds since the epoch (s)
@@ -79,85 +87,51 @@ _CALLS = """
     WHERE i.channel = 'phone' AND i.started_at >= :since AND i.started_at < :end
 """
 
-# Each kind of figure added up over the calls that have it, by its own bucket, with GROUPING
-# SETS per bucket and queue / bucket / queue / period / language: the answered and abandoned
-# callers in one stream with their waits' nearest-rank p90 (percentile_disc, the fold's rank;
-# one sort per grouping, over the ~28k settled callers of a month), the offered calls (a
-# count, hashed), the callbacks and the self-service (a few percent of the calls). The kinds'
-# groups meet in hash full joins on (grouping, bucket, queue, language) — NULL keys written as
-# -1 and '': a queue is never '' here — and come out as one row each, in the order of
-# reports_calls.Totals' fields. Every call's events in one pass with a FILTER per sum, or the
-# kinds' rows added up in one more aggregation, was most of the time (README, Benchmarks).
-_REPORT = """
+# The narrowed calls as columns: one row whose values are arrays, one element per call that has
+# a figure in the period (in binary, each array is read as one numpy array: no Python object
+# per call), with the queues' and languages' names the calls' positions refer to (1-based;
+# queue 0: none), and each consultant's handled calls (connected in the filter, ended, not a
+# callback): how many and their milliseconds of talk + wrap-up (the AHT of the agents' table).
+# Bucket numbers are -1 where a call has no such figure (reports_calls_columns adds them up).
+_COLUMNS = """
 WITH p AS MATERIALIZED (
     -- the parameters as one row's columns: a cast of a parameter inside an expression is
     -- redone for every row once the statement runs on a generic (prepared) plan
     SELECT CAST(:buckets AS int[]) AS buckets, CAST(:first_hour AS bigint) AS first_hour
 ),
-c AS MATERIALIZED ({calls}),
-settled AS (
-    SELECT ba AS b, q, lang, wait, wait_ms, 1 AS answered, in_sl::int AS in_sl, 0 AS abandoned,
-           0 AS short, wait_ms AS answered_wait_ms, ended::int AS handled,
-           CASE WHEN ended THEN talk_ms ELSE 0 END AS talk_ms,
-           CASE WHEN ended THEN hold_ms ELSE 0 END AS hold_ms,
-           CASE WHEN ended THEN wrapup_ms ELSE 0 END AS wrapup_ms,
-           transferred::int AS transferred
-    FROM c WHERE ba IS NOT NULL AND q IS NOT NULL
-    UNION ALL
-    SELECT bx, q, lang, wait, wait_ms, 0, 0, 1,
-           (:short_abandon > 0 AND wait <= :short_abandon)::int, 0, 0, 0, 0, 0, 0
-    FROM c WHERE bx IS NOT NULL
+c AS MATERIALIZED (
+    SELECT * FROM ({calls}) calls WHERE COALESCE(bo, ba, bx, br, bm, bs) IS NOT NULL
 ),
-s AS (
-    SELECT GROUPING(b, q, lang) AS g, COALESCE(b, -1) AS kb, COALESCE(q, '') AS kq,
-           COALESCE(lang, '') AS kl, sum(answered) AS answered, sum(in_sl) AS in_sl,
-           sum(abandoned) AS abandoned, sum(short) AS short,
-           sum(answered_wait_ms) AS answered_wait_ms, count(*) AS waits,
-           sum(wait_ms) AS waits_ms, percentile_disc(0.9) WITHIN GROUP (ORDER BY wait) AS p90,
-           sum(handled) AS handled, sum(talk_ms) AS talk_ms, sum(hold_ms) AS hold_ms,
-           sum(wrapup_ms) AS wrapup_ms, sum(transferred) AS transferred
-    FROM settled GROUP BY GROUPING SETS ((b, q), (b), (q), (), (lang))
+qn AS MATERIALIZED (
+    SELECT COALESCE(array_agg(q), '{{}}') AS names FROM (SELECT DISTINCT q FROM c WHERE q IS NOT NULL) d
 ),
-o AS (
-    SELECT GROUPING(bo, q, lang) AS g, COALESCE(bo, -1) AS kb, COALESCE(q, '') AS kq,
-           COALESCE(lang, '') AS kl, count(*) AS offered
-    FROM c WHERE bo IS NOT NULL GROUP BY GROUPING SETS ((bo, q), (bo), (q), (), (lang))
+ln AS MATERIALIZED (
+    SELECT COALESCE(array_agg(lang), '{{}}') AS names FROM (SELECT DISTINCT lang FROM c) d
 ),
-r AS (
-    SELECT GROUPING(br, q) * 2 + 1 AS g, COALESCE(br, -1) AS kb, COALESCE(q, '') AS kq,
-           '' AS kl, count(*) AS requested
-    FROM c WHERE br IS NOT NULL GROUP BY GROUPING SETS ((br, q), (br), (q), ())
-),
-m AS (
-    SELECT GROUPING(bm, q) * 2 + 1 AS g, COALESCE(bm, -1) AS kb, COALESCE(q, '') AS kq,
-           '' AS kl, count(*) AS made, sum(reached::int) AS reached
-    FROM c WHERE bm IS NOT NULL GROUP BY GROUPING SETS ((bm, q), (bm), (q), ())
-),
-i AS (
-    SELECT GROUPING(bs) * 4 + 3 AS g, COALESCE(bs, -1) AS kb, '' AS kq, '' AS kl,
-           count(*) AS served
-    FROM c WHERE bs IS NOT NULL GROUP BY GROUPING SETS ((bs), ())
+h AS MATERIALIZED (
+    SELECT agent, count(*)::bigint AS n, sum(agent_talk_ms + wrapup_ms)::bigint AS ms
+    FROM c WHERE ba IS NOT NULL AND ended AND agent <> '' GROUP BY agent
 )
-SELECT g, NULLIF(kb, -1), CASE WHEN g = 6 THEN kl ELSE NULLIF(kq, '') END,
-       COALESCE(offered, 0), COALESCE(answered, 0), COALESCE(in_sl, 0), COALESCE(abandoned, 0),
-       COALESCE(short, 0), COALESCE(answered_wait_ms, 0)::bigint, COALESCE(waits, 0),
-       COALESCE(waits_ms, 0)::bigint, p90, COALESCE(handled, 0),
-       COALESCE(talk_ms, 0)::bigint, COALESCE(hold_ms, 0)::bigint,
-       COALESCE(wrapup_ms, 0)::bigint, COALESCE(transferred, 0), COALESCE(requested, 0),
-       COALESCE(made, 0), COALESCE(reached, 0), COALESCE(served, 0)
-FROM s FULL JOIN o USING (g, kb, kq, kl) FULL JOIN r USING (g, kb, kq, kl)
-    FULL JOIN m USING (g, kb, kq, kl) FULL JOIN i USING (g, kb, kq, kl)
-UNION ALL
--- each consultant's handled calls (connected in the filter, ended, not a callback): how many
--- and their milliseconds of talk + wrap-up (the AHT of the agents' table)
-SELECT -1, NULL, agent, count(*), sum(agent_talk_ms + wrapup_ms)::bigint, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM c WHERE ba IS NOT NULL AND ended AND agent <> '' GROUP BY agent
+SELECT (SELECT names FROM qn), (SELECT names FROM ln),
+       (SELECT COALESCE(array_agg(agent ORDER BY agent), '{{}}') FROM h),
+       (SELECT COALESCE(array_agg(n ORDER BY agent), '{{}}') FROM h),
+       (SELECT COALESCE(array_agg(ms ORDER BY agent), '{{}}') FROM h),
+       COALESCE(array_agg(COALESCE(bo, -1)::int), '{{}}'),
+       COALESCE(array_agg(COALESCE(ba, -1)::int), '{{}}'),
+       COALESCE(array_agg(COALESCE(bx, -1)::int), '{{}}'),
+       COALESCE(array_agg(COALESCE(br, -1)::int), '{{}}'),
+       COALESCE(array_agg(COALESCE(bm, -1)::int), '{{}}'),
+       COALESCE(array_agg(COALESCE(bs, -1)::int), '{{}}'),
+       COALESCE(array_agg(COALESCE(array_position((SELECT names FROM qn), q), 0)), '{{}}'),
+       COALESCE(array_agg(array_position((SELECT names FROM ln), lang)), '{{}}'),
+       COALESCE(array_agg(wait::float8), '{{}}'),
+       COALESCE(array_agg(wait_ms), '{{}}'), COALESCE(array_agg(talk_ms), '{{}}'),
+       COALESCE(array_agg(hold_ms), '{{}}'), COALESCE(array_agg(wrapup_ms), '{{}}'),
+       COALESCE(array_agg((in_sl::int * {in_sl} + ended::int * {ended}
+                           + transferred::int * {transferred}
+                           + COALESCE(reached, false)::int * {reached})), '{{}}')
+FROM c
 """
-
-# GROUPING(b, q, lang): a bit set for each column the row is not grouped by.
-GROUPINGS = {0b001: "bucket_queue", 0b011: "bucket", 0b101: "queue", 0b111: "period",
-             0b110: "language"}
 
 
 @dataclass(frozen=True)
@@ -203,48 +177,95 @@ def _buckets(q: Query) -> tuple[int, list[int], list[str]]:
     return first, buckets, keys
 
 
-# One row of sums: offered, answered, answered in the level, abandoned, short abandoned,
-# answered callers' wait (ms), waits counted, their sum (ms), their p90 (s), handled, talk,
-# hold, wrap-up (ms), transfers, callbacks requested, made, reached, self-service — the order
-# of reports_calls.Totals' fields.
-Sums = tuple[Any, ...]
+@dataclass(frozen=True)
+class Added:
+    """The period's calls added up: each grouping's table (reports_calls_columns.add_up), the
+    names its cells stand for, and each consultant's (calls handled, ms of talk + wrap-up)."""
+
+    tables: dict[str, cols.Table]
+    bucket_keys: list[str]  # cell b of a table: bucket_keys[b]
+    queues: list[str]  # queue cell i (from 1): queues[i - 1]
+    languages: list[str]  # likewise
+    handled: dict[str, tuple[int, int]]
 
 
-def added_up(db: Database, q: Query
-             ) -> tuple[list[tuple[str, str | None, str | None, Sums]], dict[str, tuple[int, int]]]:
-    """(grouping, bucket key, queue or language, sums) for every group the statement makes,
-    and each consultant's (calls handled, ms of talk + wrap-up)."""
+def added_up(db: Database, q: Query) -> Added:
+    """The period's calls narrowed by PostgreSQL, fetched as columns and added up."""
     # starts_with, not LIKE: the prefixes' "_" is a letter here, not a wildcard.
     self_service = " OR ".join(f"starts_with(s.node, '{p}')" for p in q.self_service_prefixes)
     moments = {name: _BUCKET[q.step].format(s=_SECONDS.format(at=f"i.{column}"))
                for name, column in (("queued", "queued_at"), ("connected", "connected_at"),
                                     ("left", "left_queue_at"), ("requested", "callback_requested_at"),
                                     ("done", "callback_done_at"), ("started", "started_at"))}
-    sql = _REPORT.format(calls=_CALLS.format(self_service=self_service, **moments))
+    sql = _COLUMNS.format(calls=_CALLS.format(self_service=self_service, **moments),
+                          in_sl=cols.IN_SL, ended=cols.ENDED, transferred=cols.TRANSFERRED,
+                          reached=cols.REACHED)
     first, buckets, keys = _buckets(q)
     params = {"since": q.calls_since, "end": q.end, "first_hour": first, "buckets": buckets,
-              "short_abandon": q.short_abandon_s, "default_sl": q.default_sl_s}
+              "default_sl": q.default_sl_s}
     # A transaction of its own (reads are autocommit elsewhere) so that SET LOCAL holds for
     # this statement only: no JIT (its estimate of the rows is far off, and compiling took
-    # longer than the whole statement runs), a month's sorts in memory.
+    # longer than the whole statement runs).
     with db.engine.connect() as conn, conn.begin():
         conn.execute(sa.text("SET LOCAL jit = off"))
-        conn.execute(sa.text("SET LOCAL work_mem = '32MB'"))
-        conn.execute(sa.text("SET LOCAL enable_mergejoin = off"))
-        # In binary on psycopg's own cursor: a month by 15 minutes is ~14k rows of 21 values,
-        # and writing them as text and parsing them back was a third of the statement's time.
         statement = str(sa.text(sql).compile(dialect=conn.dialect))
         driver = conn.connection.driver_connection
         assert driver is not None  # a connection checked out of the pool
         with driver.cursor(binary=True) as cursor:
-            rows = cursor.execute(statement, params).fetchall()
-    groups: list[tuple[str, str | None, str | None, Sums]] = []
-    handled: dict[str, tuple[int, int]] = {}
-    for row in rows:
-        g = row[0]
-        if g < 0:
-            handled[row[2]] = (row[3], row[4])
-        else:
-            b = row[1]
-            groups.append((GROUPINGS[g], None if b is None else keys[b], row[2], row[3:]))
-    return groups, handled
+            # Each array straight into numpy as it is read: no Python object per element, and
+            # no copy of its bytes kept beside the result (a year is ~400k calls).
+            for name, loader in (("int4", _Int4Array), ("int8", _Int8Array),
+                                 ("float8", _Float8Array)):
+                cursor.adapters.register_loader(psycopg.postgres.types[name].array_oid, loader)
+            row = cursor.execute(statement, params).fetchone()
+    assert row is not None  # an aggregate without GROUP BY: always one row
+    queues, languages, agents, handled_n, handled_ms = row[:5]
+    (offered, answered, abandoned, requested, made, served, queue, language, wait, wait_ms,
+     talk_ms, hold_ms, wrapup_ms, flags) = row[5:]
+    c = cols.CallColumns(
+        offered=offered, answered=answered, abandoned=abandoned, requested=requested, made=made,
+        served=served, queue=queue, language=language, wait=wait, wait_ms=wait_ms,
+        talk_ms=talk_ms, hold_ms=hold_ms, wrapup_ms=wrapup_ms, flags=flags)
+    del row
+    tables = cols.add_up(c, buckets=len(keys), queues=len(queues), languages=len(languages),
+                         short_abandon_s=q.short_abandon_s)
+    handled = dict(zip(agents, zip(handled_n.tolist(), handled_ms.tolist(),
+                                   strict=True), strict=True))
+    return Added(tables, keys, list(queues), list(languages), handled)
+
+
+def _elements(data: Buffer, kind: str) -> NDArray[Any]:
+    """The elements of a one-dimensional binary array without NULLs: after the header (the
+    number of dimensions, a has-NULLs flag, the element type, then the length and lower bound
+    of the dimension), each element is its length (4 bytes) and its value, big-endian."""
+    head = bytes(data[:8])
+    dims, has_nulls = int.from_bytes(head[0:4], "big"), int.from_bytes(head[4:8], "big")
+    if dims == 0:  # an empty array
+        return np.empty(0, dtype=kind)
+    if dims != 1 or has_nulls:
+        raise ValueError(f"expected a one-dimensional array without NULLs, got {dims} / {has_nulls}")
+    element = np.dtype([("length", ">i4"), ("value", ">" + kind)])
+    return np.frombuffer(data, dtype=element, offset=20)["value"].astype(kind)
+
+
+class _Int4Array(Loader):
+    """An int4[] in binary as an int64 numpy array (a bucket, a queue's position, flags)."""
+
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> NDArray[np.int64]:
+        return _elements(data, "i4").astype(np.int64)
+
+
+class _Int8Array(Loader):
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> NDArray[np.int64]:
+        return _elements(data, "i8")
+
+
+class _Float8Array(Loader):
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> NDArray[np.float64]:
+        return _elements(data, "f8")
