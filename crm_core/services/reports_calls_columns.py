@@ -100,41 +100,23 @@ def add_up(c: CallColumns, *, buckets: int, queues: int, languages: int,
     "language" (the language's position, 0 unused)."""
     answered = (c.answered >= 0) & (c.queue > 0)
     abandoned = c.abandoned >= 0
-    n_answered = int(answered.sum())
-    n_abandoned = int(abandoned.sum())
-    zeros = np.zeros(n_abandoned, dtype=np.int64)
     flags = c.flags[answered]
     ended = (flags & ENDED) != 0
-
-    def answered_only(values: NDArray[Any]) -> Ints:
-        return np.concatenate((values.astype(np.int64), zeros))
-
-    # The answered and abandoned callers in one stream: the waits (and their p90) are both's.
-    settled = _Kind(np.concatenate((c.answered[answered], c.abandoned[abandoned])),
-                    np.concatenate((c.queue[answered], c.queue[abandoned])),
-                    np.concatenate((c.language[answered], c.language[abandoned])), GROUPINGS)
-    wait = np.concatenate((c.wait[answered], c.wait[abandoned]))
+    answers = _Kind(c.answered[answered], c.queue[answered], c.language[answered], GROUPINGS)
+    abandons = _Kind(c.abandoned[abandoned], c.queue[abandoned], c.language[abandoned],
+                     GROUPINGS)
+    # What each answered / abandoned caller adds (as float64 weights for bincount).
+    answered_adds = [((flags & IN_SL) != 0), c.wait_ms[answered], ended,
+                     np.where(ended, c.talk_ms[answered], 0), np.where(ended, c.hold_ms[answered], 0),
+                     np.where(ended, c.wrapup_ms[answered], 0), (flags & TRANSFERRED) != 0]
     short = (c.wait[abandoned] <= short_abandon_s) if short_abandon_s > 0 \
-        else np.zeros(n_abandoned, dtype=bool)
-    settled_sums = [
-        answered_only(np.ones(n_answered, dtype=np.int64)),
-        answered_only((flags & IN_SL) != 0),
-        np.concatenate((np.zeros(n_answered, dtype=np.int64), np.ones(n_abandoned, dtype=np.int64))),
-        np.concatenate((np.zeros(n_answered, dtype=np.int64), short.astype(np.int64))),
-        answered_only(c.wait_ms[answered]),
-        np.concatenate((c.wait_ms[answered], c.wait_ms[abandoned])),
-        answered_only(ended),
-        answered_only(np.where(ended, c.talk_ms[answered], 0)),
-        answered_only(np.where(ended, c.hold_ms[answered], 0)),
-        answered_only(np.where(ended, c.wrapup_ms[answered], 0)),
-        answered_only((flags & TRANSFERRED) != 0),
-    ]
-    # In order of wait, once: each grouping's p90 then needs only a stable sort by its cells.
+        else np.zeros(int(abandoned.sum()), dtype=bool)
+    abandoned_adds = [short, c.wait_ms[abandoned]]
+    # Both's waits (and their p90s) in one stream, in order of wait once: each grouping's p90
+    # then needs only a stable sort by its cells.
+    wait = np.concatenate((c.wait[answered], c.wait[abandoned]))
     by_wait = np.argsort(wait, kind="stable")
     wait = wait[by_wait]
-    settled = _Kind(settled.bucket[by_wait], settled.queue[by_wait], settled.language[by_wait],
-                    GROUPINGS)
-    settled_sums = [values[by_wait] for values in settled_sums]
     offered = c.offered >= 0
     requested = c.requested >= 0
     made = c.made >= 0
@@ -156,11 +138,17 @@ def add_up(c: CallColumns, *, buckets: int, queues: int, languages: int,
     tables: dict[str, Table] = {}
     for grouping in GROUPINGS:
         size = sizes[grouping]
-        key, keep = _cells(grouping, settled, width)
-        waits = _count(key, keep, size)
-        (answers, in_sl, abandons, shorts, answered_wait_ms, waits_ms, handled, talk_ms, hold_ms,
-         wrapup_ms, transfers) = (_sum(key, keep, values, size) for values in settled_sums)
-        p90 = _p90(key, keep, wait, waits, size)
+        key, keep = _cells(grouping, answers, width)
+        answered_n = _count(key, keep, size)
+        in_sl, answered_wait_ms, handled, talk_ms, hold_ms, wrapup_ms, transfers = (
+            _sum(key, keep, values, size) for values in answered_adds)
+        key_x, keep_x = _cells(grouping, abandons, width)
+        abandoned_n = _count(key_x, keep_x, size)
+        shorts, abandoned_wait_ms = (_sum(key_x, keep_x, values, size) for values in abandoned_adds)
+        waits = answered_n + abandoned_n
+        p90 = _p90(np.concatenate((key, key_x))[by_wait],
+                   None if keep is None or keep_x is None
+                   else np.concatenate((keep, keep_x))[by_wait], wait, waits, size)
         offers_n = _counted(grouping, offers, width, size)
         requests_n = _counted(grouping, requests, width, size)
         made_n = _counted(grouping, callbacks, width, size)
@@ -171,9 +159,10 @@ def add_up(c: CallColumns, *, buckets: int, queues: int, languages: int,
         else:
             reached_n = np.zeros(size, dtype=np.int64)
         present = (waits > 0) | (offers_n > 0) | (requests_n > 0) | (made_n > 0) | (served_n > 0)
-        tables[grouping] = Table(present, offers_n, answers, in_sl, abandons, shorts,
-                                 answered_wait_ms, waits, waits_ms, p90, handled, talk_ms, hold_ms,
-                                 wrapup_ms, transfers, requests_n, made_n, reached_n, served_n)
+        tables[grouping] = Table(present, offers_n, answered_n, in_sl, abandoned_n, shorts,
+                                 answered_wait_ms, waits, answered_wait_ms + abandoned_wait_ms,
+                                 p90, handled, talk_ms, hold_ms, wrapup_ms, transfers, requests_n,
+                                 made_n, reached_n, served_n)
     return tables
 
 

@@ -57,7 +57,7 @@ _BUCKET = {"day": _HOUR_BUCKET, "hour": _HOUR_BUCKET, "15min": _HOUR_BUCKET + " 
 # depend on the order of the rows) and the bucket of each of their moments that counts — the
 # definitions of reports_calls' docstring, NULL when the call has no such figure.
 _CALLS = """
-    SELECT NULLIF(i.queue, '') AS q, COALESCE(NULLIF(i.language, ''), '?') AS lang,
+    SELECT i.id, NULLIF(i.queue, '') AS q, COALESCE(NULLIF(i.language, ''), '?') AS lang,
            COALESCE(i.wait_s, 0) AS wait, round(COALESCE(i.wait_s, 0) * 1000)::bigint AS wait_ms,
            COALESCE(i.wait_s, 0) <= COALESCE(qs.sl_threshold_s, :default_sl) AS in_sl,
            i.ended_at IS NOT NULL AS ended,
@@ -91,7 +91,8 @@ _CALLS = """
 # a figure in the period (in binary, each array is read as one numpy array: no Python object
 # per call), with the queues' and languages' names the calls' positions refer to (1-based;
 # queue 0: none), and each consultant's handled calls (connected in the filter, ended, not a
-# callback): how many and their milliseconds of talk + wrap-up (the AHT of the agents' table).
+# callback): how many and their milliseconds of talk + wrap-up (the AHT of the agents' table)
+# — repeated on every row, as a period's calls come in several rows (their parts).
 # Bucket numbers are -1 where a call has no such figure (reports_calls_columns adds them up).
 _COLUMNS = """
 WITH p AS MATERIALIZED (
@@ -131,6 +132,9 @@ SELECT (SELECT names FROM qn), (SELECT names FROM ln),
                            + transferred::int * {transferred}
                            + COALESCE(reached, false)::int * {reached})), '{{}}')
 FROM c
+-- in parts of at most 32768 calls (by id): each part's row read and freed in turn, not a year
+-- of calls in one message held twice by the client library
+GROUP BY c.id / 32768
 """
 
 
@@ -217,21 +221,40 @@ def added_up(db: Database, q: Query) -> Added:
             for name, loader in (("int4", _Int4Array), ("int8", _Int8Array),
                                  ("float8", _Float8Array)):
                 cursor.adapters.register_loader(psycopg.postgres.types[name].array_oid, loader)
-            row = cursor.execute(statement, params).fetchone()
-    assert row is not None  # an aggregate without GROUP BY: always one row
-    queues, languages, agents, handled_n, handled_ms = row[:5]
+            rows = cursor.stream(statement, params)  # row by row (libpq's single-row mode)
+            head = next(rows, None)
+            parts: list[list[NDArray[Any]]] = [[] for _ in range(14)]
+            for row in ([head] if head is not None else []):
+                for column, array in zip(parts, row[5:], strict=True):
+                    column.append(array)
+            for row in rows:
+                for column, array in zip(parts, row[5:], strict=True):
+                    column.append(array)
+    if head is None:  # no calls
+        queues, languages, agents = [], [], []
+        handled_n, handled_ms = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    else:
+        queues, languages, agents, handled_n, handled_ms = head[:5]
+        del head
+    # Each column's parts joined and let go in turn (a year's parts are tens of MB).
+    joined = [_joined(parts, i, np.float64 if i == 8 else np.int64) for i in range(14)]
     (offered, answered, abandoned, requested, made, served, queue, language, wait, wait_ms,
-     talk_ms, hold_ms, wrapup_ms, flags) = row[5:]
+     talk_ms, hold_ms, wrapup_ms, flags) = joined
     c = cols.CallColumns(
         offered=offered, answered=answered, abandoned=abandoned, requested=requested, made=made,
         served=served, queue=queue, language=language, wait=wait, wait_ms=wait_ms,
         talk_ms=talk_ms, hold_ms=hold_ms, wrapup_ms=wrapup_ms, flags=flags)
-    del row
+    del joined
     tables = cols.add_up(c, buckets=len(keys), queues=len(queues), languages=len(languages),
                          short_abandon_s=q.short_abandon_s)
     handled = dict(zip(agents, zip(handled_n.tolist(), handled_ms.tolist(),
                                    strict=True), strict=True))
     return Added(tables, keys, list(queues), list(languages), handled)
+
+
+def _joined(parts: list[list[NDArray[Any]]], column: int, kind: type[np.generic]) -> NDArray[Any]:
+    arrays, parts[column] = parts[column], []
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=kind)
 
 
 def _elements(data: Buffer, kind: str) -> NDArray[Any]:
