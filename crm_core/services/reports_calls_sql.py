@@ -1,26 +1,28 @@
-"""The contact-center report's calls narrowed by PostgreSQL and fetched as columns.
+"""The contact-center report's calls read by PostgreSQL and fetched as columns.
 
 Rules: the definitions are reports_calls' (its docstring states them) and every figure equals
 what `reports_calls.fold_calls` / `handled_by_agent` compute from the same calls (tested on
-the same data, tests/crm/test_reports_calls.py). One statement per report: the period's phone
-calls, each narrowed to what is added up — the bucket of each of its moments that counts
-(offered at joining the queue, answered at connecting, abandoned at hanging up in the queue, a
-callback requested / made, IVR self-service at the start; the filter's days, weekdays and hours
-decide), its durations in whole milliseconds, its queue and language — come back as one row of
-arrays, one element per call, read by numpy without a Python object per call; numpy adds them
-up (reports_calls_columns), and reports_calls turns the sums into figures column by column.
+the same data, tests/crm/test_reports_calls.py and test_call_facts.py). One statement per
+report: the period's phone calls from call_facts (migration 0016: each call as the report
+reads it, kept by the database at every write of a call) — the bucket of each of their moments
+that counts (offered at joining the queue, answered at connecting, abandoned at hanging up in
+the queue, a callback requested / made, IVR self-service at the start; the filter's days,
+weekdays and hours decide), their durations in whole milliseconds, queue and language — come
+back as rows of arrays, one element per call, read by numpy without a Python object per call;
+numpy adds them up (reports_calls_columns), and reports_calls turns the sums into figures
+column by column.
 
-Why not a rollup table: added up from the calls where they lie (on ix_interactions_started)
-nothing new has to be kept in step when a call ends, a callback is made the next morning or a
-wrap-up is recorded late; a rollup per queue and 15 minutes could not give an exact p90 (the
-waits themselves would have to be kept) and at the issue's volume would hardly be smaller than
-the calls (1000 calls a day over ~56 daytime quarters, 7 queues and 3 languages is about one
-call per cell). Why not GROUPING SETS here, as before: a month by 15 minutes is ~14k groups,
-and the database's work grew with them — a sort per group for its p90, five groupings' sums,
-the kinds' groups joined side by side, ~14k rows of sums out and made into figures one by one
-— ~250 ms of the statement and ~60 ms in Python, where the columns' way is ~30 ms after the
-calls are read (README, Benchmarks). What it costs now: reading and narrowing the month's calls
-(~75 ms of the ~115 ms statement), ~30k elements per array out.
+Why a per-call table and not a rollup: a rollup per queue and 15 minutes could not give an
+exact p90 (the waits themselves would have to be kept) and at the issue's volume would hardly
+be smaller than the calls (1000 calls a day over ~56 daytime quarters, 7 queues and 3 languages
+is about one call per cell); call_facts is the calls' narrowing that every report did again
+(~40 ms of November's statement, the IVR steps' probes for self-service ~17 of them). Why not
+GROUPING SETS here, as before: a month by 15 minutes is ~14k groups, and the database's work
+grew with them — a sort per group for its p90, five groupings' sums, the kinds' groups joined
+side by side, ~14k rows of sums out and made into figures one by one — ~250 ms of the statement
+and ~60 ms in Python, where the columns' way is ~30 ms after the calls are read (README,
+Benchmarks). What it costs now: ~95 ms of statement for November's ~34k calls (their buckets,
+the arrays), ~30k elements per array out.
 """
 
 from __future__ import annotations
@@ -41,51 +43,32 @@ from crm_core.db import Database
 from crm_core.services import reports_calls_columns as cols
 from crm_core.warsaw import TIMEZONE as WARSAW
 
-# A moment's bucket without a time zone per moment: its whole seconds since the epoch (s)
-# give its UTC hour, and the filter's hours (`_buckets`: the period's, on their Warsaw reading;
-# Warsaw is whole hours from UTC, so one UTC hour is one local hour) give that hour's bucket
-# number, or NULL when the filter leaves the hour out (or it is outside the period: the array
-# ends there). By 15 minutes the quarter of the UTC hour is the same local quarter.
-_SECONDS = "floor(date_part('epoch', {at}))::bigint"
+# A moment's bucket without a time zone per moment: its whole seconds since the epoch (s, as
+# call_facts keeps them) give its UTC hour, and the filter's hours (`_buckets`: the period's, on
+# their Warsaw reading; Warsaw is whole hours from UTC, so one UTC hour is one local hour) give
+# that hour's bucket number, or NULL when the filter leaves the hour out (or it is outside the
+# period: the array ends there). By 15 minutes the quarter of the UTC hour is the same local
+# quarter.
 # (-1 for an hour left out, not NULL: an element of an array without NULLs is found by its
 # offset, with NULLs by walking the array's null bitmap up to it.)
 _HOUR_BUCKET = "NULLIF(p.buckets[({s} / 3600 - p.first_hour + 1)::int], -1)"
 _BUCKET = {"day": _HOUR_BUCKET, "hour": _HOUR_BUCKET, "15min": _HOUR_BUCKET + " + {s} % 3600 / 900"}
 
-# The period's phone calls, once each, narrowed to what is added up: their durations in whole
-# milliseconds (round of a float8 is half to even, as reports_calls.ms; integer sums do not
-# depend on the order of the rows) and the bucket of each of their moments that counts — the
-# definitions of reports_calls' docstring, NULL when the call has no such figure.
+# The period's phone calls, once each, as call_facts keeps them (migration 0016: the definitions
+# of reports_calls' docstring, worked out when a call is written): the bucket of each of their
+# moments that counts, NULL when the call has no such figure or the filter leaves it out.
 _CALLS = """
-    SELECT i.id, NULLIF(i.queue, '') AS q, COALESCE(NULLIF(i.language, ''), '?') AS lang,
-           COALESCE(i.wait_s, 0) AS wait, round(COALESCE(i.wait_s, 0) * 1000)::bigint AS wait_ms,
-           COALESCE(i.wait_s, 0) <= COALESCE(qs.sl_threshold_s, :default_sl) AS in_sl,
-           i.ended_at IS NOT NULL AS ended,
-           round(greatest(0, COALESCE(i.talk_s, 0) - COALESCE(i.hold_s, 0)) * 1000)::bigint
-               AS talk_ms,
-           round(COALESCE(i.hold_s, 0) * 1000)::bigint AS hold_ms,
-           CASE WHEN i.wrapped_up_at IS NOT NULL AND i.ended_at IS NOT NULL
-                THEN round(greatest(0, extract(epoch FROM i.wrapped_up_at - i.ended_at)::float8)
-                           * 1000)::bigint
-                ELSE 0 END AS wrapup_ms,
-           i.transferred_to IS NOT NULL AS transferred,
-           i.agent_username AS agent, round(COALESCE(i.talk_s, 0) * 1000)::bigint AS agent_talk_ms,
-           i.callback_status = 'reached' AS reached,
-           CASE WHEN i.queue <> '' THEN {queued} END AS bo,
-           CASE WHEN i.callback_requested_at IS NULL THEN {connected} END AS ba,
-           CASE WHEN i.left_queue_reason = 'abandoned' AND i.callback_requested_at IS NULL
-                THEN {left} END AS bx,
-           CASE WHEN i.callback_requested_at IS NOT NULL THEN {requested} END AS br,
-           CASE WHEN i.callback_requested_at IS NOT NULL
-                     AND i.callback_status IN ('reached', 'failed') THEN {done} END AS bm,
-           CASE WHEN i.queued_at IS NULL AND (
-               -- a scalar subquery, probed per IVR call on the steps' index (an EXISTS was
-               -- planned as one hash of every step of all time)
-               SELECT true FROM interaction_ivr_steps s
-               WHERE s.interaction_id = i.id AND ({self_service}) LIMIT 1) THEN {started} END AS bs
-    FROM p, interactions i LEFT JOIN queues qs ON qs.name = i.queue
-    WHERE i.channel = 'phone' AND i.started_at >= :since AND i.started_at < :end
+    SELECT f.interaction_id AS id, f.queue AS q, f.language AS lang, f.wait, f.wait_ms,
+           f.wait <= COALESCE(qs.sl_threshold_s, :default_sl) AS in_sl, f.ended, f.talk_ms,
+           f.hold_ms, f.wrapup_ms, f.transferred, f.agent, f.agent_talk_ms, f.reached,
+           {offered} AS bo, {answered} AS ba, {abandoned} AS bx, {requested} AS br,
+           {made} AS bm, {served} AS bs
+    FROM p, call_facts f LEFT JOIN queues qs ON qs.name = f.queue
+    WHERE f.started_at >= :since AND f.started_at < :end
 """
+
+# The node names of IVR self-service, as migration 0016's refresh_call_facts tells them.
+SELF_SERVICE_PREFIXES = ("status_", "info_")
 
 # The narrowed calls as columns: one row whose values are arrays, one element per call that has
 # a figure in the period (in binary, each array is read as one numpy array: no Python object
@@ -195,13 +178,12 @@ class Added:
 
 def added_up(db: Database, q: Query) -> Added:
     """The period's calls narrowed by PostgreSQL, fetched as columns and added up."""
-    # starts_with, not LIKE: the prefixes' "_" is a letter here, not a wildcard.
-    self_service = " OR ".join(f"starts_with(s.node, '{p}')" for p in q.self_service_prefixes)
-    moments = {name: _BUCKET[q.step].format(s=_SECONDS.format(at=f"i.{column}"))
-               for name, column in (("queued", "queued_at"), ("connected", "connected_at"),
-                                    ("left", "left_queue_at"), ("requested", "callback_requested_at"),
-                                    ("done", "callback_done_at"), ("started", "started_at"))}
-    sql = _COLUMNS.format(calls=_CALLS.format(self_service=self_service, **moments),
+    if q.self_service_prefixes != SELF_SERVICE_PREFIXES:
+        raise ValueError(f"call_facts knows self-service by {SELF_SERVICE_PREFIXES}, "
+                         f"not {q.self_service_prefixes}")
+    moments = {kind: _BUCKET[q.step].format(s=f"f.{kind}_s")
+               for kind in ("offered", "answered", "abandoned", "requested", "made", "served")}
+    sql = _COLUMNS.format(calls=_CALLS.format(**moments),
                           in_sl=cols.IN_SL, ended=cols.ENDED, transferred=cols.TRANSFERRED,
                           reached=cols.REACHED)
     first, buckets, keys = _buckets(q)
