@@ -53,9 +53,12 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def live_center(settings: Settings, data_dir: Path, *, web_port: int | None = None,
-                      fresh_db: bool = True) -> AsyncIterator[tuple[Center, Recorder]]:
+                      fresh_db: bool = True, database_url: str | None = None
+                      ) -> AsyncIterator[tuple[Center, Recorder]]:
+    """A center on the sandbox with its CRM on SQLite in data_dir, or on `database_url` (an
+    empty database, migrated and seeded here when fresh_db)."""
     local = replace(settings, data_dir=data_dir,
-                    database_url=f"sqlite:///{data_dir}/crm.db")
+                    database_url=database_url or f"sqlite:///{data_dir}/crm.db")
     if fresh_db:
         migrate(local.db_url)
         db = Database(local.db_url)

@@ -25,6 +25,7 @@ from crm_core.services.reports_calls import WARSAW, ReportFilter
 from cti import events as ce
 from ground.settings import Settings
 from pbx.ari_client import AriClient
+from tests.crm.conftest import _ensure_postgres, create_pg_database, drop_pg_database, pg_url
 from tests.polling import wait_until
 
 from .live_center import Recorder, call_into_queue, crm_call, live_center, log_in, resident_phone, set_wrapup
@@ -33,11 +34,23 @@ pytestmark = pytest.mark.asterisk
 QUEUE = "ogolna"
 
 
-@pytest_asyncio.fixture
-async def center(asterisk: Any, settings: Settings, tmp_path: Path
-                 ) -> AsyncIterator[tuple[Center, Recorder]]:
-    async with live_center(settings, tmp_path) as running:
-        yield running
+@pytest_asyncio.fixture(params=["sqlite", "postgresql"])
+async def center(request: pytest.FixtureRequest, asterisk: Any, settings: Settings,
+                 tmp_path: Path) -> AsyncIterator[tuple[Center, Recorder]]:
+    """The center's CRM on SQLite (the report folds the calls) and on PostgreSQL (the report
+    reads call_facts, kept by the database as the recorder writes, and adds them up as
+    columns)."""
+    if request.param == "sqlite":
+        async with live_center(settings, tmp_path) as running:
+            yield running
+        return
+    _ensure_postgres()
+    name = create_pg_database()
+    try:
+        async with live_center(settings, tmp_path, database_url=pg_url(name)) as running:
+            yield running
+    finally:
+        drop_pg_database(name)
 
 
 async def wait_for(what: str, check: Any, timeout: float = 20.0) -> None:
