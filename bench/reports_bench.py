@@ -11,7 +11,8 @@ history and deadlines (forwarded after 1–48 h, most finished, a few returned o
 Then times, each after one warm-up run:
 - a month's queue report (November 2026 by day: calls per queue and in total, agents) and the
   same by 15 minutes, each two ways in turns: before (the period's calls read and folded in
-  Python) and now (added up by PostgreSQL, reports_calls_sql), checked to be equal,
+  Python) and now (call_facts read by PostgreSQL and added up as columns: reports_calls_sql,
+  reports_calls_columns), checked to be equal,
 - a year's case report (by category, subcategory, district, channel, department, backlog,
   repeat callers), checked to equal the same report folded in Python from the year's cases,
 - the export of the whole year (calls by day, agents, cases) to XLSX: time and peak memory of
