@@ -13,8 +13,9 @@ Why columns and not GROUPING SETS in PostgreSQL (which this replaced): by 15 min
 makes ~14k groups out of ~30k calls, and there the database's work is per group — a sort for
 each group's p90, the five groupings' sums, the kinds' groups joined side by side — ~150 ms
 beyond reading the calls (README, Benchmarks). Here each grouping is a few passes of C over
-~30k numbers (np.bincount, one lexsort for the p90s), whatever the number of groups, and no
-Python object is made per call: the calls come as one array per column.
+~30k numbers (np.bincount; for the p90s the waits sorted once, then one stable sort by cell per
+grouping), whatever the number of groups, and no Python object is made per call: the calls
+come as arrays, one per column.
 """
 
 from __future__ import annotations
