@@ -81,8 +81,8 @@ Commands, and what the adapter does for each:
       presenting 19115), feed ResidentAnswered(call_id) on answer (the ACD then sends
       BridgeCall) or ResidentUnreachable(call_id) on failure/no answer (~30 s).
   HoldCall(call_id, moh_class) / UnholdCall(call_id)
-      Start / stop MOH to the caller (ARI channel hold or moh on the caller's channel); the
-      agent stays in the bridge.
+      Take the caller out of the call bridge onto music on their own channel / back into
+      the bridge; the agent stays in the bridge (and hears silence meanwhile).
   HangupCall(call_id)            Hang up the caller's channel (and any agent leg with it).
   HangupAgentLeg(call_id, agent) Hang up only the agent's channel for this call (the caller
       stays: e.g. after a blind transfer the caller is already in a holding bridge).

@@ -181,6 +181,7 @@ class AcdAdapter:
             bridge_id = str(bridge.get("id", ""))
             created = ev.parse_time(bridge.get("creationtime"))
             if (bridge_id.startswith(OUR_BRIDGES) and not bridge.get("channels")
+                    and bridge_id not in self._bridges_in_use()
                     and created is not None
                     and (now - created).total_seconds() >= self.stale_bridge_s):
                 stale.append(bridge_id)
@@ -190,6 +191,12 @@ class AcdAdapter:
             log.info("acd: destroyed %d empty bridges left from before: %s", len(stale),
                      ", ".join(stale[:5]))
         return len(stale)
+
+    def _bridges_in_use(self) -> set[str]:
+        # A call on hold during a consultation leaves its call bridge empty for as long as the
+        # consultant talks to a colleague: empty, but not abandoned.
+        return {b for place in self.places.values()
+                for b in (place.call_bridge, place.consult_bridge) if b}
 
     # --- CommandSink ---------------------------------------------------------------------
     def execute(self, command: cc.Command | ResumeMusic) -> None:
@@ -479,10 +486,18 @@ class AcdAdapter:
                               f"resident,{command.call_id}", "19115", "19115")
 
     async def _hold_call(self, place: CallPlace, command: cc.HoldCall) -> None:
+        # On hold the resident leaves the call bridge and hears music on their own channel,
+        # as while waiting in line; the consultant hears silence. Music started on a channel
+        # that stays in the bridge (with its voice muted) was tried first: now and then (one
+        # call in ~10 through Local channels, tests/pbx/test_call_control_live.py repeated)
+        # the resident's voice never came back after unhold, although the music and the mute
+        # were both taken off.
         place.on_hold = True
-        await self.ari.request("POST", f"/channels/{place.caller_channel}/mute",
-                               {"direction": "in"})
-        await self.ari.request("POST", f"/channels/{place.caller_channel}/moh")
+        if place.call_bridge:
+            await self.ari.request("POST", f"/bridges/{place.call_bridge}/removeChannel",
+                                   {"channel": place.caller_channel}, gone_ok=True)
+        await self.ari.request("POST", f"/channels/{place.caller_channel}/moh",
+                               {"mohClass": command.moh_class or "default"})
 
     async def _unhold_call(self, place: CallPlace, command: cc.UnholdCall) -> None:
         place.on_hold = False
@@ -557,8 +572,8 @@ class AcdAdapter:
 
     async def _take_off_hold(self, place: CallPlace) -> None:
         await self.ari.request("DELETE", f"/channels/{place.caller_channel}/moh", gone_ok=True)
-        await self.ari.request("DELETE", f"/channels/{place.caller_channel}/mute",
-                               {"direction": "in"}, gone_ok=True)
+        if place.call_bridge:
+            await self._add(place.call_bridge, place.caller_channel)
 
     async def _ring(self, place: CallPlace, command: cc.RingAgent) -> None:
         leg_id = f"{command.call_id}-{command.agent}-{command.offer}"[:120]
