@@ -41,6 +41,7 @@ class Run:
     name: str
     calls: int
     concurrency: int
+    rate: float = 0.0  # calls started per second (open loop); 0: as concurrency allows
     answered: int = 0
     failed: int = 0
     wall_s: float = 0.0
@@ -71,9 +72,16 @@ def pct(values: list[float], q: float) -> float:
 
 async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20,
                 route_app: str = "ckm") -> None:
+    """Place `run.calls` calls: `run.concurrency` at a time (a closed loop: a side whose calls
+    end sooner is sent more per second), or, with `run.rate`, the i-th call at i / rate s
+    after the start whatever the others are doing (an open loop: both sides get the same
+    calls per second, so their latencies are compared at the same load)."""
     sem = asyncio.Semaphore(run.concurrency)
+    begun = time.monotonic()
 
-    async def one() -> None:
+    async def one(i: int) -> None:
+        if run.rate:
+            await asyncio.sleep(max(0.0, begun + i / run.rate - time.monotonic()))
         async with sem:
             caller = new_id("bench")
             callee = f"{caller}-2"  # the Local pair's other half: the one the controller answers
@@ -97,9 +105,8 @@ async def drive(client: AriClient, endpoint: str, run: Run, timeout: float = 20,
                 run.failed += 1
                 await client.hangup(caller)
 
-    start = time.monotonic()
-    await asyncio.gather(*(one() for _ in range(run.calls)))
-    run.wall_s = time.monotonic() - start
+    await asyncio.gather(*(one(i) for i in range(run.calls)))
+    run.wall_s = time.monotonic() - begun
 
 
 CENTER_LOG = Path(tempfile.gettempdir()) / "ckm-bench-center.log"
@@ -138,7 +145,8 @@ def sandbox_asterisk(settings: Settings) -> int:
     return pid
 
 
-async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
+async def bench(settings: Settings, calls: int, concurrency: int, rate: float = 0.0
+                ) -> list[Run]:
     ast_pid = sandbox_asterisk(settings)
     # Its originates come 50 at a time: a warm pool keeps Asterisk's listen backlog out of
     # both sides' figures (see pbx.ari_client.POOL_SIZE).
@@ -155,7 +163,7 @@ async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
     try:
         # Warm-up so neither flow pays for first-use costs (codec paths, file cache).
         await drive(client, "Local/native@ckm-bench", Run("warm", 20, 10))
-        native = Run("native dialplan", calls, concurrency)
+        native = Run("native dialplan", calls, concurrency, rate)
         a0 = cpu_seconds(ast_pid)
         await drive(client, "Local/native@ckm-bench", native)
         native.asterisk_cpu_s = cpu_seconds(ast_pid) - a0
@@ -165,7 +173,7 @@ async def bench(settings: Settings, calls: int, concurrency: int) -> list[Run]:
         try:
             await wait_app(client, settings.ari_app)
             await drive(client, "Local/controller@ckm-bench", Run("warm", 20, 10))
-            controller = Run("controller (ARI)", calls, concurrency)
+            controller = Run("controller (ARI)", calls, concurrency, rate)
             a0, c0 = cpu_seconds(ast_pid), cpu_seconds(ctl.pid)
             await drive(client, "Local/controller@ckm-bench", controller)
             controller.asterisk_cpu_s = cpu_seconds(ast_pid) - a0
@@ -266,8 +274,12 @@ def report(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-def main(settings: Settings, calls: int, concurrency: int) -> int:
-    runs = asyncio.run(bench(settings, calls, concurrency))
-    print(f"{calls} calls at concurrency {concurrency}, Asterisk {settings.ari_base}")
+def main(settings: Settings, calls: int, concurrency: int, rate: float = 0.0) -> int:
+    before = os.getloadavg()[0]
+    runs = asyncio.run(bench(settings, calls, concurrency, rate))
+    pace = f"{rate:g} started per second (at most {concurrency} at once)" if rate else \
+        f"at concurrency {concurrency}"
+    print(f"{calls} calls {pace}, Asterisk {settings.ari_base}, load average "
+          f"{before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(report(runs))
     return 0 if all(r.failed == 0 for r in runs) else 1

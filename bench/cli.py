@@ -14,6 +14,10 @@ def register(sub: Any) -> None:
     calls = bench_sub.add_parser("calls", help="call set-up: controller vs pure dialplan")
     calls.add_argument("-n", "--calls", type=int, default=300)
     calls.add_argument("-c", "--concurrency", type=int, default=50)
+    calls.add_argument("-r", "--rate", type=float, default=0.0,
+                       help="start this many calls per second on both sides (an open loop, "
+                            "the same load for both); default: as many as the concurrency "
+                            "allows")
     calls.set_defaults(handler=_calls)
     acd = bench_sub.add_parser("acd", help="the ACD vs app_queue: 60 agents, steady arrivals")
     acd.add_argument("-n", "--callers", type=int, default=200)
@@ -43,7 +47,7 @@ def register(sub: Any) -> None:
 def _calls(args: argparse.Namespace, settings: Settings) -> int:
     from bench import calls
 
-    return calls.main(settings, args.calls, args.concurrency)
+    return calls.main(settings, args.calls, args.concurrency, args.rate)
 
 
 def _acd(args: argparse.Namespace, settings: Settings) -> int:
