@@ -172,14 +172,8 @@ class Controller:
             load_per_core=os.getloadavg()[0] / cores))
 
     def _ari_state(self) -> str:
-        """The probe's verdict, or `unresponsive` when most of the last few probes got no
-        answer: a wedging Asterisk answers one probe in three, which never makes the three
-        misses in a row the verdict waits for (seen: no caller shed while ARI took 6 s)."""
-        outcomes = self.probe.health.outcomes
-        missed = sum(1 for o in outcomes if o is None)
-        if len(outcomes) >= 3 and missed * 2 > len(outcomes):
-            return "unresponsive"
-        return self.probe.health.state
+        """The probe's verdict as the overload guard reads it (see AriHealth.guard_state)."""
+        return self.probe.health.guard_state()
 
     def _typical_rtt_s(self) -> float | None:
         """The median of the last few ARI round trips, once there are three: one slow answer

@@ -42,6 +42,22 @@ def test_the_verdict_follows_the_round_trips() -> None:
     assert health.state == "slow" and "900 ms" in health.problem()
 
 
+def test_the_guard_reads_most_misses_as_unresponsive_until_two_answers() -> None:
+    health = AriHealth(slow_s=0.5, misses=3)
+    # A wedging Asterisk answering one probe in three: never three misses in a row.
+    for rtt in (None, 0.9, None, None):
+        health.observe(rtt, T0)
+    assert health.state == "slow" and health.guard_state() == "unresponsive"
+    health = AriHealth(slow_s=0.5, misses=3)
+    for rtt in (None, None, None, 0.8):  # a stall, then one answer: most probes still missed
+        health.observe(rtt, T0)
+    assert health.state == "slow" and health.guard_state() == "unresponsive"
+    health.observe(0.3, T0)  # two answers in a row: Asterisk answers again, old misses do not count
+    assert list(health.outcomes).count(None) == 3 and health.guard_state() == "slow"
+    health.observe(None, T0)
+    assert health.guard_state() == "unresponsive"
+
+
 @pytest.mark.asterisk
 async def test_a_frozen_asterisk_is_reported_unresponsive_then_ok_again(
         asterisk: Any, settings: Settings) -> None:
