@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import math
+import random
 import shutil
 import socket
 import subprocess
@@ -26,10 +27,30 @@ from tests.polling import wait_until
 MODULES = "/usr/lib/baresip/modules"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# Ports for the phone's SIP and RTP come from below the kernel's ephemeral range (32768+ here),
+# and above Asterisk's RTP range (10000-10999): a port the kernel handed out as free for UDP
+# could be the local end of someone's TCP connection, and baresip binds its SIP port for UDP
+# and TCP and the next one for TLS (a clean-clone CI run failed with "tcp: sock_bind: Address
+# already in use" on such a port).
+OWN_PORTS = range(20000, 32000, 16)
+
+
+def _bindable(port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_block(size: int = 16) -> int:
+    """The first of `size` consecutive ports free for UDP and TCP on 127.0.0.1, at random."""
+    for start in random.sample(OWN_PORTS, len(OWN_PORTS)):
+        if all(_bindable(port, kind) for port in range(start, start + size)
+               for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM)):
+            return start
+    raise AssertionError("no block of free ports for the desk phone")
 
 
 def tone(path: Path, hz: int, seconds: float, rate: int = 8000) -> Path:
@@ -82,11 +103,12 @@ class DeskPhone:
     def write_config(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.heard_dir.mkdir(exist_ok=True)
-        rtp = free_udp_port() // 2 * 2
+        ports = free_port_block()  # SIP (UDP, TCP), TLS on the next; RTP from the fourth
+        rtp = ports + 4
         lines = [
             "poll_method epoll",
             "net_interface 127.0.0.1",
-            f"sip_listen 127.0.0.1:{free_udp_port()}",
+            f"sip_listen 127.0.0.1:{ports}",
             "sip_transports udp",
             f"rtp_ports {rtp}-{rtp + 9}",
             f"module_path {MODULES}",
