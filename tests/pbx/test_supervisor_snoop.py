@@ -97,7 +97,10 @@ async def test_supervisor_listens_whispers_and_barges(center: tuple[Center, Reco
                                      ce.SnoopMode.BARGE))
 
         async def three_way() -> dict[str, Any] | None:
-            found = await call_bridge_any(ari)
+            # This call's bridge by its name: an earlier test's call may have left its own
+            # (the sweep takes empty ones after a minute), and the first one listed is not
+            # necessarily ours (a clean-clone CI run waited 20 s on another's).
+            found = await call_bridge_of(ari, call_id)
             return found if found is not None and len(found["channels"]) == 3 else None
 
         joined = await until("the supervisor in the call bridge", three_way)
@@ -105,7 +108,11 @@ async def test_supervisor_listens_whispers_and_barges(center: tuple[Center, Reco
         assert await heard_by(ari, settings, barger) > 1000
         await ari.hangup(barger)
         # The conversation goes on without the supervisor.
-        assert await until("the call to be two again", call_bridge)
+        async def two_again() -> bool:
+            found = await call_bridge_of(ari, call_id)
+            return found is not None and len(found["channels"]) == 2
+
+        assert await until("the call to be two again", two_again)
     finally:
         call.cancel()
         for ch in await ari.channels():
@@ -114,8 +121,8 @@ async def test_supervisor_listens_whispers_and_barges(center: tuple[Center, Reco
         await ari.stop()
 
 
-async def call_bridge_any(ari: AriClient) -> dict[str, Any] | None:
-    return next((b for b in await ari.bridges() if b["id"].startswith("ckm-call-")), None)
+async def call_bridge_of(ari: AriClient, call_id: str) -> dict[str, Any] | None:
+    return next((b for b in await ari.bridges() if b["id"] == f"ckm-call-{call_id}"), None)
 
 
 async def _no_snoop_bridge(ari: AriClient) -> bool:
