@@ -439,8 +439,7 @@ class AcdAdapter:
             # Back in line after a transfer: out of the call bridge (kept, emptied, for the
             # next consultant) and onto music of its own.
             with contextlib.suppress(AriError):
-                await self.ari.request("POST", f"/bridges/{place.call_bridge}/removeChannel",
-                                       {"channel": place.caller_channel}, gone_ok=True)
+                await self._remove(place.call_bridge, place.caller_channel)
         place.waiting, place.moh_class = True, command.moh_class or "default"
         await self._music(place)
 
@@ -494,8 +493,7 @@ class AcdAdapter:
         # were both taken off.
         place.on_hold = True
         if place.call_bridge:
-            await self.ari.request("POST", f"/bridges/{place.call_bridge}/removeChannel",
-                                   {"channel": place.caller_channel}, gone_ok=True)
+            await self._remove(place.call_bridge, place.caller_channel)
         await self.ari.request("POST", f"/channels/{place.caller_channel}/moh",
                                {"mohClass": command.moh_class or "default"})
 
@@ -529,8 +527,7 @@ class AcdAdapter:
                     if target.startswith("external:") else target)
         agent_chan = place.agent_legs.get(agent, "")
         if agent_chan and place.call_bridge:
-            await self.ari.request("POST", f"/bridges/{place.call_bridge}/removeChannel",
-                                   {"channel": agent_chan}, gone_ok=True)
+            await self._remove(place.call_bridge, agent_chan)
         await self._originate(endpoint, leg_id, f"consult,{command.call_id},{agent}",
                               "19115", "Konsultacja")
 
@@ -648,6 +645,10 @@ class AcdAdapter:
     async def _add(self, bridge: str, channel: str) -> None:
         await self.ari.request("POST", f"/bridges/{bridge}/addChannel",
                                {"channel": channel, "role": "participant"})
+
+    async def _remove(self, bridge: str, channel: str) -> None:
+        await self.ari.request("POST", f"/bridges/{bridge}/removeChannel",
+                               {"channel": channel}, gone_ok=True)
 
     def _waiting_in_snapshot(self) -> set[str]:
         acd = getattr(self.acd, "acd", None)

@@ -15,6 +15,7 @@ from ground.settings import Settings
 from pbx.acd_adapter import AcdAdapter
 from pbx.ari_client import AriClient
 from pbx.prompts import PromptStage
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.asterisk
 
@@ -46,13 +47,12 @@ async def test_only_our_old_empty_bridges_are_swept(asterisk: Any, settings: Set
         assert await adapter.sweep_bridges() >= 1
         # DELETE /bridges answers once the bridge is dissolved; Asterisk may list it for a
         # moment longer (CI at load saw it in the very next GET), so wait for it to go.
-        left = {b["id"] for b in await ari.bridges()}
-        for _ in range(50):
-            if stale not in left:
-                break
-            await asyncio.sleep(0.1)
+        async def swept() -> set[str] | None:
             left = {b["id"] for b in await ari.bridges()}
-        assert stale not in left
+            return left if stale not in left else None
+
+        left = await wait_until("the swept bridge to leave Asterisk's list", swept, 5,
+                                every_s=0.1)
         assert {busy, young, theirs} <= left
     finally:
         await ari.hangup(f"sweep-chan-{tag}")
